@@ -1,0 +1,34 @@
+# Warnings as errors for Drone's own targets; third-party headers are included as SYSTEM.
+add_library(drone_warnings INTERFACE)
+target_compile_options(drone_warnings INTERFACE
+  -Wall -Wextra -Wshadow -Wpedantic -Werror -Wno-missing-field-initializers)
+
+if(DRONE_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+elseif(DRONE_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT DRONE_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "DRONE_SANITIZE must be address, thread or empty, not '${DRONE_SANITIZE}'")
+endif()
+
+# Defines drone_<sub> plus the drone::<sub> alias, as every subsystem folder does.
+function(drone_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(drone_${name} STATIC ${ARG_SOURCES})
+  add_library(drone::${name} ALIAS drone_${name})
+  target_include_directories(drone_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(drone_${name} PUBLIC ${ARG_DEPS} PRIVATE drone_warnings)
+endfunction()
+
+# A unit test beside its sources: drone_unit_test(histogram_test SOURCES histogram_test.cc DEPS drone::metrics)
+function(drone_unit_test name)
+  if(NOT DRONE_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} drone_testutil GTest::gtest GTest::gmock GTest::gtest_main drone_warnings)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
+endfunction()

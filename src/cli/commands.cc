@@ -1,0 +1,313 @@
+#include "cli/commands.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/signals.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "drivers/builtin_drivers.h"
+#include "flow/engine.h"
+#include "flow/preflight.h"
+#include "flow/run_context.h"
+#include "flow/step_executor.h"
+#include "platforms/builtin_platforms.h"
+#include "report/result.h"
+#include "spec/loader.h"
+#include "workload/history.h"
+
+namespace drone::cli {
+namespace {
+
+constexpr int kExitBadInput = 2;
+constexpr int kExitIncomplete = 3;
+
+// Loads, validates and preflights a flow; prints every problem; nullopt when there was one.
+std::optional<spec::FlowSpec> LoadChecked(const std::string& path,
+                                          const std::map<std::string, std::string>& params) {
+  spec::LoadResult loaded = spec::LoadFlowFile(path, params);
+  std::vector<spec::Diagnostic> errors = loaded.errors;
+  if (loaded.flow) {
+    std::vector<spec::Diagnostic> more = flow::Preflight(*loaded.flow);
+    errors.insert(errors.end(), more.begin(), more.end());
+  }
+  if (errors.empty() && loaded.flow) return loaded.flow;
+  for (const spec::Diagnostic& d : errors) std::cerr << d.ToString() << "\n";
+  std::cerr << "drone: " << errors.size() << (errors.size() == 1 ? " problem" : " problems")
+            << " in " << path << "; nothing was started\n";
+  return std::nullopt;
+}
+
+std::string NewRunId() {
+  std::random_device rd;
+  char buf[64];
+  time_t now = time(nullptr);
+  tm utc{};
+  gmtime_r(&now, &utc);
+  strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &utc);
+  char suffix[16];
+  snprintf(suffix, sizeof(suffix), "-%04x", rd() & 0xffff);
+  return std::string(buf) + suffix;
+}
+
+std::string Rate(uint64_t per_s) {
+  char buf[32];
+  if (per_s >= 10000) {
+    snprintf(buf, sizeof(buf), "%.1fk", static_cast<double>(per_s) / 1000);
+  } else {
+    snprintf(buf, sizeof(buf), "%llu", static_cast<unsigned long long>(per_s));
+  }
+  return buf;
+}
+
+// Prints events as lines and, on a TTY, one live progress line per workload second.
+class ConsoleObserver : public flow::RunObserver {
+ public:
+  ConsoleObserver(bool quiet, bool live) : quiet_(quiet), live_(live), start_ns_(NowNs()) {}
+
+  void OnEvent(const flow::Event& e) override {
+    if (quiet_) return;
+    static const std::set<std::string> kShown = {"FAULT_INJECTED", "FAULT_HEALED", "STEP_FAILURE",
+                                                 "CHECK_FAILED", "STEP_START", "UNDO"};
+    if (kShown.count(e.type) == 0) return;
+    if (e.type == "STEP_START" && e.message.find("workload") == std::string::npos &&
+        e.message.find("cluster") == std::string::npos) {
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    ClearLine();
+    char t[32];
+    snprintf(t, sizeof(t), "%7.1fs", static_cast<double>(e.t_ns - start_ns_) / kNsPerSec);
+    std::fprintf(stderr, "%s  %-15s %s%s%s\n", t, e.type.c_str(), e.step.c_str(),
+                 e.message.empty() ? "" : ": ", e.message.c_str());
+  }
+
+  void OnWorkloadSecond(const std::string& step, const workload::SeriesPoint& p,
+                        const workload::LiveTotals& totals, double elapsed_s, double planned_s,
+                        bool draining) override {
+    if (quiet_ || !live_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    char line[256];
+    std::string when = draining ? "draining" :
+                       planned_s > 0 ? Fixed(elapsed_s) + "/" + Fixed(planned_s) + "s" : Fixed(elapsed_s) + "s";
+    snprintf(line, sizeof(line),
+             "  %s %s  sent %s/s acked %s/s recv %s/s  lag %lld  failed %llu indet %llu  e2e p99 %.1fms",
+             step.c_str(), when.c_str(), Rate(p.sent).c_str(), Rate(p.acked).c_str(),
+             Rate(p.received).c_str(), static_cast<long long>(p.lag),
+             static_cast<unsigned long long>(totals.failed),
+             static_cast<unsigned long long>(totals.indeterminate), p.end_to_end.p99);
+    std::fprintf(stderr, "\r\033[2K%s", line);
+    std::fflush(stderr);
+    line_open_ = true;
+  }
+
+  void Finish() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ClearLine();
+  }
+
+ private:
+  static std::string Fixed(double v) {
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%.0f", v);
+    return buf;
+  }
+  void ClearLine() {
+    if (line_open_) std::fprintf(stderr, "\r\033[2K");
+    line_open_ = false;
+  }
+
+  const bool quiet_;
+  const bool live_;
+  const int64_t start_ns_;
+  std::mutex mu_;
+  bool line_open_ = false;
+};
+
+}  // namespace
+
+bool ParseParams(const std::vector<std::string>& items, std::map<std::string, std::string>* out) {
+  for (const std::string& item : items) {
+    size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "drone: -p expects key=value, got '" << item << "'\n";
+      return false;
+    }
+    (*out)[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return true;
+}
+
+int ValidateCommand(const std::string& flow_path, const std::map<std::string, std::string>& params,
+                    bool json) {
+  std::optional<spec::FlowSpec> flow = LoadChecked(flow_path, params);
+  if (!flow) return kExitBadInput;
+  if (json) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const spec::Step& s : flow->steps) {
+      nlohmann::json needs = nlohmann::json::array();
+      for (const spec::Need& n : s.needs) needs.push_back(n.step);
+      steps.push_back({{"id", s.id}, {"kind", spec::StepKindName(s.kind)}, {"needs", needs},
+                       {"background", s.background}});
+    }
+    std::cout << nlohmann::json{{"flow", flow->name}, {"valid", true}, {"steps", steps}}.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << flow->name << ": valid, " << flow->steps.size() << " steps\n";
+  static const char* kStates[] = {"", ".started", ".done", ".failed"};
+  for (const spec::Step& s : flow->steps) {
+    std::cout << "  " << s.id << " (" << spec::StepKindName(s.kind) << (s.background ? ", background" : "") << ")";
+    if (!s.needs.empty()) {
+      std::cout << " <- ";
+      for (size_t i = 0; i < s.needs.size(); ++i) {
+        std::cout << (i ? ", " : "") << s.needs[i].step << kStates[static_cast<int>(s.needs[i].state)];
+      }
+    }
+    std::cout << "\n";
+  }
+  for (const spec::Step& s : flow->finally) {
+    std::cout << "  finally " << s.id << " (" << spec::StepKindName(s.kind) << ")\n";
+  }
+  return 0;
+}
+
+int RunCommand(const RunFlags& flags) {
+  std::optional<spec::FlowSpec> flow = LoadChecked(flags.flow_path, flags.params);
+  if (!flow) return kExitBadInput;
+  std::unique_ptr<workload::HistoryWriter> history;
+  if (!flags.history_path.empty()) {
+    auto opened = workload::HistoryWriter::Open(flags.history_path);
+    if (!opened.ok()) {
+      std::cerr << "drone: " << opened.status().message() << "\n";
+      return kExitBadInput;
+    }
+    history = std::move(opened).value();
+  }
+  if (!flags.json_path.empty()) {
+    // Fail now, not after a long run, when the result cannot be written.
+    std::ofstream probe(flags.json_path, std::ios::app);
+    if (!probe) {
+      std::cerr << "drone: cannot write --json file " << flags.json_path << "\n";
+      return kExitBadInput;
+    }
+  }
+
+  CancelToken cancel;
+  SignalWatcher signals(cancel);
+  bool tty = isatty(STDERR_FILENO) != 0;
+  ConsoleObserver observer(flags.quiet, flags.progress && tty);
+  std::random_device rd;
+  uint64_t run_number = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowNs());
+  flow::RunContext run(*flow, NewRunId(), run_number, &observer, history.get());
+  if (!flags.quiet) {
+    std::cerr << "drone: running " << flow->name << " (run " << run.run_id() << ")\n";
+  }
+  flow::FlowEngine engine(run);
+  flow::RunOutcome outcome = engine.Run(cancel);
+  observer.Finish();
+  int exit_code = outcome.exit_code;
+  if (history) {
+    Status s = history->Close();
+    if (!s.ok()) {
+      std::cerr << "drone: " << s.message() << "\n";
+      exit_code = kExitIncomplete;
+    }
+  }
+  nlohmann::json result = report::BuildResult(run, outcome);
+  if (!flags.json_path.empty()) {
+    std::ofstream out(flags.json_path, std::ios::trunc);
+    out << result.dump(2) << "\n";
+    if (!out) {
+      std::cerr << "drone: writing " << flags.json_path << " failed\n";
+      exit_code = kExitIncomplete;
+    }
+  }
+  if (!flags.quiet) std::cout << report::HumanSummary(result, isatty(STDOUT_FILENO) != 0);
+  return exit_code;
+}
+
+int PluginsCommand(bool json) {
+  nlohmann::json out = {{"drivers", nlohmann::json::object()},
+                        {"platforms", nlohmann::json::object()},
+                        {"step_kinds", nlohmann::json::object()}};
+  for (const auto& [name, d] : drivers::DriverRegistry().List()) out["drivers"][name] = d;
+  for (const auto& [name, d] : platforms::PlatformRegistry().List()) out["platforms"][name] = d;
+  for (const auto& [name, d] : flow::StepKindRegistry().List()) out["step_kinds"][name] = d;
+  if (json) {
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  for (const char* section : {"drivers", "platforms", "step_kinds"}) {
+    std::cout << section << ":\n";
+    for (const auto& [name, d] : out[section].items()) {
+      std::cout << "  " << name << std::string(name.size() < 14 ? 14 - name.size() : 1, ' ')
+                << d.get<std::string>() << "\n";
+    }
+  }
+  return 0;
+}
+
+int EmbeddedKafkaCommand(int brokers, const std::vector<std::string>& topics) {
+  Result<std::unique_ptr<platforms::Platform>> platform = platforms::PlatformRegistry().Create("embedded");
+  platforms::ClusterRequest request{"standalone", "kafka", brokers, ""};
+  Status valid = (*platform)->Validate(request);
+  if (!valid.ok()) {
+    std::cerr << "drone: " << valid.message() << "\n";
+    return kExitBadInput;
+  }
+  std::vector<drivers::TopicRequest> wanted;
+  for (const std::string& t : topics) {
+    // name[:partitions[:replication]]
+    drivers::TopicRequest r;
+    size_t a = t.find(':');
+    r.name = t.substr(0, a);
+    r.partitions = 1;
+    r.replication = std::min(brokers, 3);
+    try {
+      if (a != std::string::npos) {
+        size_t b = t.find(':', a + 1);
+        r.partitions = std::stoi(t.substr(a + 1, b - a - 1));
+        if (b != std::string::npos) r.replication = std::stoi(t.substr(b + 1));
+      }
+    } catch (const std::exception&) {
+      std::cerr << "drone: --topic expects name[:partitions[:replication]], got '" << t << "'\n";
+      return kExitBadInput;
+    }
+    if (r.name.empty() || r.partitions < 1 || r.replication < 1 || r.replication > brokers) {
+      std::cerr << "drone: bad --topic '" << t << "'\n";
+      return kExitBadInput;
+    }
+    wanted.push_back(r);
+  }
+  CancelToken cancel;
+  SignalWatcher signals(cancel);
+  Result<std::unique_ptr<platforms::Cluster>> cluster = (*platform)->CreateCluster(request);
+  if (!cluster.ok()) {
+    std::cerr << "drone: " << cluster.status().message() << "\n";
+    return kExitIncomplete;
+  }
+  for (const drivers::TopicRequest& r : wanted) {
+    Status s = (*cluster)->CreateTopic(r);
+    if (!s.ok()) {
+      std::cerr << "drone: " << s.message() << "\n";
+      return kExitIncomplete;
+    }
+  }
+  // The first stdout line is the bootstrap list: scripts read it.
+  std::cout << (*cluster)->Endpoint().bootstrap << std::endl;
+  std::cerr << "drone: embedded Kafka with " << brokers << " brokers is up; Ctrl-C (or SIGTERM) stops it\n";
+  while (!cancel.WaitFor(3600 * kNsPerSec)) {
+  }
+  Status stopped = (*cluster)->Stop();
+  return stopped.ok() ? 0 : kExitIncomplete;
+}
+
+}  // namespace drone::cli

@@ -1,0 +1,29 @@
+// `drone` subcommands. Each returns the process exit code (DESIGN.md: 0 pass, 1 fail, 2 bad input,
+// 3 could not complete, 4 unknown). Called from main() only.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace drone::cli {
+
+struct RunFlags {
+  std::string flow_path;
+  std::map<std::string, std::string> params;
+  std::string json_path;
+  std::string history_path;
+  bool quiet = false;
+  bool progress = true;  // live line on a TTY
+};
+
+int RunCommand(const RunFlags& flags);
+int ValidateCommand(const std::string& flow_path, const std::map<std::string, std::string>& params,
+                    bool json);
+int PluginsCommand(bool json);
+int EmbeddedKafkaCommand(int brokers, const std::vector<std::string>& topics);
+
+// Parses "key=value" items of -p; on error prints a message and returns false.
+bool ParseParams(const std::vector<std::string>& items, std::map<std::string, std::string>* out);
+
+}  // namespace drone::cli

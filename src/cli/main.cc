@@ -1,0 +1,87 @@
+// drone — a test bench for message brokers. See README.md and docs/.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/signals.h"
+#include "core/log.h"
+
+#ifndef DRONE_VERSION
+#define DRONE_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  drone::cli::BlockTerminationSignals();
+  CLI::App app{
+      "drone: a test bench for message brokers.\n"
+      "Describe a test as a flow (YAML): a broker cluster, producers and consumers, faults while the\n"
+      "load runs, checks. Drone runs it, measures throughput, latency and per-message delivery\n"
+      "(lost, duplicated, reordered, corrupt), and tears everything down.\n\n"
+      "Start here:  drone run flows/quickstart.yaml",
+      "drone"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", DRONE_VERSION);
+  int verbosity = 0;
+  app.add_flag("-v,--verbose", verbosity, "more log output on stderr (-vv for debug)");
+
+  drone::cli::RunFlags run_flags;
+  std::vector<std::string> run_params;
+  CLI::App* run = app.add_subcommand("run", "run a flow and print its result");
+  run->add_option("flow", run_flags.flow_path, "flow file (YAML)")->required()->check(CLI::ExistingFile);
+  run->add_option("-p,--param", run_params, "override a flow parameter: -p rate=5000 (repeatable)");
+  run->add_option("--json", run_flags.json_path, "write the result (DESIGN.md result contract) to FILE");
+  run->add_option("--history", run_flags.history_path,
+                  "write every send attempt and receive as JSON lines to FILE");
+  run->add_flag("-q,--quiet", run_flags.quiet, "print nothing but errors (use with --json)");
+  bool no_progress = false;
+  run->add_flag("--no-progress", no_progress, "no live progress line, even on a terminal");
+  run->footer(
+      "Exit codes: 0 pass, 1 a check or the delivery verdict failed, 2 bad input (nothing was\n"
+      "started), 3 the run could not complete (infrastructure error, interrupted), 4 verdict unknown\n"
+      "(the drain did not catch up).");
+
+  std::string validate_path;
+  std::vector<std::string> validate_params;
+  bool validate_json = false;
+  CLI::App* validate = app.add_subcommand("validate", "check a flow without running it; print its steps");
+  validate->add_option("flow", validate_path, "flow file (YAML)")->required()->check(CLI::ExistingFile);
+  validate->add_option("-p,--param", validate_params, "override a flow parameter: -p rate=5000");
+  validate->add_flag("--json", validate_json, "print the step graph as JSON");
+
+  bool plugins_json = false;
+  CLI::App* plugins = app.add_subcommand("plugins", "list built-in drivers, platforms and step kinds");
+  plugins->add_flag("--json", plugins_json, "print as JSON");
+
+  int brokers = 3;
+  std::vector<std::string> topics;
+  CLI::App* embedded = app.add_subcommand(
+      "embedded-kafka",
+      "run an embedded Kafka cluster in the foreground until Ctrl-C; prints its bootstrap\n"
+      "addresses on the first line of stdout (for kcat and other clients)");
+  embedded->add_option("--brokers", brokers, "number of brokers (1..16)")->capture_default_str();
+  embedded->add_option("--topic", topics, "create a topic: name[:partitions[:replication]] (repeatable)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  drone::SetLogLevel(verbosity >= 2 ? drone::LogLevel::kDebug
+                     : verbosity == 1 ? drone::LogLevel::kInfo
+                                      : drone::LogLevel::kWarn);
+  if (run->parsed()) {
+    run_flags.progress = !no_progress;
+    if (!drone::cli::ParseParams(run_params, &run_flags.params)) return 2;
+    return drone::cli::RunCommand(run_flags);
+  }
+  if (validate->parsed()) {
+    std::map<std::string, std::string> params;
+    if (!drone::cli::ParseParams(validate_params, &params)) return 2;
+    return drone::cli::ValidateCommand(validate_path, params, validate_json);
+  }
+  if (plugins->parsed()) return drone::cli::PluginsCommand(plugins_json);
+  if (embedded->parsed()) return drone::cli::EmbeddedKafkaCommand(brokers, topics);
+  return 2;
+}

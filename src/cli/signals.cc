@@ -1,0 +1,56 @@
+#include "cli/signals.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+namespace drone::cli {
+namespace {
+
+sigset_t TerminationSet() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+void Say(const std::string& text) {
+  ssize_t ignored = write(STDERR_FILENO, text.data(), text.size());
+  (void)ignored;
+}
+
+}  // namespace
+
+void BlockTerminationSignals() {
+  sigset_t set = TerminationSet();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+SignalWatcher::SignalWatcher(CancelToken& cancel) : cancel_(cancel) {
+  thread_ = std::thread([this] {
+    sigset_t set = TerminationSet();
+    timespec tick{0, 100 * 1000 * 1000};
+    while (!stop_.load()) {
+      int sig = sigtimedwait(&set, nullptr, &tick);
+      if (sig <= 0) continue;
+      int n = ++seen_;
+      std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+      if (n == 1) {
+        Say("\ndrone: " + name + " received: stopping and tearing down (again to hurry)\n");
+        cancel_.Cancel("interrupted by " + name);
+      } else {
+        Say("drone: teardown in progress; it removes what the run created, please wait\n");
+      }
+    }
+  });
+}
+
+SignalWatcher::~SignalWatcher() {
+  stop_.store(true);
+  thread_.join();
+}
+
+}  // namespace drone::cli

@@ -1,0 +1,32 @@
+// SIGINT/SIGTERM handling for long commands: the signals are blocked in every thread and received
+// by one watcher thread (sigtimedwait), which cancels the run's token — so cancellation runs as
+// ordinary code, not in a signal handler. The first signal starts an orderly stop with full
+// teardown; later ones only say that teardown is under way.
+// Thread-safety: construct and destroy on the main thread, before/after other threads exist.
+#pragma once
+
+#include <atomic>
+#include <thread>
+
+#include "core/cancel.h"
+
+namespace drone::cli {
+
+// Blocks SIGINT and SIGTERM for the calling thread and every thread it creates afterwards. Call
+// first thing in main().
+void BlockTerminationSignals();
+
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(CancelToken& cancel);
+  ~SignalWatcher();
+  int signals_seen() const { return seen_.load(); }
+
+ private:
+  CancelToken& cancel_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> seen_{0};
+  std::thread thread_;
+};
+
+}  // namespace drone::cli

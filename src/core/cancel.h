@@ -1,0 +1,45 @@
+// Cancellation shared by everything a run starts: set once (SIGINT/SIGTERM, a failed step, a
+// timeout) and observed by loops that must stop promptly. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+namespace drone {
+
+class CancelToken {
+ public:
+  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+
+  void Cancel(const std::string& reason) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cancelled_.load()) return;
+      reason_ = reason;
+      cancelled_.store(true, std::memory_order_release);
+    }
+    cv_.notify_all();
+  }
+
+  std::string reason() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reason_;
+  }
+
+  // Waits up to `ns`; returns true when cancelled (early or by then).
+  bool WaitFor(int64_t ns) const {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::nanoseconds(ns), [this] { return cancelled_.load(); });
+  }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::string reason_;  // guarded by mu_
+};
+
+}  // namespace drone

@@ -1,0 +1,21 @@
+#include "drivers/builtin_drivers.h"
+
+#include <mutex>
+
+#include "drivers/kafka/kafka_driver.h"
+
+namespace drone::drivers {
+
+void RegisterBuiltinDrivers(Registry<Driver>& registry) {
+  registry.Register("kafka", "Apache Kafka through librdkafka (admin, producer, consumer group)",
+                    [] { return NewKafkaDriver(); });
+}
+
+Registry<Driver>& DriverRegistry() {
+  static Registry<Driver> registry("driver");
+  static std::once_flag once;
+  std::call_once(once, [] { RegisterBuiltinDrivers(registry); });
+  return registry;
+}
+
+}  // namespace drone::drivers

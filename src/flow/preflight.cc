@@ -1,0 +1,75 @@
+#include "flow/preflight.h"
+
+#include <map>
+
+#include "drivers/builtin_drivers.h"
+#include "flow/step_executor.h"
+#include "platforms/builtin_platforms.h"
+#include "verify/expectation.h"
+
+namespace drone::flow {
+
+std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
+  std::vector<spec::Diagnostic> out;
+  auto add = [&](const spec::Step& step, const std::string& field, const std::string& message,
+                 const std::string& hint) {
+    out.push_back(spec::Diagnostic{step.loc, "steps." + step.id + (field.empty() ? "" : "." + field),
+                                   message, hint});
+  };
+  std::map<std::string, const spec::ClusterWith*> clusters;
+  for (const spec::Step& step : flow.steps) {
+    if (step.kind == spec::StepKind::kCluster) clusters[step.id] = &std::get<spec::ClusterWith>(step.with);
+  }
+  auto cluster_of = [&](const std::string& id) -> const spec::ClusterWith* {
+    if (id.empty()) return clusters.size() == 1 ? clusters.begin()->second : nullptr;
+    auto it = clusters.find(id);
+    return it == clusters.end() ? nullptr : it->second;
+  };
+  std::vector<const spec::Step*> all;
+  for (const spec::Step& s : flow.steps) all.push_back(&s);
+  for (const spec::Step& s : flow.finally) all.push_back(&s);
+  for (const spec::Step* sp : all) {
+    const spec::Step& step = *sp;
+    if (!StepKindRegistry().Contains(spec::StepKindName(step.kind))) {
+      add(step, "kind", std::string("step kind '") + spec::StepKindName(step.kind) + "' is not built in", "");
+    }
+    if (step.kind == spec::StepKind::kCluster) {
+      const auto& with = std::get<spec::ClusterWith>(step.with);
+      Result<std::unique_ptr<platforms::Platform>> platform = platforms::PlatformRegistry().Create(with.platform);
+      if (!platform.ok()) {
+        add(step, "with.platform", platform.status().message(), "see `drone plugins`");
+        continue;
+      }
+      if (!drivers::DriverRegistry().Contains(with.broker)) {
+        add(step, "with.broker", "no driver for broker '" + with.broker + "'", "see `drone plugins`");
+      }
+      platforms::ClusterRequest request{step.id, with.broker, with.nodes, with.bootstrap};
+      if (request.bootstrap.find("${{") != std::string::npos) request.bootstrap = "resolved-at-run-time";
+      Status s = (*platform)->Validate(request);
+      if (!s.ok()) add(step, "with", s.message(), "");
+    }
+    if (step.kind == spec::StepKind::kFaultKill || step.kind == spec::StepKind::kFaultNetwork) {
+      const auto& with = std::get<spec::FaultWith>(step.with);
+      const spec::ClusterWith* cluster = cluster_of(with.cluster);
+      if (cluster != nullptr && cluster->platform == "external") {
+        add(step, "kind", "faults on nodes need a platform that controls them; platform external does not",
+            "run the cluster on platform embedded (or local)");
+      }
+      if (step.kind == spec::StepKind::kFaultNetwork && !with.delay_ns) {
+        add(step, "with.delay", "fault.network needs `delay` (e.g. delay: 50ms)", "");
+      }
+    }
+    if (step.kind == spec::StepKind::kCheck) {
+      const auto& with = std::get<spec::CheckWith>(step.with);
+      for (const spec::Expectation& e : with.expect) {
+        Status s = verify::ValidateExpectation(e.field, e.condition);
+        if (!s.ok()) {
+          out.push_back(spec::Diagnostic{e.loc, "steps." + step.id + ".with.expect." + e.field, s.message(), ""});
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace drone::flow

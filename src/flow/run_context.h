@@ -1,0 +1,130 @@
+// The state of one run, shared by the scheduler and the step executors: step outputs, the
+// clusters that steps started, workload results, fault records, check outcomes, the event log
+// and the undo stack that guarantees teardown.
+//
+// Thread-safety: every member function is thread-safe (one mutex); steps run on threads of their
+// own. Objects handed out by pointer (clusters) stay valid until Teardown() has run.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/cancel.h"
+#include "core/status.h"
+#include "faults/fault.h"
+#include "platforms/platform.h"
+#include "spec/flow_spec.h"
+#include "verify/delivery.h"
+#include "workload/workload.h"
+
+namespace drone::workload {
+class HistoryWriter;
+}
+
+namespace drone::flow {
+
+struct Event {
+  int64_t t_ns = 0;
+  std::string type;  // RUN_START, STEP_START, STEP_SUCCESS, STEP_FAILURE, STEP_SKIPPED,
+                     // FAULT_INJECTED, FAULT_HEALED, CHECK_PASSED, CHECK_FAILED, UNDO, RUN_END
+  std::string step;
+  std::string message;
+  nlohmann::json ToJson() const;
+};
+
+struct CheckRecord {
+  std::string step;
+  std::string workload;
+  std::string expect;  // "lost == 0", "latency.end_to_end.p99 < 2s"
+  nlohmann::json observed;
+  bool passed = false;
+  std::string message;
+};
+
+// Receives what a run does as it happens (the CLI's progress line and log). Called from step
+// threads; implementations synchronise themselves.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void OnEvent(const Event& /*event*/) {}
+  virtual void OnWorkloadSecond(const std::string& /*step*/, const workload::SeriesPoint& /*point*/,
+                                const workload::LiveTotals& /*totals*/, double /*elapsed_s*/,
+                                double /*planned_s*/, bool /*draining*/) {}
+};
+
+struct WorkloadRecord {
+  workload::WorkloadResult result;
+  verify::Guarantee guarantee = verify::Guarantee::kAtLeastOnce;
+};
+
+class RunContext {
+ public:
+  RunContext(const spec::FlowSpec& flow, std::string run_id, uint64_t run_number,
+             RunObserver* observer, workload::HistoryWriter* history);
+
+  const spec::FlowSpec& flow() const { return flow_; }
+  const std::string& run_id() const { return run_id_; }
+  uint64_t run_number() const { return run_number_; }  // numeric id carried in envelopes
+  workload::HistoryWriter* history() const { return history_; }
+  RunObserver* observer() const { return observer_; }
+
+  void Emit(std::string type, std::string step, std::string message);
+  std::vector<Event> Events() const;
+
+  // Step outputs, addressable as ${{ steps.ID.outputs.PATH }}.
+  void SetOutputs(const std::string& step, nlohmann::json outputs);
+  nlohmann::json Outputs(const std::string& step) const;
+  // {"params": {...}, "steps": {"id": {"outputs": {...}}}} for spec::Interpolate.
+  nlohmann::json ExpressionContext() const;
+
+  void AddCluster(const std::string& step, std::unique_ptr<platforms::Cluster> cluster);
+  // Stops and forgets the cluster of `step` (no-op when there is none).
+  Status StopCluster(const std::string& step);
+  // The cluster of step `id`, or of the flow's only cluster step when `id` is empty.
+  Result<platforms::Cluster*> FindCluster(const std::string& id) const;
+
+  void AddWorkload(const std::string& step, WorkloadRecord record);
+  std::map<std::string, WorkloadRecord> Workloads() const;
+  Result<nlohmann::json> WorkloadJson(const std::string& id) const;  // empty id: the only one
+  std::string OnlyWorkloadStep() const;
+
+  // Returns an index for UpdateFault().
+  size_t AddFault(faults::FaultRecord record);
+  void EndFault(size_t index, int64_t end_ns);
+  std::vector<faults::FaultRecord> Faults() const;
+
+  void AddCheck(CheckRecord record);
+  std::vector<CheckRecord> Checks() const;
+
+  // Registers an undo action; actions run in reverse order of registration in Teardown().
+  void PushUndo(std::string description, std::function<Status()> undo);
+  // Runs every undo action (reverse order), then stops every cluster. Returns the first error,
+  // after trying all of them. Idempotent.
+  Status Teardown();
+
+ private:
+  const spec::FlowSpec& flow_;
+  const std::string run_id_;
+  const uint64_t run_number_;
+  RunObserver* const observer_;
+  workload::HistoryWriter* const history_;
+
+  mutable std::mutex mu_;
+  std::vector<Event> events_;
+  std::map<std::string, nlohmann::json> outputs_;
+  std::map<std::string, std::unique_ptr<platforms::Cluster>> clusters_;
+  std::map<std::string, WorkloadRecord> workloads_;
+  std::vector<faults::FaultRecord> faults_;
+  std::vector<CheckRecord> checks_;
+  std::vector<std::pair<std::string, std::function<Status()>>> undo_;
+};
+
+}  // namespace drone::flow

@@ -1,0 +1,41 @@
+#include "flow/step_executor.h"
+
+#include <mutex>
+
+#include "spec/expression.h"
+
+namespace drone::flow {
+
+std::unique_ptr<StepExecutor> NewClusterStep();
+std::unique_ptr<StepExecutor> NewTopicStep();
+std::unique_ptr<StepExecutor> NewWorkloadStep();
+std::unique_ptr<StepExecutor> NewFaultKillStep();
+std::unique_ptr<StepExecutor> NewFaultNetworkStep();
+std::unique_ptr<StepExecutor> NewCheckStep();
+
+Result<std::string> StepContext::Interpolate(const std::string& text) const {
+  if (text.find("${{") == std::string::npos) return text;
+  return spec::Interpolate(text, run.ExpressionContext());
+}
+
+void RegisterBuiltinStepKinds(Registry<StepExecutor>& registry) {
+  registry.Register("cluster", "start a broker cluster on a platform", [] { return NewClusterStep(); });
+  registry.Register("topic", "create a topic on a cluster", [] { return NewTopicStep(); });
+  registry.Register("workload", "producers and consumers with rate, sizes, keys, durability",
+                    [] { return NewWorkloadStep(); });
+  registry.Register("fault.kill", "take a node down (and bring it back after `duration`)",
+                    [] { return NewFaultKillStep(); });
+  registry.Register("fault.network", "impair a node's links (embedded: added round-trip time)",
+                    [] { return NewFaultNetworkStep(); });
+  registry.Register("check", "assert thresholds on a workload's results",
+                    [] { return NewCheckStep(); });
+}
+
+Registry<StepExecutor>& StepKindRegistry() {
+  static Registry<StepExecutor> registry("step kind");
+  static std::once_flag once;
+  std::call_once(once, [] { RegisterBuiltinStepKinds(registry); });
+  return registry;
+}
+
+}  // namespace drone::flow

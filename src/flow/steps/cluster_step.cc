@@ -1,0 +1,46 @@
+// kind: cluster — starts a broker cluster on a platform and publishes how to reach it.
+#include "core/units.h"
+#include "flow/step_executor.h"
+#include "platforms/builtin_platforms.h"
+
+namespace drone::flow {
+namespace {
+
+class ClusterStep : public StepExecutor {
+ public:
+  std::string Kind() const override { return "cluster"; }
+
+  Status Run(StepContext& ctx) override {
+    const auto& with = std::get<spec::ClusterWith>(ctx.step.with);
+    ASSIGN_OR_RETURN(auto platform, platforms::PlatformRegistry().Create(with.platform));
+    platforms::ClusterRequest request;
+    request.name = ctx.step.id;
+    request.broker = with.broker;
+    request.nodes = with.nodes;
+    ASSIGN_OR_RETURN(request.bootstrap, ctx.Interpolate(with.bootstrap));
+    RETURN_IF_ERROR(platform->Validate(request));
+    RunContext& run = ctx.run;
+    const std::string id = ctx.step.id;
+    run.PushUndo("stop cluster " + id, [&run, id] { return run.StopCluster(id); });
+    ASSIGN_OR_RETURN(auto cluster, platform->CreateCluster(request));
+    nlohmann::json nodes = nlohmann::json::array();
+    nlohmann::json addresses = nlohmann::json::array();
+    for (const platforms::NodeInfo& n : cluster->Nodes()) {
+      nodes.push_back(n.name);
+      addresses.push_back(n.address);
+    }
+    run.SetOutputs(id, {{"bootstrap", cluster->Endpoint().bootstrap},
+                        {"nodes", nodes},
+                        {"addresses", addresses},
+                        {"broker", cluster->Broker()},
+                        {"platform", platform->Name()}});
+    run.AddCluster(id, std::move(cluster));
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<StepExecutor> NewClusterStep() { return std::make_unique<ClusterStep>(); }
+
+}  // namespace drone::flow

@@ -1,0 +1,95 @@
+// kind: workload — runs producers and consumers against a topic and records the result.
+#include "core/clock.h"
+#include "drivers/builtin_drivers.h"
+#include "flow/step_executor.h"
+
+namespace drone::flow {
+namespace {
+
+workload::WorkloadOptions ToOptions(const spec::WorkloadWith& w) {
+  workload::WorkloadOptions o;
+  o.producers = w.producers;
+  o.consumers = w.consumers;
+  o.rate = w.rate;
+  o.size.kind = static_cast<workload::SizeDistribution::Kind>(w.size.kind);
+  o.size.bytes = w.size.bytes;
+  o.size.min = w.size.min;
+  o.size.max = w.size.max;
+  o.size.mean = w.size.mean;
+  o.size.stddev = w.size.stddev;
+  o.keys.mode = static_cast<workload::KeyOptions::Mode>(w.keys.mode);
+  o.keys.count = w.keys.count;
+  o.duration_ns = w.duration_ns;
+  o.messages = w.messages;
+  o.producer.acks = w.acks;
+  o.producer.idempotence = w.idempotence;
+  o.producer.linger_ns = w.linger_ns.value_or(-1);
+  o.producer.batch_bytes = w.batch_bytes.value_or(-1);
+  o.producer.compression = w.compression;
+  o.producer.message_timeout_ns = w.message_timeout_ns;
+  o.producer.extra = w.producer_config;
+  o.consumer_config = w.consumer_config;
+  o.guarantee = static_cast<verify::Guarantee>(w.delivery);
+  o.drain_timeout_ns = w.drain_timeout_ns;
+  o.seed = w.seed;
+  return o;
+}
+
+class Observer : public workload::WorkloadObserver {
+ public:
+  Observer(StepContext& ctx, double planned_s) : ctx_(ctx), planned_s_(planned_s) {}
+  void OnStarted() override { ctx_.mark_started(); }
+  void OnSecond(const workload::SeriesPoint& point, const workload::LiveTotals& totals,
+                double elapsed_s, bool draining) override {
+    if (ctx_.run.observer() != nullptr) {
+      ctx_.run.observer()->OnWorkloadSecond(ctx_.step.id, point, totals, elapsed_s, planned_s_,
+                                            draining);
+    }
+  }
+
+ private:
+  StepContext& ctx_;
+  double planned_s_;
+};
+
+class WorkloadStep : public StepExecutor {
+ public:
+  std::string Kind() const override { return "workload"; }
+  bool MarksStarted() const override { return true; }
+
+  Status Run(StepContext& ctx) override {
+    const auto& with = std::get<spec::WorkloadWith>(ctx.step.with);
+    ASSIGN_OR_RETURN(platforms::Cluster * cluster, ctx.run.FindCluster(with.cluster));
+    ASSIGN_OR_RETURN(auto driver, drivers::DriverRegistry().Create(cluster->Broker()));
+    workload::WorkloadOptions options = ToOptions(with);
+    options.name = ctx.step.id;
+    ASSIGN_OR_RETURN(options.topic, ctx.Interpolate(with.topic));
+    options.group = with.group.empty() ? "drone-" + ctx.run.run_id() + "-" + ctx.step.id : with.group;
+    options.run_id = ctx.run.run_number();
+    if (options.consumers > 0) cluster->NoteConsumerGroup(options.group);
+    double planned_s = with.duration_ns ? static_cast<double>(*with.duration_ns) / kNsPerSec
+                       : with.rate > 0 && with.messages
+                           ? static_cast<double>(*with.messages) / with.rate
+                           : 0;
+    Observer observer(ctx, planned_s);
+    workload::WorkloadRunner runner(*driver, cluster->Endpoint(), options, &observer,
+                                    ctx.run.history());
+    Status status = runner.Run(ctx.cancel);
+    if (!status.ok()) return status.WithContext("workload " + ctx.step.id);
+    const workload::WorkloadResult& r = runner.result();
+    ctx.run.SetOutputs(ctx.step.id, {{"sent", r.sent},
+                                     {"acked", r.acked},
+                                     {"received", r.received},
+                                     {"lost", r.delivery.lost},
+                                     {"duplicated", r.delivery.duplicated}});
+    ctx.run.AddWorkload(ctx.step.id, WorkloadRecord{r, options.guarantee});
+    if (r.cancelled) return Cancelled("workload " + ctx.step.id + " was cancelled");
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<StepExecutor> NewWorkloadStep() { return std::make_unique<WorkloadStep>(); }
+
+}  // namespace drone::flow

@@ -1,0 +1,81 @@
+// Platforms: where clusters run (embedded in-process, local processes, Kubernetes, external
+// addresses). A Platform creates Clusters; a Cluster knows its nodes, how clients reach it, and —
+// through NodeControl — how to disturb its nodes for process-level faults. New platforms register
+// in RegisterBuiltinPlatforms() (platforms/builtin_platforms.h).
+//
+// Thread-safety: Platform is stateless and shared. A Cluster may be used from several threads
+// (faults fire while workloads run); implementations synchronise internally.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "drivers/driver.h"
+
+namespace drone::platforms {
+
+struct ClusterRequest {
+  std::string name;      // step id, used in node names and logs
+  std::string broker;    // "kafka"
+  int nodes = 3;
+  std::string bootstrap; // external platform only
+};
+
+struct NodeInfo {
+  std::string name;     // "broker-1"
+  int id = 0;           // broker id where the broker has one
+  std::string address;  // host:port
+  bool up = true;
+};
+
+// Process-level control over a cluster's nodes, used by faults. Every method may be called from
+// any thread. Unimplemented where the platform cannot do it (external clusters).
+class NodeControl {
+ public:
+  virtual ~NodeControl() = default;
+  // The mechanism, recorded as faults[].backend ("embedded-mock", "signal", ...).
+  virtual std::string Backend() const = 0;
+  // Takes the node down abruptly (no graceful hand-over), moving its duties (partition
+  // leadership, group coordination) to surviving nodes as the real broker would fail over.
+  virtual Status Kill(const std::string& node) = 0;
+  // Brings a killed node back. With `failback`, duties it had return to it (preferred leader
+  // election), as a real cluster does after a while.
+  virtual Status Start(const std::string& node, bool failback) = 0;
+  // Adds `delay_ns` of round-trip time to everything the node answers (0 removes it).
+  virtual Status SetDelay(const std::string& node, int64_t delay_ns) = 0;
+  // Resolves a target (a node name, "random" or "leader") to a node name, at the moment a fault
+  // fires. `seed` makes "random" reproducible.
+  virtual Result<std::string> ResolveTarget(const std::string& target, uint64_t seed) = 0;
+};
+
+class Cluster {
+ public:
+  virtual ~Cluster() = default;
+  virtual std::string Broker() const = 0;
+  virtual drivers::Endpoint Endpoint() const = 0;
+  virtual std::vector<NodeInfo> Nodes() const = 0;
+  // Creates a topic. Platforms whose brokers lack the admin API (librdkafka's mock cluster) do it
+  // through their own control plane; others use the driver's Admin.
+  virtual Status CreateTopic(const drivers::TopicRequest& request) = 0;
+  // Tells the cluster about a consumer group, so that failover can move its coordinator too.
+  virtual void NoteConsumerGroup(const std::string& /*group*/) {}
+  // Null when the platform has no process-level control.
+  virtual NodeControl* Control() { return nullptr; }
+  // Stops every node and releases every resource. Idempotent; also run by the destructor.
+  virtual Status Stop() = 0;
+};
+
+class Platform {
+ public:
+  virtual ~Platform() = default;
+  virtual std::string Name() const = 0;
+  // Checks a request without starting anything (for `drone validate`).
+  virtual Status Validate(const ClusterRequest& request) const = 0;
+  // Starts a cluster and waits until it is ready. On failure nothing is left running.
+  virtual Result<std::unique_ptr<Cluster>> CreateCluster(const ClusterRequest& request) = 0;
+};
+
+}  // namespace drone::platforms

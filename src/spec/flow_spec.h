@@ -1,0 +1,155 @@
+// The typed form of a flow file. Produced by LoadFlow() (spec/loader.h) after parsing and
+// validation; consumed by the flow engine. Nothing below flow/ sees YAML, only these structs.
+// Plain value types; safe to copy and to read from several threads.
+//
+// Fields whose text may hold a step-output reference (`${{ steps.X.outputs.Y }}`) are strings
+// and are interpolated by the engine when the step starts (spec/expression.h). Parameter
+// references (`${{ params.P }}`) are substituted at load time, before type checking, so a typed
+// field such as `rate` may be written as "${{ params.rate }}".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace drone::spec {
+
+struct SourceLoc {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based
+};
+
+// One problem found in a flow file. ToString(): "flows/x.yaml:12:5: steps.load.with.rate: expected
+// a number, got 'fast'", followed by "\n  hint: ..." when there is a hint. Without a line (e.g. a
+// problem with a command-line parameter) the position is left out: "flows/x.yaml: params.x: ...".
+struct Diagnostic {
+  SourceLoc loc;
+  std::string field;    // dotted path, e.g. "steps.load.with.rate"
+  std::string message;  // what is wrong
+  std::string hint;     // what to do; may be empty
+  std::string ToString() const;
+};
+
+// ---- step parameters, one struct per step kind ----
+
+struct ClusterWith {
+  std::string broker = "kafka";      // kafka (more brokers come with the local platform)
+  std::string platform = "embedded"; // embedded | external
+  int nodes = 3;                     // embedded: 1..16
+  std::string bootstrap;             // external: "host:port,host:port"
+};
+
+struct TopicWith {
+  std::string cluster;  // step id of the cluster; the loader fills in the only cluster when omitted
+  std::string name;     // required
+  int partitions = 6;
+  int replication = 3;  // <= nodes of the cluster; when omitted, min(3, nodes)
+  std::map<std::string, std::string> config;  // passed to the broker as topic configs
+};
+
+// Every message carries Drone's envelope (workload/), so a message is never smaller than this.
+inline constexpr int64_t kMinMessageBytes = 40;
+inline constexpr int64_t kMaxMessageBytes = 16 * 1024 * 1024;
+
+struct SizeDist {
+  enum class Kind { kFixed, kUniform, kNormal };
+  Kind kind = Kind::kFixed;
+  int64_t bytes = 512;         // kFixed
+  int64_t min = 0, max = 0;    // kUniform, and clamps for kNormal (default: the two limits above)
+  int64_t mean = 0, stddev = 0;  // kNormal
+};
+
+struct KeySpec {
+  enum class Mode { kNone, kRoundRobin, kRandom };
+  Mode mode = Mode::kNone;
+  int64_t count = 0;  // distinct keys for round-robin / random; > 0 when mode != kNone
+};
+
+enum class Guarantee { kAtMostOnce, kAtLeastOnce, kExactlyOnce, kOrdered };
+
+struct WorkloadWith {
+  std::string cluster;  // step id; the loader fills in the only cluster when omitted
+  std::string topic;    // topic name (or `${{ steps.t.outputs.name }}`); the loader fills in the
+                        // name of the flow's only topic step when omitted
+  int producers = 1;    // 0..256
+  int consumers = 1;    // 0..256
+  double rate = 1000;   // messages per second, all producers together; 0 = unlimited
+  SizeDist size;
+  KeySpec keys;
+  std::optional<int64_t> duration_ns;  // exactly one of duration / messages
+  std::optional<int64_t> messages;     // total, all producers together
+  std::string acks = "all";            // "0" | "1" | "all"
+  bool idempotence = false;
+  std::optional<int64_t> linger_ns;
+  std::optional<int64_t> batch_bytes;
+  std::string compression = "none";    // none | gzip | snappy | lz4 | zstd
+  Guarantee delivery = Guarantee::kAtLeastOnce;
+  int64_t drain_timeout_ns = 30'000'000'000;
+  int64_t message_timeout_ns = 30'000'000'000;  // a send not acked by then is indeterminate
+  std::string group;                   // consumer group id; empty = derived from the run id
+  uint64_t seed = 1;
+  std::map<std::string, std::string> producer_config;  // raw client properties, passed through
+  std::map<std::string, std::string> consumer_config;
+};
+
+// fault.kill: take a node down; when `duration` is set, bring it back afterwards.
+// fault.network: impair a node's links (embedded platform: added round-trip time).
+struct FaultWith {
+  std::string cluster;   // step id; the loader fills in the only cluster when omitted
+  std::string target;    // node name ("broker-1"), a role (leader, random), or an output reference
+  std::optional<int64_t> duration_ns;
+  std::optional<int64_t> delay_ns;  // fault.network only
+  bool failback = true;  // fault.kill: leadership returns to the node when it is back
+};
+
+struct Expectation {
+  std::string field;      // result field, e.g. "lost" or "latency.end_to_end.p99"
+  std::string condition;  // "0", "< 2s", ">= 1000", "== 0"
+  SourceLoc loc;
+};
+
+struct CheckWith {
+  std::string workload;  // step id; the loader fills in the only workload when omitted
+  std::vector<Expectation> expect;  // in file order
+};
+
+enum class StepKind { kCluster, kTopic, kWorkload, kFaultKill, kFaultNetwork, kCheck };
+
+const char* StepKindName(StepKind kind);  // "cluster", "fault.kill", ...
+
+enum class NeedState { kSucceeded, kStarted, kDone, kFailed };
+
+struct Need {
+  std::string step;
+  NeedState state = NeedState::kSucceeded;  // "x" = x.succeeded
+};
+
+enum class OnError { kStop, kContinue };
+
+struct Step {
+  std::string id;
+  StepKind kind = StepKind::kCheck;
+  SourceLoc loc;
+  std::vector<Need> needs;
+  bool background = false;             // start, then let dependants proceed; joined at flow end
+  int64_t after_ns = 0;                // delay between readiness and start
+  std::optional<int64_t> timeout_ns;
+  OnError on_error = OnError::kStop;
+  std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith> with;
+};
+
+struct FlowSpec {
+  std::string file;
+  std::string name;
+  std::string description;
+  std::map<std::string, std::string> params;  // effective values after -p overrides, as text
+  std::vector<Step> steps;    // in a valid topological order
+  std::vector<Step> finally;  // run after teardown, in a valid topological order (file order
+                              // among steps that do not need each other)
+};
+
+}  // namespace drone::spec

@@ -1,0 +1,1666 @@
+#include "spec/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <queue>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "core/units.h"
+#include "spec/expression.h"
+
+namespace drone::spec {
+namespace {
+
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+
+const std::vector<std::string> kTopKeys = {"name", "description", "params", "steps", "finally"};
+const std::vector<std::string> kStepKeys = {"kind",  "needs",   "with",    "background",
+                                            "after", "timeout", "on_error"};
+const std::vector<std::string> kKindNames = {"cluster",    "topic",         "workload",
+                                             "fault.kill", "fault.network", "check"};
+const std::vector<std::string> kClusterKeys = {"broker", "platform", "nodes", "bootstrap"};
+const std::vector<std::string> kTopicKeys = {"cluster", "name", "partitions", "replication",
+                                             "config"};
+const std::vector<std::string> kWorkloadKeys = {"cluster",
+                                                "topic",
+                                                "producers",
+                                                "consumers",
+                                                "rate",
+                                                "size",
+                                                "keys",
+                                                "duration",
+                                                "messages",
+                                                "acks",
+                                                "idempotence",
+                                                "linger",
+                                                "batch_size",
+                                                "compression",
+                                                "delivery",
+                                                "drain_timeout",
+                                                "message_timeout",
+                                                "group",
+                                                "seed",
+                                                "producer_config",
+                                                "consumer_config"};
+const std::vector<std::string> kFaultKillKeys = {"cluster", "target", "duration", "failback"};
+const std::vector<std::string> kFaultNetworkKeys = {"cluster", "target", "duration", "delay"};
+const std::vector<std::string> kCheckKeys = {"workload", "expect"};
+const std::vector<std::string> kSizeKeys = {"distribution", "min", "max", "mean", "stddev"};
+const std::vector<std::string> kKeysKeys = {"mode", "count"};
+const std::vector<std::string> kBrokers = {"kafka"};
+const std::vector<std::string> kPlatforms = {"embedded", "external"};
+const std::vector<std::string> kNeedStates = {"succeeded", "started", "done", "failed"};
+
+constexpr const char* kExpressionHint =
+    "expressions are written ${{ params.NAME }} or ${{ steps.ID.outputs.NAME }}";
+
+// ---------- text helpers ----------
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string Join(const std::vector<std::string>& items, std::string_view separator = ", ") {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += separator;
+    out += items[i];
+  }
+  return out;
+}
+
+// The candidate closest to `word`, when it is close enough to be a likely typo; else "".
+std::string Closest(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = std::numeric_limits<size_t>::max();
+  for (const std::string& candidate : candidates) {
+    const size_t d = EditDistance(word, candidate);
+    const size_t limit = std::max<size_t>(1, candidate.size() / 3);
+    if (d <= limit && d < word.size() && d < best_distance) {
+      best = candidate;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+// "did you mean 'x'?" or, without a close match, "<label>: a, b, c".
+std::string SuggestHint(std::string_view word, const std::vector<std::string>& candidates,
+                        std::string_view label) {
+  const std::string best = Closest(word, candidates);
+  if (!best.empty()) return "did you mean '" + best + "'?";
+  if (candidates.empty()) return "";
+  return std::string(label) + ": " + Join(candidates);
+}
+
+std::string JoinHints(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return a + "; " + b;
+}
+
+std::string Child(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
+bool IsUpper(char c) { return c >= 'A' && c <= 'Z'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Step ids, parameter names: usable as a name inside `${{ }}` paths.
+bool IsIdentifier(std::string_view s) {
+  if (s.empty() || !(IsLower(s[0]) || IsUpper(s[0]) || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return IsLower(c) || IsUpper(c) || IsDigit(c) || c == '_' || c == '-';
+  });
+}
+
+bool IsFlowName(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](char c) { return IsLower(c) || IsDigit(c) || c == '-'; });
+}
+
+bool IsResultField(std::string_view s) {
+  return !s.empty() && s.front() != '.' && s.back() != '.' &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return IsLower(c) || IsUpper(c) || IsDigit(c) || c == '_' || c == '.';
+         });
+}
+
+std::string_view TrimBlanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// ---------- YAML 1.2 core schema, for plain (unquoted) scalars ----------
+
+bool IsNullText(std::string_view s) {
+  return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
+}
+
+bool IsBoolText(std::string_view s, bool* value) {
+  if (s == "true" || s == "True" || s == "TRUE") {
+    *value = true;
+    return true;
+  }
+  if (s == "false" || s == "False" || s == "FALSE") {
+    *value = false;
+    return true;
+  }
+  return false;
+}
+
+bool AllOf(std::string_view s, bool (*pred)(char)) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), pred);
+}
+
+// Integer forms: [-+]?[0-9]+, 0x[0-9a-fA-F]+, 0o[0-7]+. Sets *overflow when it does not fit.
+bool ParseIntText(std::string_view s, int64_t* value, bool* overflow) {
+  *overflow = false;
+  int base = 10;
+  bool negative = false;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o')) {
+    base = s[1] == 'x' ? 16 : 8;
+    s.remove_prefix(2);
+    const bool digits_ok =
+        base == 16 ? AllOf(s,
+                           [](char c) {
+                             return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+                           })
+                   : AllOf(s, [](char c) { return c >= '0' && c <= '7'; });
+    if (!digits_ok) return false;
+  } else {
+    if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+      negative = s[0] == '-';
+      s.remove_prefix(1);
+    }
+    if (!AllOf(s, IsDigit)) return false;
+  }
+  uint64_t magnitude = 0;
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), magnitude, base);
+  if (ec == std::errc::result_out_of_range ||
+      magnitude > static_cast<uint64_t>(kInt64Max) + (negative ? 1 : 0)) {
+    *overflow = true;
+    return true;
+  }
+  if (ec != std::errc() || ptr != s.data() + s.size()) return false;
+  *value = negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
+  return true;
+}
+
+// Decimal number: [-+]?digits(.digits?)?([eE][-+]?digits)? or [-+]?.digits(...).
+bool ParseFloatText(std::string_view s, double* value) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  size_t int_digits = 0, frac_digits = 0;
+  while (i < s.size() && IsDigit(s[i])) ++i, ++int_digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && IsDigit(s[i])) ++i, ++frac_digits;
+  }
+  if (int_digits + frac_digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    size_t exp_digits = 0;
+    while (i < s.size() && IsDigit(s[i])) ++i, ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  if (i != s.size()) return false;
+  const std::string text(s);
+  *value = std::strtod(text.c_str(), nullptr);
+  return std::isfinite(*value);
+}
+
+// Check conditions: "0", "12.5", "< 2s", "<= 150ms", "> 1000", ">= 0.5", "== 0", "!= 0".
+Status ValidateCondition(std::string_view text) {
+  const std::string_view t = TrimBlanks(text);
+  const std::string kForms =
+      "write a value (0, 12.5, 2s) or a comparison: < 2s, <= 150ms, >= 1000, "
+      "== 0, != 0";
+  if (t.empty()) return InvalidArgument("the condition is empty; " + kForms);
+  std::string_view operand = t;
+  for (std::string_view op : {"<=", ">=", "==", "!=", "<", ">"}) {
+    if (t.substr(0, op.size()) == op) {
+      operand = TrimBlanks(t.substr(op.size()));
+      if (operand.empty()) {
+        return InvalidArgument("condition '" + std::string(t) + "' has no value after '" +
+                               std::string(op) + "'");
+      }
+      break;
+    }
+  }
+  if (operand.front() == '=' || operand.front() == '<' || operand.front() == '>' ||
+      operand.front() == '!') {
+    return InvalidArgument("condition '" + std::string(t) + "' has no valid operator; " + kForms);
+  }
+  double number = 0;
+  if (ParseFloatText(operand, &number)) return Status::Ok();
+  if (ParseDuration(operand).ok()) return Status::Ok();
+  return InvalidArgument("condition '" + std::string(t) + "': '" + std::string(operand) +
+                         "' is neither a number nor a duration; " + kForms);
+}
+
+// ---------- the loader ----------
+
+// A value in the file together with where it is and what it is called.
+struct Field {
+  std::string name;  // the key ("rate"); empty for list items and the document
+  YAML::Node value;
+  std::string path;  // "steps.load.with.rate"
+  SourceLoc loc;     // of the value; of the key when the value is empty
+  SourceLoc key_loc;
+};
+
+// The entries of one YAML map, duplicates removed (the first one counts).
+struct MapFields {
+  std::string path;
+  SourceLoc loc;  // of the map; of its key when the map is empty or omitted
+  std::vector<Field> entries;
+
+  const Field* Find(std::string_view key) const {
+    for (const Field& f : entries) {
+      if (f.name == key) return &f;
+    }
+    return nullptr;
+  }
+};
+
+// A scalar after `${{ params.* }}` substitution.
+struct Scalar {
+  std::string text;
+  bool plain = true;  // read with YAML plain-scalar semantics (typed), else a string
+  bool null = false;
+  std::string origin;  // "params.rate = 'fast'" when parameters went into the text
+};
+
+enum class Refs { kReject, kAllow };
+
+struct StepInfo {
+  Step step;
+  bool is_finally = false;
+  std::string path;  // "steps.load" or "finally.logs"
+  SourceLoc loc;     // of the step's mapping
+  bool kind_ok = false;
+  std::optional<Field> with;
+  std::vector<std::string> need_paths;  // parallel to step.needs
+  std::vector<SourceLoc> need_locs;
+  std::vector<size_t> edges;   // indices of the steps this one needs (same section)
+  std::set<size_t> ancestors;  // transitive closure of edges
+  // Read with `with`, checked once every step is known.
+  bool with_read = false;
+  bool with_clean = false;  // `with` had no errors
+  std::string with_path;
+  SourceLoc with_loc;
+  std::optional<Field> ref_field;  // `cluster` (or `workload` for checks) when written
+  bool ref_bad = false;            // ... but not readable (already reported)
+  bool topic_omitted = false;      // a workload without `topic`
+  std::optional<Field> replication_field;
+};
+
+class FlowLoader {
+ public:
+  FlowLoader(std::string file, const std::map<std::string, std::string>& overrides)
+      : file_(std::move(file)), overrides_(overrides) {}
+
+  LoadResult Load(std::string_view text) {
+    YAML::Node root;
+    bool parsed = false;
+    try {
+      root = YAML::Load(std::string(text));
+      parsed = true;
+    } catch (const YAML::Exception& e) {
+      Error(MarkLoc(e.mark), "", "invalid YAML: " + e.msg);
+    }
+    if (parsed) {
+      try {
+        ReadFlow(root);
+      } catch (const YAML::Exception& e) {
+        // yaml-cpp throws only on misuse of its API after a successful parse; say so plainly
+        // rather than crash, so a bad file can never take the process down.
+        Error(MarkLoc(e.mark), "", std::string("internal error while reading YAML: ") + e.what());
+      }
+    }
+    LoadResult result;
+    std::stable_sort(errors_.begin(), errors_.end(), [](const Diagnostic& a, const Diagnostic& b) {
+      return std::pair(a.loc.line, a.loc.column) < std::pair(b.loc.line, b.loc.column);
+    });
+    result.errors = std::move(errors_);
+    if (result.errors.empty()) result.flow = std::move(flow_);
+    return result;
+  }
+
+ private:
+  // ---- diagnostics and positions ----
+
+  void Error(const SourceLoc& loc, std::string field, std::string message, std::string hint = "") {
+    errors_.push_back({loc, std::move(field), std::move(message), std::move(hint)});
+  }
+
+  SourceLoc MarkLoc(const YAML::Mark& mark) const {
+    if (mark.is_null() || mark.line < 0) return {file_, 0, 0};
+    return {file_, mark.line + 1, mark.column + 1};
+  }
+
+  SourceLoc LocOf(const YAML::Node& node, const SourceLoc& fallback) const {
+    if (!node.IsDefined() || node.IsNull()) return fallback;
+    const SourceLoc loc = MarkLoc(node.Mark());
+    return loc.line == 0 ? fallback : loc;
+  }
+
+  static std::string Describe(const YAML::Node& node) {
+    if (node.IsMap()) return "a map";
+    if (node.IsSequence()) return "a list";
+    return "a value";
+  }
+
+  // ---- maps ----
+
+  // Reads the map in `f`; reports a value that is not a map, keys that are not in `allowed` (when
+  // given) and duplicate keys. An omitted or empty value is an empty map.
+  std::optional<MapFields> ReadMap(const Field& f, const std::vector<std::string>* allowed,
+                                   const std::map<std::string, std::string>& elsewhere = {}) {
+    MapFields out;
+    out.path = f.path;
+    out.loc = f.loc;
+    if (!f.value.IsDefined() || f.value.IsNull()) return out;
+    if (!f.value.IsMap()) {
+      Error(f.loc, f.path, "expected a map, got " + Describe(f.value));
+      return std::nullopt;
+    }
+    std::map<std::string, SourceLoc> seen;
+    for (auto it = f.value.begin(); it != f.value.end(); ++it) {
+      // Copies: yaml-cpp's iterator hands out a temporary pair, so references would dangle.
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      const SourceLoc key_loc = LocOf(key, f.loc);
+      if (!key.IsScalar()) {
+        Error(key_loc, f.path, "keys must be names, got " + Describe(key));
+        continue;
+      }
+      const std::string name = key.Scalar();
+      const std::string path = Child(f.path, name);
+      if (auto dup = seen.find(name); dup != seen.end()) {
+        Error(key_loc, path,
+              "duplicate key '" + name + "' (first defined at line " +
+                  std::to_string(dup->second.line) + ", column " +
+                  std::to_string(dup->second.column) + ")",
+              "remove one of them; YAML does not allow a key twice in one map");
+        continue;
+      }
+      seen.emplace(name, key_loc);
+      if (allowed != nullptr &&
+          std::find(allowed->begin(), allowed->end(), name) == allowed->end()) {
+        std::string hint;
+        if (auto e = elsewhere.find(name); e != elsewhere.end()) {
+          hint = e->second;
+        } else {
+          hint = SuggestHint(name, *allowed, "allowed keys here");
+        }
+        Error(key_loc, path, "unknown key '" + name + "'", hint);
+        continue;
+      }
+      out.entries.push_back({name, value, path, LocOf(value, key_loc), key_loc});
+    }
+    if (!out.entries.empty()) out.loc = LocOf(f.value, f.loc);
+    return out;
+  }
+
+  void Missing(const MapFields& m, std::string_view key, const std::string& hint = "") {
+    Error(m.loc, Child(m.path, key), "missing required field '" + std::string(key) + "'", hint);
+  }
+
+  // ---- scalars ----
+
+  std::optional<Scalar> ReadScalar(const Field& f, const std::string& expected, Refs refs) {
+    Scalar s;
+    if (!f.value.IsDefined() || f.value.IsNull()) {
+      s.null = true;
+      return s;
+    }
+    if (!f.value.IsScalar()) {
+      Error(f.loc, f.path, "expected " + expected + ", got " + Describe(f.value));
+      return std::nullopt;
+    }
+    s.text = f.value.Scalar();
+    s.plain = f.value.Tag() == "?";
+    if (!Substitute(f, refs, s)) return std::nullopt;
+    if (s.plain && IsNullText(s.text)) s.null = true;
+    return s;
+  }
+
+  // Replaces `${{ params.NAME }}` in s.text; checks `${{ steps.ID.outputs.* }}` and leaves it.
+  bool Substitute(const Field& f, Refs refs, Scalar& s) {
+    if (s.text.find("${{") == std::string::npos) return true;
+    auto pieces = SplitTemplate(s.text);
+    if (!pieces.ok()) {
+      Error(f.loc, f.path, pieces.status().message(), kExpressionHint);
+      return false;
+    }
+    bool ok = true;
+    bool used_params = false;
+    std::string out;
+    std::vector<std::string> origins;
+    for (const TemplatePiece& piece : *pieces) {
+      if (piece.kind == TemplatePiece::Kind::kLiteral) {
+        out += piece.text;
+        continue;
+      }
+      const std::string shown = "${{ " + piece.text + " }}";
+      const std::vector<PathElement> path = ParsePath(piece.text).value();
+      const std::string& root = std::get<std::string>(path[0]);
+      if (root == "params") {
+        used_params = true;
+        if (path.size() != 2 || !std::holds_alternative<std::string>(path[1])) {
+          Error(f.loc, f.path, "'" + shown + "': a parameter is written ${{ params.NAME }}");
+          ok = false;
+          continue;
+        }
+        const std::string& name = std::get<std::string>(path[1]);
+        auto it = params_.find(name);
+        if (it == params_.end()) {
+          Error(f.loc, f.path, "unknown parameter '" + name + "' in '" + shown + "'",
+                param_names_.empty() ? "declare it under params: at the top of the flow"
+                                     : SuggestHint(name, param_names_, "declared parameters"));
+          ok = false;
+          continue;
+        }
+        out += it->second;
+        origins.push_back("params." + name + " = '" + it->second + "'");
+      } else if (root == "steps") {
+        if (refs == Refs::kReject) {
+          Error(f.loc, f.path, "'" + shown + "': step outputs cannot be used in this field",
+                "only topic name, workload topic, fault target and cluster bootstrap may use "
+                "${{ steps.ID.outputs.NAME }}; values known before the run belong in params");
+          ok = false;
+          continue;
+        }
+        if (!CheckStepReference(f, shown, path)) ok = false;
+        out += s.text.substr(piece.offset, piece.length);
+      } else {
+        Error(f.loc, f.path, "unknown expression '" + shown + "'", kExpressionHint);
+        ok = false;
+      }
+    }
+    // A scalar that is exactly one parameter reads as if the value were written there unquoted.
+    if (pieces->size() == 1 && used_params) s.plain = true;
+    s.text = std::move(out);
+    s.origin = Join(origins);
+    return ok;
+  }
+
+  bool CheckStepReference(const Field& f, const std::string& shown,
+                          const std::vector<PathElement>& path) {
+    const bool shape_ok = path.size() >= 4 && std::holds_alternative<std::string>(path[1]) &&
+                          std::holds_alternative<std::string>(path[2]) &&
+                          std::get<std::string>(path[2]) == "outputs" &&
+                          std::holds_alternative<std::string>(path[3]);
+    if (!shape_ok) {
+      Error(f.loc, f.path,
+            "'" + shown + "': a step output is written ${{ steps.ID.outputs.NAME }}");
+      return false;
+    }
+    const std::string& id = std::get<std::string>(path[1]);
+    auto it = id_index_.find(id);
+    if (it == id_index_.end()) {
+      Error(f.loc, f.path, "'" + shown + "' refers to unknown step '" + id + "'",
+            SuggestHint(id, all_ids_, "steps"));
+      return false;
+    }
+    if (current_ == nullptr) return true;
+    if (it->second == current_index_) {
+      Error(f.loc, f.path, "'" + shown + "': a step cannot use its own outputs");
+      return false;
+    }
+    if (current_->ancestors.count(it->second) == 0) {
+      Error(f.loc, f.path,
+            "'" + shown + "': step '" + current_->step.id + "' uses outputs of '" + id +
+                "' but does not depend on it",
+            "add '" + id + "' to the needs of '" + current_->step.id +
+                "' (directly or through a step that needs it)");
+      return false;
+    }
+    return true;
+  }
+
+  static std::string Got(const Scalar& s) {
+    if (s.null) return "nothing";
+    if (!s.plain) return "the quoted string '" + s.text + "'";
+    return "'" + s.text + "'";
+  }
+
+  void TypeError(const Field& f, const Scalar& s, const std::string& expected,
+                 const std::string& hint = "") {
+    Error(f.loc, f.path, "expected " + expected + ", got " + Got(s),
+          JoinHints(hint, s.origin.empty() ? "" : "the value comes from " + s.origin));
+  }
+
+  void ValueError(const Field& f, const Scalar& s, const std::string& message,
+                  const std::string& hint = "") {
+    Error(f.loc, f.path, message,
+          JoinHints(hint, s.origin.empty() ? "" : "the value comes from " + s.origin));
+  }
+
+  std::optional<int64_t> ReadInt(const Field& f, int64_t lo, int64_t hi) {
+    auto s = ReadScalar(f, "an integer", Refs::kReject);
+    if (!s) return std::nullopt;
+    int64_t v = 0;
+    bool overflow = false;
+    if (s->null || !ParseIntText(s->text, &v, &overflow)) {
+      TypeError(f, *s, "an integer");
+      return std::nullopt;
+    }
+    if (!s->plain) {
+      TypeError(f, *s, "an integer", "remove the quotes to write a number");
+      return std::nullopt;
+    }
+    if (overflow) {
+      ValueError(f, *s, "the number " + s->text + " is too large");
+      return std::nullopt;
+    }
+    if (v < lo || v > hi) {
+      const std::string range =
+          hi == kInt64Max ? "at least " + std::to_string(lo)
+                          : "between " + std::to_string(lo) + " and " + std::to_string(hi);
+      ValueError(f, *s, "must be " + range + ", got " + s->text);
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<bool> ReadBool(const Field& f) {
+    auto s = ReadScalar(f, "true or false", Refs::kReject);
+    if (!s) return std::nullopt;
+    bool v = false;
+    if (s->null || !s->plain || !IsBoolText(s->text, &v)) {
+      TypeError(f, *s, "true or false");
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  // Any scalar as text; an empty value is "".
+  std::optional<std::string> ReadString(const Field& f, Refs refs) {
+    auto s = ReadScalar(f, "a string", refs);
+    if (!s) return std::nullopt;
+    return s->null ? std::string() : s->text;
+  }
+
+  std::optional<std::string> ReadRequiredString(const Field& f, Refs refs) {
+    auto v = ReadString(f, refs);
+    if (v && v->empty()) {
+      Error(f.loc, f.path, "must not be empty");
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<int64_t> ReadDuration(const Field& f, bool allow_zero) {
+    auto s = ReadScalar(f, "a duration", Refs::kReject);
+    if (!s) return std::nullopt;
+    if (s->null) {
+      TypeError(f, *s, "a duration such as 250ms, 10s or 2m");
+      return std::nullopt;
+    }
+    auto ns = ParseDuration(s->text);
+    if (!ns.ok()) {
+      ValueError(f, *s, ns.status().message());
+      return std::nullopt;
+    }
+    if (!allow_zero && *ns == 0) {
+      ValueError(f, *s, "must be longer than 0, got " + s->text);
+      return std::nullopt;
+    }
+    return *ns;
+  }
+
+  // `origin`, when given, receives where parameters came from, for later range errors.
+  std::optional<int64_t> ReadSize(const Field& f, std::string* origin = nullptr) {
+    auto s = ReadScalar(f, "a size", Refs::kReject);
+    if (!s) return std::nullopt;
+    if (origin != nullptr) *origin = s->origin.empty() ? "" : "the value comes from " + s->origin;
+    if (s->null) {
+      TypeError(f, *s, "a size such as 512, 4KiB or 1MB");
+      return std::nullopt;
+    }
+    auto bytes = ParseSize(s->text);
+    if (!bytes.ok()) {
+      ValueError(f, *s, bytes.status().message());
+      return std::nullopt;
+    }
+    return *bytes;
+  }
+
+  // A message size: > 0, room for the envelope, at most kMaxMessageBytes.
+  std::optional<int64_t> ReadMessageSize(const Field& f) {
+    std::string origin;
+    auto bytes = ReadSize(f, &origin);
+    if (!bytes) return std::nullopt;
+    if (*bytes <= 0) {
+      Error(f.loc, f.path, "must be greater than 0 bytes", origin);
+      return std::nullopt;
+    }
+    if (*bytes < kMinMessageBytes) {
+      Error(f.loc, f.path,
+            "must be at least " + std::to_string(kMinMessageBytes) + " bytes, got " +
+                std::to_string(*bytes),
+            JoinHints("every message starts with Drone's " + std::to_string(kMinMessageBytes) +
+                          "-byte envelope (ids, sequence number, send time, checksum)",
+                      origin));
+      return std::nullopt;
+    }
+    if (*bytes > kMaxMessageBytes) {
+      Error(f.loc, f.path,
+            "must be at most 16 MiB (" + std::to_string(kMaxMessageBytes) + " bytes), got " +
+                std::to_string(*bytes),
+            origin);
+      return std::nullopt;
+    }
+    return bytes;
+  }
+
+  std::optional<std::string> ReadEnum(const Field& f, const std::vector<std::string>& options) {
+    const std::string expected = "one of " + Join(options);
+    auto s = ReadScalar(f, expected, Refs::kReject);
+    if (!s) return std::nullopt;
+    if (s->null || std::find(options.begin(), options.end(), s->text) == options.end()) {
+      const std::string best = s->null ? "" : Closest(s->text, options);
+      TypeError(f, *s, expected, best.empty() ? "" : "did you mean '" + best + "'?");
+      return std::nullopt;
+    }
+    return s->text;
+  }
+
+  std::optional<std::map<std::string, std::string>> ReadStringMap(const Field& f) {
+    auto m = ReadMap(f, nullptr);
+    if (!m) return std::nullopt;
+    std::map<std::string, std::string> out;
+    bool ok = true;
+    for (const Field& e : m->entries) {
+      auto v = ReadString(e, Refs::kReject);
+      if (v) {
+        out[e.name] = *v;
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  // ---- the document ----
+
+  void ReadFlow(const YAML::Node& root) {
+    const SourceLoc start{file_, 1, 1};
+    if (!root.IsDefined() || root.IsNull()) {
+      Error(start, "", "the file is empty", "a flow needs at least name: and steps:");
+      return;
+    }
+    const Field doc{"", root, "", LocOf(root, start), start};
+    if (!root.IsMap()) {
+      Error(doc.loc, "",
+            "expected a map with name, params, steps and finally, got " + Describe(root));
+      return;
+    }
+    auto top = ReadMap(doc, &kTopKeys);
+    if (!top) return;
+
+    ReadParams(top->Find("params"));
+    ApplyOverrides();
+    flow_.file = file_;
+    flow_.params = params_;
+
+    if (const Field* f = top->Find("name")) {
+      auto name = ReadRequiredString(*f, Refs::kReject);
+      if (name && !IsFlowName(*name)) {
+        Error(f->loc, f->path, "flow name '" + *name + "' may contain only a-z, 0-9 and '-'",
+              "e.g. kafka-broker-outage");
+      } else if (name) {
+        flow_.name = *name;
+      }
+    } else {
+      Missing(*top, "name", "e.g. name: kafka-broker-outage");
+    }
+    if (const Field* f = top->Find("description")) {
+      if (auto d = ReadString(*f, Refs::kReject)) flow_.description = *d;
+    }
+
+    if (const Field* f = top->Find("steps")) {
+      ReadSteps(*f, false);
+    } else {
+      Missing(*top, "steps", "steps: is a map from step id to step, e.g. cluster: {kind: cluster}");
+    }
+    if (const Field* f = top->Find("finally")) ReadSteps(*f, true);
+
+    ResolveNeeds();
+    ReportCycles();
+    ComputeAncestors();
+    for (size_t i = 0; i < steps_.size(); ++i) ReadWith(i);
+    for (StepInfo& info : steps_) ResolveReferences(info);
+
+    for (size_t i : TopologicalOrder(false)) flow_.steps.push_back(steps_[i].step);
+    for (size_t i : TopologicalOrder(true)) flow_.finally.push_back(steps_[i].step);
+  }
+
+  void ReadParams(const Field* f) {
+    if (f == nullptr) return;
+    auto m = ReadMap(*f, nullptr);
+    if (!m) return;
+    for (const Field& e : m->entries) {
+      if (!IsIdentifier(e.name)) {
+        Error(e.key_loc, e.path, "parameter name '" + e.name + "' is not a valid name",
+              "use letters, digits, '_' and '-', starting with a letter or '_'");
+        continue;
+      }
+      if (e.value.IsDefined() && !e.value.IsNull() && !e.value.IsScalar()) {
+        Error(e.loc, e.path,
+              "expected a default value (a number or a string), got " + Describe(e.value));
+        continue;
+      }
+      if (!e.value.IsDefined() || e.value.IsNull()) {
+        Error(e.loc, e.path, "parameter '" + e.name + "' has no default value",
+              "write a default, e.g. " + e.name + ": 10; -p " + e.name + "=... overrides it");
+        continue;
+      }
+      const std::string value = e.value.Scalar();
+      if (value.find("${{") != std::string::npos) {
+        Error(e.loc, e.path, "parameter defaults cannot contain expressions");
+        continue;
+      }
+      param_names_.push_back(e.name);
+      params_[e.name] = value;
+    }
+  }
+
+  void ApplyOverrides() {
+    for (const auto& [name, value] : overrides_) {
+      const SourceLoc nowhere{file_, 0, 0};
+      if (params_.count(name) == 0) {
+        std::string message = "unknown parameter '" + name + "'; ";
+        message += param_names_.empty() ? "this flow declares no parameters"
+                                        : "declared: " + Join(param_names_);
+        const std::string best = Closest(name, param_names_);
+        Error(nowhere, "params." + name, message,
+              best.empty() ? "" : "did you mean '" + best + "'?");
+        continue;
+      }
+      if (value.find("${{") != std::string::npos) {
+        Error(nowhere, "params." + name, "parameter values cannot contain expressions");
+        continue;
+      }
+      params_[name] = value;
+    }
+  }
+
+  // ---- steps, first pass: ids, kind, needs and the step-level keys ----
+
+  void ReadSteps(const Field& f, bool is_finally) {
+    auto m = ReadMap(f, nullptr);
+    if (!m) return;
+    if (m->entries.empty() && !is_finally) {
+      Error(f.loc, f.path, "a flow needs at least one step",
+            "e.g. steps: { cluster: { kind: cluster } }");
+    }
+    for (const Field& e : m->entries) {
+      if (!IsIdentifier(e.name)) {
+        Error(e.key_loc, e.path, "step id '" + e.name + "' is not a valid name",
+              "use letters, digits, '_' and '-', starting with a letter or '_' (no '.': it "
+              "separates a step from its state in needs)");
+        continue;
+      }
+      if (auto it = id_index_.find(e.name); it != id_index_.end()) {
+        const SourceLoc& first = steps_[it->second].step.loc;
+        Error(e.key_loc, e.path,
+              "step id '" + e.name + "' is already used at line " + std::to_string(first.line) +
+                  ", column " + std::to_string(first.column),
+              "step ids must be unique across steps and finally");
+        continue;
+      }
+      StepInfo info;
+      info.step.id = e.name;
+      info.step.loc = e.key_loc;
+      info.is_finally = is_finally;
+      info.path = e.path;
+      info.loc = e.loc;
+      ReadStepHeader(e, info);
+      id_index_[e.name] = steps_.size();
+      all_ids_.push_back(e.name);
+      steps_.push_back(std::move(info));
+    }
+  }
+
+  void ReadStepHeader(const Field& f, StepInfo& info) {
+    if (!f.value.IsDefined() || f.value.IsNull()) {
+      Error(f.loc, f.path, "the step is empty",
+            "a step needs at least kind: (" + Join(kKindNames) + ")");
+      return;
+    }
+    auto m = ReadMap(f, &kStepKeys);
+    if (!m) return;
+    info.loc = m->loc;
+    if (const Field* k = m->Find("kind")) {
+      auto s = ReadScalar(*k, "a step kind", Refs::kReject);
+      if (s) {
+        auto it = std::find(kKindNames.begin(), kKindNames.end(), s->text);
+        if (s->null || it == kKindNames.end()) {
+          Error(k->loc, k->path, "unknown step kind '" + s->text + "'",
+                SuggestHint(s->text, kKindNames, "kinds"));
+        } else {
+          info.step.kind = static_cast<StepKind>(it - kKindNames.begin());
+          info.kind_ok = true;
+        }
+      }
+    } else {
+      Missing(*m, "kind", "one of " + Join(kKindNames));
+    }
+    if (const Field* n = m->Find("needs")) ReadNeeds(*n, info);
+    if (const Field* b = m->Find("background")) {
+      if (auto v = ReadBool(*b)) info.step.background = *v;
+    }
+    if (const Field* a = m->Find("after")) {
+      if (auto v = ReadDuration(*a, true)) info.step.after_ns = *v;
+    }
+    if (const Field* t = m->Find("timeout")) {
+      if (auto v = ReadDuration(*t, false)) info.step.timeout_ns = *v;
+    }
+    if (const Field* o = m->Find("on_error")) {
+      if (auto v = ReadEnum(*o, {"stop", "continue"})) {
+        info.step.on_error = *v == "stop" ? OnError::kStop : OnError::kContinue;
+      }
+    }
+    if (const Field* w = m->Find("with")) info.with = *w;
+    info.with_path = Child(info.path, "with");
+    info.with_loc = info.with ? info.with->loc : info.loc;
+  }
+
+  void ReadNeeds(const Field& f, StepInfo& info) {
+    std::vector<Field> items;
+    if (f.value.IsSequence()) {
+      size_t i = 0;
+      for (const YAML::Node& item : f.value) {
+        items.push_back(
+            {"", item, f.path + "[" + std::to_string(i++) + "]", LocOf(item, f.loc), f.loc});
+      }
+    } else if (f.value.IsScalar()) {
+      items.push_back(f);  // `needs: cluster` is the one-element list
+    } else if (f.value.IsDefined() && !f.value.IsNull()) {
+      Error(f.loc, f.path, "expected a list of step ids, got " + Describe(f.value));
+      return;
+    }
+    for (const Field& item : items) {
+      auto s = ReadScalar(item, "a step id", Refs::kReject);
+      if (!s) continue;
+      if (s->null || s->text.empty()) {
+        Error(item.loc, item.path, "expected a step id, got nothing");
+        continue;
+      }
+      Need need;
+      const size_t dot = s->text.find('.');
+      need.step = s->text.substr(0, dot);
+      if (dot != std::string::npos) {
+        const std::string state = s->text.substr(dot + 1);
+        auto it = std::find(kNeedStates.begin(), kNeedStates.end(), state);
+        if (it == kNeedStates.end()) {
+          Error(item.loc, item.path, "unknown state '" + state + "' in '" + s->text + "'",
+                JoinHints(SuggestHint(state, kNeedStates, "states"),
+                          "'" + need.step + "' alone means '" + need.step + ".succeeded'"));
+          continue;
+        }
+        need.state = static_cast<NeedState>(it - kNeedStates.begin());
+      }
+      info.step.needs.push_back(need);
+      info.need_paths.push_back(item.path);
+      info.need_locs.push_back(item.loc);
+    }
+  }
+
+  // ---- the graph ----
+
+  void ResolveNeeds() {
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      StepInfo& info = steps_[i];
+      std::vector<Need> kept;
+      std::vector<std::string> kept_paths;
+      std::vector<SourceLoc> kept_locs;
+      for (size_t j = 0; j < info.step.needs.size(); ++j) {
+        const Need& need = info.step.needs[j];
+        auto it = id_index_.find(need.step);
+        if (it == id_index_.end()) {
+          Error(info.need_locs[j], info.need_paths[j], "unknown step '" + need.step + "'",
+                SuggestHint(need.step, all_ids_, "steps"));
+          continue;
+        }
+        const StepInfo& target = steps_[it->second];
+        if (target.is_finally && !info.is_finally) {
+          Error(info.need_locs[j], info.need_paths[j],
+                "a step cannot need the finally step '" + need.step + "'",
+                "finally steps run after all other steps have ended");
+          continue;
+        }
+        if (!target.is_finally && info.is_finally) {
+          Error(info.need_locs[j], info.need_paths[j],
+                "finally steps can only need other finally steps; '" + need.step + "' is in steps",
+                "finally steps always run after every step has ended");
+          continue;
+        }
+        info.edges.push_back(it->second);
+        kept.push_back(need);
+        kept_paths.push_back(info.need_paths[j]);
+        kept_locs.push_back(info.need_locs[j]);
+      }
+      info.step.needs = std::move(kept);
+      info.need_paths = std::move(kept_paths);
+      info.need_locs = std::move(kept_locs);
+    }
+  }
+
+  // Tarjan's strongly connected components; every component with a cycle is reported once, by a
+  // shortest cycle through its first step in file order.
+  void ReportCycles() {
+    const size_t n = steps_.size();
+    std::vector<int> index(n, -1), low(n, 0);
+    std::vector<bool> on_stack(n, false);
+    std::vector<size_t> stack;
+    std::vector<std::vector<size_t>> components;
+    int counter = 0;
+    std::function<void(size_t)> connect = [&](size_t v) {
+      index[v] = low[v] = counter++;
+      stack.push_back(v);
+      on_stack[v] = true;
+      for (size_t w : steps_[v].edges) {
+        if (index[w] < 0) {
+          connect(w);
+          low[v] = std::min(low[v], low[w]);
+        } else if (on_stack[w]) {
+          low[v] = std::min(low[v], index[w]);
+        }
+      }
+      if (low[v] == index[v]) {
+        std::vector<size_t> component;
+        size_t w = 0;
+        do {
+          w = stack.back();
+          stack.pop_back();
+          on_stack[w] = false;
+          component.push_back(w);
+        } while (w != v);
+        components.push_back(std::move(component));
+      }
+    };
+    for (size_t v = 0; v < n; ++v) {
+      if (index[v] < 0) connect(v);
+    }
+    std::sort(components.begin(), components.end(), [](const auto& a, const auto& b) {
+      return *std::min_element(a.begin(), a.end()) < *std::min_element(b.begin(), b.end());
+    });
+    for (const std::vector<size_t>& component : components) {
+      const size_t start = *std::min_element(component.begin(), component.end());
+      const auto& start_edges = steps_[start].edges;
+      const bool self_loop =
+          std::find(start_edges.begin(), start_edges.end(), start) != start_edges.end();
+      if (component.size() == 1 && !self_loop) continue;
+      ReportCycle(start, std::set<size_t>(component.begin(), component.end()));
+    }
+  }
+
+  void ReportCycle(size_t start, const std::set<size_t>& component) {
+    // Breadth-first search from `start` back to itself, inside the component.
+    std::map<size_t, size_t> parent;
+    std::queue<size_t> queue;
+    queue.push(start);
+    std::optional<size_t> last;
+    while (!queue.empty() && !last) {
+      const size_t v = queue.front();
+      queue.pop();
+      for (size_t w : steps_[v].edges) {
+        if (component.count(w) == 0) continue;
+        if (w == start) {
+          last = v;
+          break;
+        }
+        if (parent.emplace(w, v).second) queue.push(w);
+      }
+    }
+    std::vector<size_t> cycle;  // start, ..., last
+    for (size_t v = *last; v != start; v = parent[v]) cycle.push_back(v);
+    cycle.push_back(start);
+    std::reverse(cycle.begin(), cycle.end());
+    std::string text;
+    for (size_t v : cycle) text += steps_[v].step.id + " -> ";
+    text += steps_[start].step.id;
+    // Point at the need of `start` that enters the cycle.
+    const StepInfo& s = steps_[start];
+    const size_t next = cycle.size() > 1 ? cycle[1] : start;
+    size_t j = 0;
+    while (j < s.edges.size() && s.edges[j] != next) ++j;
+    Error(s.need_locs[j], s.need_paths[j], "dependency cycle: " + text,
+          "'->' reads 'needs'; remove one of these needs");
+  }
+
+  void ComputeAncestors() {
+    for (StepInfo& info : steps_) {
+      std::vector<size_t> todo(info.edges.begin(), info.edges.end());
+      while (!todo.empty()) {
+        const size_t v = todo.back();
+        todo.pop_back();
+        if (!info.ancestors.insert(v).second) continue;
+        for (size_t w : steps_[v].edges) todo.push_back(w);
+      }
+    }
+  }
+
+  // Kahn's algorithm; among ready steps the earliest in the file goes first. Steps on a cycle
+  // (already reported) follow in file order.
+  std::vector<size_t> TopologicalOrder(bool is_finally) const {
+    const size_t n = steps_.size();
+    std::vector<size_t> missing(n, 0);
+    std::vector<std::vector<size_t>> dependants(n);
+    std::priority_queue<size_t, std::vector<size_t>, std::greater<>> ready;
+    for (size_t i = 0; i < n; ++i) {
+      if (steps_[i].is_finally != is_finally) continue;
+      missing[i] = steps_[i].edges.size();
+      for (size_t w : steps_[i].edges) dependants[w].push_back(i);
+      if (missing[i] == 0) ready.push(i);
+    }
+    std::vector<size_t> order;
+    std::vector<bool> placed(n, false);
+    while (!ready.empty()) {
+      const size_t v = ready.top();
+      ready.pop();
+      order.push_back(v);
+      placed[v] = true;
+      for (size_t d : dependants[v]) {
+        if (--missing[d] == 0) ready.push(d);
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (steps_[i].is_finally == is_finally && !placed[i]) order.push_back(i);
+    }
+    return order;
+  }
+
+  // ---- steps, second pass: `with` ----
+
+  void ReadWith(size_t i) {
+    StepInfo& info = steps_[i];
+    if (!info.kind_ok) return;
+    current_ = &info;
+    current_index_ = i;
+    const size_t errors_before = errors_.size();
+    const Field with =
+        info.with ? *info.with : Field{"with", YAML::Node(), info.with_path, info.loc, info.loc};
+    switch (info.step.kind) {
+      case StepKind::kCluster:
+        info.step.with = ReadCluster(with);
+        break;
+      case StepKind::kTopic:
+        info.step.with = ReadTopic(with, info);
+        break;
+      case StepKind::kWorkload:
+        info.step.with = ReadWorkload(with, info);
+        break;
+      case StepKind::kFaultKill:
+      case StepKind::kFaultNetwork:
+        info.step.with = ReadFault(with, info);
+        break;
+      case StepKind::kCheck:
+        info.step.with = ReadCheck(with, info);
+        break;
+    }
+    info.with_read = true;
+    info.with_clean = errors_.size() == errors_before;
+    current_ = nullptr;
+  }
+
+  ClusterWith ReadCluster(const Field& with) {
+    ClusterWith c;
+    auto m = ReadMap(with, &kClusterKeys);
+    if (!m) return c;
+    if (const Field* f = m->Find("broker")) {
+      if (auto v = ReadEnum(*f, kBrokers)) c.broker = *v;
+    }
+    if (const Field* f = m->Find("platform")) {
+      if (auto v = ReadEnum(*f, kPlatforms)) c.platform = *v;
+    }
+    if (const Field* f = m->Find("nodes")) {
+      if (auto v = ReadInt(*f, 1, 16)) c.nodes = static_cast<int>(*v);
+    }
+    const Field* bootstrap = m->Find("bootstrap");
+    std::optional<std::string> addresses;
+    if (bootstrap != nullptr) {
+      addresses = ReadString(*bootstrap, Refs::kAllow);
+      if (addresses) c.bootstrap = *addresses;
+    }
+    if (c.platform == "external") {
+      if (bootstrap == nullptr) {
+        Missing(*m, "bootstrap",
+                "platform: external needs the addresses, e.g. host1:9092,host2:9092");
+      } else if (addresses && addresses->empty()) {
+        Error(bootstrap->loc, bootstrap->path, "must not be empty",
+              "platform: external needs the addresses, e.g. host1:9092,host2:9092");
+      }
+    }
+    if (c.platform == "embedded" && bootstrap != nullptr && !c.bootstrap.empty()) {
+      Error(bootstrap->loc, bootstrap->path, "bootstrap is only used with platform: external",
+            "the embedded platform picks its own addresses; remove bootstrap");
+    }
+    return c;
+  }
+
+  TopicWith ReadTopic(const Field& with, StepInfo& info) {
+    TopicWith t;
+    auto m = ReadMap(with, &kTopicKeys);
+    if (!m) return t;
+    if (const Field* f = m->Find("cluster")) {
+      if (auto v = ReadString(*f, Refs::kReject)) {
+        t.cluster = *v;
+        info.ref_field = *f;
+      } else {
+        info.ref_bad = true;
+      }
+    }
+    if (const Field* f = m->Find("name")) {
+      if (auto v = ReadRequiredString(*f, Refs::kAllow)) t.name = *v;
+    } else {
+      Missing(*m, "name", "e.g. name: orders");
+    }
+    if (const Field* f = m->Find("partitions")) {
+      if (auto v = ReadInt(*f, 1, 10000)) t.partitions = static_cast<int>(*v);
+    }
+    if (const Field* f = m->Find("replication")) {
+      // The upper bound is the cluster's node count, checked once all steps are read.
+      if (auto v = ReadInt(*f, 1, std::numeric_limits<int>::max())) {
+        t.replication = static_cast<int>(*v);
+        info.replication_field = *f;
+      }
+    }
+    if (const Field* f = m->Find("config")) {
+      if (auto v = ReadStringMap(*f)) t.config = *v;
+    }
+    return t;
+  }
+
+  WorkloadWith ReadWorkload(const Field& with, StepInfo& info) {
+    WorkloadWith w;
+    auto m = ReadMap(with, &kWorkloadKeys);
+    if (!m) return w;
+    if (const Field* f = m->Find("cluster")) {
+      if (auto v = ReadString(*f, Refs::kReject)) {
+        w.cluster = *v;
+        info.ref_field = *f;
+      } else {
+        info.ref_bad = true;
+      }
+    }
+    if (const Field* f = m->Find("topic")) {
+      if (auto v = ReadRequiredString(*f, Refs::kAllow)) w.topic = *v;
+    } else {
+      info.topic_omitted = true;  // the only topic step's name, filled in later
+    }
+    const Field* producers = m->Find("producers");
+    const Field* consumers = m->Find("consumers");
+    bool counts_ok = true;
+    if (producers != nullptr) {
+      auto v = ReadInt(*producers, 0, 256);
+      counts_ok = counts_ok && v.has_value();
+      if (v) w.producers = static_cast<int>(*v);
+    }
+    if (consumers != nullptr) {
+      auto v = ReadInt(*consumers, 0, 256);
+      counts_ok = counts_ok && v.has_value();
+      if (v) w.consumers = static_cast<int>(*v);
+    }
+    if (counts_ok && w.producers == 0 && w.consumers == 0) {
+      const Field* at = producers != nullptr ? producers : consumers;
+      Error(at->loc, at->path, "producers and consumers are both 0; the workload would do nothing");
+    }
+    if (const Field* f = m->Find("rate")) ReadRate(*f, w);
+    if (const Field* f = m->Find("size")) ReadSizeSpec(*f, w.size);
+    if (const Field* f = m->Find("keys")) ReadKeys(*f, w.keys);
+    const Field* duration = m->Find("duration");
+    const Field* messages = m->Find("messages");
+    if (duration != nullptr) w.duration_ns = ReadDuration(*duration, false);
+    if (messages != nullptr) w.messages = ReadInt(*messages, 1, kInt64Max);
+    if (duration != nullptr && messages != nullptr) {
+      Error(messages->key_loc, messages->path, "set either duration or messages, not both",
+            "duration runs the load for a time; messages sends a fixed count");
+    } else if (duration == nullptr && messages == nullptr) {
+      Error(m->loc, Child(m->path, "duration"), "missing duration or messages",
+            "set duration: 30s to run for a time, or messages: 100000 to send a fixed count");
+    }
+    if (const Field* f = m->Find("acks")) ReadAcks(*f, w);
+    if (const Field* f = m->Find("idempotence")) {
+      if (auto v = ReadBool(*f)) w.idempotence = *v;
+    }
+    if (const Field* f = m->Find("linger")) w.linger_ns = ReadDuration(*f, true);
+    if (const Field* f = m->Find("batch_size")) {
+      auto v = ReadSize(*f);
+      if (v && *v <= 0) {
+        Error(f->loc, f->path, "must be greater than 0 bytes");
+      } else if (v) {
+        w.batch_bytes = *v;
+      }
+    }
+    if (const Field* f = m->Find("compression")) {
+      if (auto v = ReadEnum(*f, {"none", "gzip", "snappy", "lz4", "zstd"})) w.compression = *v;
+    }
+    if (const Field* f = m->Find("delivery")) {
+      const std::vector<std::string> names = {"at-most-once", "at-least-once", "exactly-once",
+                                              "ordered"};
+      if (auto v = ReadEnum(*f, names)) {
+        w.delivery =
+            static_cast<Guarantee>(std::find(names.begin(), names.end(), *v) - names.begin());
+      }
+    }
+    if (const Field* f = m->Find("drain_timeout")) {
+      if (auto v = ReadDuration(*f, false)) w.drain_timeout_ns = *v;
+    }
+    if (const Field* f = m->Find("message_timeout")) {
+      if (auto v = ReadDuration(*f, false)) w.message_timeout_ns = *v;
+    }
+    if (const Field* f = m->Find("group")) {
+      if (auto v = ReadString(*f, Refs::kReject)) w.group = *v;
+    }
+    if (const Field* f = m->Find("seed")) {
+      if (auto v = ReadInt(*f, 0, kInt64Max)) w.seed = static_cast<uint64_t>(*v);
+    }
+    if (const Field* f = m->Find("producer_config")) {
+      if (auto v = ReadStringMap(*f)) w.producer_config = *v;
+    }
+    if (const Field* f = m->Find("consumer_config")) {
+      if (auto v = ReadStringMap(*f)) w.consumer_config = *v;
+    }
+    return w;
+  }
+
+  void ReadRate(const Field& f, WorkloadWith& w) {
+    const std::string expected = "a rate in messages per second, or max";
+    auto s = ReadScalar(f, expected, Refs::kReject);
+    if (!s) return;
+    if (s->text == "max" || s->text == "unlimited") {
+      w.rate = 0;
+      return;
+    }
+    double v = 0;
+    if (s->null || !ParseFloatText(s->text, &v)) {
+      TypeError(f, *s, expected);
+      return;
+    }
+    if (!s->plain) {
+      TypeError(f, *s, expected, "remove the quotes to write a number");
+      return;
+    }
+    if (v < 0) {
+      ValueError(f, *s, "must be at least 0, got " + s->text, "0 or max means as fast as possible");
+      return;
+    }
+    w.rate = v;
+  }
+
+  void ReadSizeSpec(const Field& f, SizeDist& size) {
+    if (!f.value.IsMap()) {
+      if (auto v = ReadMessageSize(f)) {
+        size.kind = SizeDist::Kind::kFixed;
+        size.bytes = *v;
+      }
+      return;
+    }
+    auto m = ReadMap(f, &kSizeKeys);
+    if (!m) return;
+    std::optional<std::string> distribution;
+    if (const Field* d = m->Find("distribution")) {
+      distribution = ReadEnum(*d, {"uniform", "normal"});
+    } else {
+      Missing(*m, "distribution", "uniform (with min and max) or normal (with mean and stddev)");
+    }
+    auto read = [&](std::string_view key, bool message_size) -> std::optional<int64_t> {
+      const Field* e = m->Find(key);
+      if (e == nullptr) return std::nullopt;
+      return message_size ? ReadMessageSize(*e) : ReadSize(*e);
+    };
+    const auto min = read("min", true);
+    const auto max = read("max", true);
+    const auto mean = read("mean", true);
+    const auto stddev = read("stddev", false);
+    if (!distribution) return;
+    auto misplaced = [&](std::string_view key, const char* belongs_to) {
+      if (const Field* e = m->Find(key)) {
+        Error(e->key_loc, e->path,
+              "'" + std::string(key) + "' is not used by distribution: " + *distribution,
+              "it belongs to distribution: " + std::string(belongs_to));
+      }
+    };
+    if (*distribution == "uniform") {
+      size.kind = SizeDist::Kind::kUniform;
+      misplaced("mean", "normal");
+      misplaced("stddev", "normal");
+      if (m->Find("min") == nullptr) Missing(*m, "min");
+      if (m->Find("max") == nullptr) Missing(*m, "max");
+    } else {
+      size.kind = SizeDist::Kind::kNormal;
+      if (m->Find("mean") == nullptr) Missing(*m, "mean");
+      if (m->Find("stddev") == nullptr) Missing(*m, "stddev");
+      size.min = kMinMessageBytes;
+      size.max = kMaxMessageBytes;
+      if (mean) size.mean = *mean;
+      if (stddev) size.stddev = *stddev;
+    }
+    if (min) size.min = *min;
+    if (max) size.max = *max;
+    if (size.min > size.max && (min || max)) {
+      const Field* at = max ? m->Find("max") : m->Find("min");
+      Error(at->loc, at->path,
+            "max (" + std::to_string(size.max) + " bytes) is below min (" +
+                std::to_string(size.min) + " bytes)");
+    } else if (size.kind == SizeDist::Kind::kNormal && mean &&
+               (*mean < size.min || *mean > size.max)) {
+      const Field* at = m->Find("mean");
+      Error(at->loc, at->path,
+            "mean (" + std::to_string(*mean) + " bytes) is outside [min, max] = [" +
+                std::to_string(size.min) + ", " + std::to_string(size.max) + "]");
+    }
+  }
+
+  void ReadKeys(const Field& f, KeySpec& keys) {
+    if (!f.value.IsMap()) {
+      auto s = ReadScalar(f, "none or a map {mode, count}", Refs::kReject);
+      if (!s) return;
+      if (s->text != "none") {
+        TypeError(f, *s, "none or a map {mode, count}",
+                  "e.g. keys: {mode: round-robin, count: 100}");
+        return;
+      }
+      keys.mode = KeySpec::Mode::kNone;
+      return;
+    }
+    auto m = ReadMap(f, &kKeysKeys);
+    if (!m) return;
+    const Field* mode = m->Find("mode");
+    if (mode == nullptr) {
+      Missing(*m, "mode", "none, round-robin or random");
+      return;
+    }
+    auto v = ReadEnum(*mode, {"none", "round-robin", "random"});
+    if (!v) return;
+    if (*v == "none") {
+      keys.mode = KeySpec::Mode::kNone;
+      return;
+    }
+    keys.mode = *v == "random" ? KeySpec::Mode::kRandom : KeySpec::Mode::kRoundRobin;
+    if (const Field* c = m->Find("count")) {
+      if (auto n = ReadInt(*c, 1, kInt64Max)) keys.count = *n;
+    } else {
+      Missing(*m, "count", "the number of distinct keys, e.g. count: 100");
+    }
+  }
+
+  void ReadAcks(const Field& f, WorkloadWith& w) {
+    auto s = ReadScalar(f, "acks 0, 1 or all", Refs::kReject);
+    if (!s) return;
+    if (s->text == "0" || s->text == "1" || s->text == "all") {
+      w.acks = s->text;
+    } else if (s->text == "-1") {
+      w.acks = "all";
+    } else {
+      TypeError(f, *s, "acks 0, 1 or all");
+    }
+  }
+
+  FaultWith ReadFault(const Field& with, StepInfo& info) {
+    FaultWith fw;
+    const bool kill = info.step.kind == StepKind::kFaultKill;
+    const std::map<std::string, std::string> elsewhere =
+        kill ? std::map<std::string, std::string>{{"delay", "'delay' is for kind: fault.network"}}
+             : std::map<std::string, std::string>{
+                   {"failback", "'failback' is for kind: fault.kill"}};
+    auto m = ReadMap(with, kill ? &kFaultKillKeys : &kFaultNetworkKeys, elsewhere);
+    if (!m) return fw;
+    if (const Field* f = m->Find("cluster")) {
+      if (auto v = ReadString(*f, Refs::kReject)) {
+        fw.cluster = *v;
+        info.ref_field = *f;
+      } else {
+        info.ref_bad = true;
+      }
+    }
+    if (const Field* f = m->Find("target")) {
+      if (auto v = ReadRequiredString(*f, Refs::kAllow)) fw.target = *v;
+    } else {
+      Missing(*m, "target", "a node (broker-1), a role (leader, random) or a step output");
+    }
+    if (const Field* f = m->Find("duration")) fw.duration_ns = ReadDuration(*f, false);
+    if (const Field* f = m->Find("delay")) {
+      fw.delay_ns = ReadDuration(*f, false);
+    } else if (!kill) {
+      Missing(*m, "delay", "the added round-trip time, e.g. delay: 50ms");
+    }
+    if (const Field* f = m->Find("failback")) {
+      if (auto v = ReadBool(*f)) fw.failback = *v;
+    }
+    return fw;
+  }
+
+  CheckWith ReadCheck(const Field& with, StepInfo& info) {
+    CheckWith c;
+    auto m = ReadMap(with, &kCheckKeys);
+    if (!m) return c;
+    if (const Field* f = m->Find("workload")) {
+      if (auto v = ReadString(*f, Refs::kReject)) {
+        c.workload = *v;
+        info.ref_field = *f;
+      } else {
+        info.ref_bad = true;
+      }
+    }
+    const Field* expect = m->Find("expect");
+    if (expect == nullptr) {
+      Missing(*m, "expect", "e.g. expect: { lost: 0, latency.end_to_end.p99: \"< 2s\" }");
+      return c;
+    }
+    auto e = ReadMap(*expect, nullptr);
+    if (!e) return c;
+    if (e->entries.empty()) {
+      Error(expect->loc, expect->path, "expect needs at least one condition",
+            "e.g. expect: { lost: 0 }");
+    }
+    for (const Field& entry : e->entries) {
+      if (!IsResultField(entry.name)) {
+        Error(entry.key_loc, entry.path, "'" + entry.name + "' is not a result field",
+              "result fields are dotted names, e.g. lost or latency.end_to_end.p99");
+        continue;
+      }
+      auto s = ReadScalar(entry, "a condition", Refs::kReject);
+      if (!s) continue;
+      bool ignored = false;
+      if (s->null || (s->plain && IsBoolText(s->text, &ignored))) {
+        TypeError(entry, *s, "a condition such as 0, \"< 2s\" or \">= 1000\"");
+        continue;
+      }
+      if (Status st = ValidateCondition(s->text); !st.ok()) {
+        ValueError(entry, *s, st.message());
+        continue;
+      }
+      c.expect.push_back({entry.name, s->text, entry.key_loc});
+    }
+    return c;
+  }
+
+  // ---- steps, third pass: references between steps ----
+
+  // Resolves `*id` to a step of `want` kind (or fills in the only one), and checks that `info`
+  // depends on it. Returns the target, or nullptr after reporting a problem.
+  const StepInfo* ResolveReference(const StepInfo& info, StepKind want, std::string_view key,
+                                   std::string* id) {
+    const std::string want_name = StepKindName(want);
+    std::vector<std::string> candidates;
+    for (const StepInfo& s : steps_) {
+      if (s.kind_ok && s.step.kind == want) candidates.push_back(s.step.id);
+    }
+    const SourceLoc loc = info.ref_field ? info.ref_field->loc : info.with_loc;
+    const std::string path = Child(info.with_path, key);
+    const StepInfo* target = nullptr;
+    if (!id->empty()) {
+      auto it = id_index_.find(*id);
+      if (it == id_index_.end()) {
+        Error(loc, path, "unknown step '" + *id + "'",
+              SuggestHint(*id, candidates, want_name + " steps"));
+        return nullptr;
+      }
+      target = &steps_[it->second];
+      if (!target->kind_ok) return nullptr;  // its kind is already reported
+      if (target->step.kind != want) {
+        Error(loc, path,
+              "step '" + *id + "' is a " + StepKindName(target->step.kind) + " step, not a " +
+                  want_name + " step",
+              candidates.empty() ? "this flow has no " + want_name + " step"
+                                 : want_name + " steps: " + Join(candidates));
+        return nullptr;
+      }
+    } else if (candidates.empty()) {
+      Error(loc, path, "this flow has no " + want_name + " step",
+            "add a step with kind: " + want_name);
+      return nullptr;
+    } else if (candidates.size() > 1) {
+      Error(loc, path,
+            "ambiguous: the flow has " + std::to_string(candidates.size()) + " " + want_name +
+                " steps (" + Join(candidates) + ")",
+            "set " + std::string(key) + ": to one of them");
+      return nullptr;
+    } else {
+      *id = candidates.front();
+      target = &steps_[id_index_.at(*id)];
+    }
+    // Finally steps run after everything else, so they may use any main step.
+    const size_t target_index = id_index_.at(*id);
+    if (!info.is_finally && info.ancestors.count(target_index) == 0) {
+      Error(loc, path,
+            "step '" + info.step.id + "' uses " + want_name + " '" + *id +
+                "' but does not depend on it",
+            "add '" + *id + "' to the needs of '" + info.step.id +
+                "' (directly or through a step that needs it)");
+      return nullptr;
+    }
+    return target;
+  }
+
+  // A workload without `topic` uses the flow's only topic step, which it must depend on.
+  void ResolveOmittedTopic(StepInfo& info) {
+    std::vector<size_t> topics;
+    std::vector<std::string> names;
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      if (steps_[i].kind_ok && steps_[i].step.kind == StepKind::kTopic) {
+        topics.push_back(i);
+        names.push_back(steps_[i].step.id);
+      }
+    }
+    const std::string path = Child(info.with_path, "topic");
+    if (topics.empty()) {
+      Error(info.with_loc, path, "missing required field 'topic'",
+            "the topic name, e.g. topic: orders (or add a step with kind: topic)");
+      return;
+    }
+    if (topics.size() > 1) {
+      Error(info.with_loc, path,
+            "missing topic, and the flow has " + std::to_string(topics.size()) + " topic steps (" +
+                Join(names) + ")",
+            "set topic: to the name of one of them");
+      return;
+    }
+    const StepInfo& topic = steps_[topics.front()];
+    if (!info.is_finally && info.ancestors.count(topics.front()) == 0) {
+      Error(info.with_loc, path,
+            "step '" + info.step.id + "' writes to the topic of step '" + topic.step.id +
+                "' but does not depend on it",
+            "add '" + topic.step.id + "' to the needs of '" + info.step.id +
+                "', or set topic: explicitly");
+      return;
+    }
+    if (!topic.with_clean) return;  // the topic's own problems are already reported
+    std::get<WorkloadWith>(info.step.with).topic = std::get<TopicWith>(topic.step.with).name;
+  }
+
+  void ResolveReferences(StepInfo& info) {
+    if (!info.kind_ok || !info.with_read || info.ref_bad) return;
+    if (auto* c = std::get_if<CheckWith>(&info.step.with)) {
+      ResolveReference(info, StepKind::kWorkload, "workload", &c->workload);
+      return;
+    }
+    std::string* cluster = nullptr;
+    if (auto* t = std::get_if<TopicWith>(&info.step.with)) cluster = &t->cluster;
+    if (auto* w = std::get_if<WorkloadWith>(&info.step.with)) cluster = &w->cluster;
+    if (auto* f = std::get_if<FaultWith>(&info.step.with)) cluster = &f->cluster;
+    if (cluster == nullptr) return;
+    const StepInfo* target = ResolveReference(info, StepKind::kCluster, "cluster", cluster);
+    if (info.topic_omitted) ResolveOmittedTopic(info);
+    auto* topic = std::get_if<TopicWith>(&info.step.with);
+    if (topic == nullptr || target == nullptr || !target->with_clean) return;
+    const ClusterWith& c = std::get<ClusterWith>(target->step.with);
+    if (c.platform != "embedded") return;  // the node count of an external cluster is unknown
+    if (!info.replication_field) {
+      topic->replication = std::min(topic->replication, c.nodes);
+    } else if (topic->replication > c.nodes) {
+      Error(info.replication_field->loc, info.replication_field->path,
+            "replication " + std::to_string(topic->replication) + " exceeds the " +
+                std::to_string(c.nodes) + " nodes of cluster '" + target->step.id + "'",
+            "use at most " + std::to_string(c.nodes) + ", or add nodes to the cluster");
+    }
+  }
+
+  const std::string file_;
+  const std::map<std::string, std::string>& overrides_;
+  std::vector<Diagnostic> errors_;
+  std::map<std::string, std::string> params_;
+  std::vector<std::string> param_names_;  // declared, in file order
+  std::vector<StepInfo> steps_;           // steps, then finally steps, in file order
+  std::map<std::string, size_t> id_index_;
+  std::vector<std::string> all_ids_;
+  const StepInfo* current_ = nullptr;  // the step whose `with` is being read
+  size_t current_index_ = 0;
+  FlowSpec flow_;
+};
+
+}  // namespace
+
+LoadResult LoadFlowText(std::string_view text, const std::string& file_name,
+                        const std::map<std::string, std::string>& param_overrides) {
+  return FlowLoader(file_name, param_overrides).Load(text);
+}
+
+LoadResult LoadFlowFile(const std::string& path,
+                        const std::map<std::string, std::string>& param_overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadResult result;
+    result.errors.push_back(
+        {{path, 0, 0}, "", "cannot read the file: " + std::string(std::strerror(errno)), ""});
+    return result;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return LoadFlowText(text.str(), path, param_overrides);
+}
+
+}  // namespace drone::spec

@@ -1,0 +1,618 @@
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <deque>
+#include <random>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "workload/envelope.h"
+#include "workload/history.h"
+#include "workload/workload.h"
+
+namespace drone::workload {
+namespace {
+
+constexpr int64_t kSecond = kNsPerSec;
+
+// Single-writer counter readable from other threads: a relaxed load+store, no locked instruction.
+class Counter {
+ public:
+  void Add(uint64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t Get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// What a producer remembers of a message between Send() and its delivery report. Slots are
+// reused through a free list, so memory is bounded by the messages in flight.
+struct PendingSend {
+  uint32_t lane = 0;
+  uint64_t seq = 0;
+  int64_t intended_ns = 0;
+  int64_t sent_ns = 0;
+  uint32_t size = 0;
+  bool live = false;
+};
+
+class PendingTable {
+ public:
+  uint64_t Add(const PendingSend& p) {
+    uint64_t slot;
+    if (!free_.empty()) {
+      slot = free_.back();
+      free_.pop_back();
+      slots_[slot] = p;
+    } else {
+      slot = slots_.size();
+      slots_.push_back(p);
+    }
+    slots_[slot].live = true;
+    ++live_;
+    return slot;
+  }
+  PendingSend& at(uint64_t slot) { return slots_[slot]; }
+  void Remove(uint64_t slot) {
+    slots_[slot].live = false;
+    free_.push_back(slot);
+    --live_;
+  }
+  template <typename F>
+  void ForEachLive(F f) {
+    for (uint64_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i].live) f(i, slots_[i]);
+    }
+  }
+  size_t live() const { return live_; }
+
+ private:
+  std::deque<PendingSend> slots_;
+  std::vector<uint64_t> free_;
+  size_t live_ = 0;
+};
+
+verify::SendOutcome ToLedger(drivers::Outcome o) {
+  switch (o) {
+    case drivers::Outcome::kAck: return verify::SendOutcome::kAck;
+    case drivers::Outcome::kNack: return verify::SendOutcome::kNack;
+    case drivers::Outcome::kIndeterminate: return verify::SendOutcome::kIndeterminate;
+  }
+  return verify::SendOutcome::kIndeterminate;
+}
+
+uint64_t Fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+Latencies ToLatencies(const metrics::Histogram& h) {
+  metrics::LatencySummary s = metrics::Summarize(h);
+  return Latencies{s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms};
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
+}  // namespace
+
+class WorkloadRunner::Impl {
+ public:
+  Impl(drivers::Driver& driver, drivers::Endpoint endpoint, WorkloadOptions options,
+       WorkloadObserver* observer, HistoryWriter* history)
+      : driver_(driver),
+        endpoint_(std::move(endpoint)),
+        opt_(std::move(options)),
+        observer_(observer),
+        history_(history) {}
+
+  struct ProducerState : public drivers::DeliveryHandler {
+    Impl* impl = nullptr;
+    int index = 0;
+    std::unique_ptr<drivers::Producer> client;
+    PendingTable pending;
+    verify::SendShard shard;
+    metrics::Histogram publish, service, send_delay;
+    Counter sent, acked, failed, indeterminate, bytes;
+    uint64_t send_errors = 0;
+    std::unique_ptr<HistoryBuffer> history;
+
+    void OnDelivery(const drivers::Delivery& d) override { impl->Delivered(*this, d); }
+  };
+
+  struct ConsumerState : public drivers::ReceiveHandler {
+    Impl* impl = nullptr;
+    int index = 0;
+    std::unique_ptr<drivers::Consumer> client;
+    verify::ReceiveShard shard;
+    metrics::Histogram end_to_end;
+    Counter received, bytes;
+    std::unique_ptr<HistoryBuffer> history;
+    std::string error;
+
+    void OnReceive(const drivers::Received& r) override { impl->Received(*this, r); }
+  };
+
+  Status Run(const CancelToken& cancel, WorkloadResult& result);
+
+  WorkloadRunner::Live LiveCounters() const {
+    WorkloadRunner::Live live{};
+    for (const auto& p : producers_) {
+      live.sent += p->sent.Get();
+      live.acked += p->acked.Get();
+      live.failed += p->failed.Get();
+      live.indeterminate += p->indeterminate.Get();
+    }
+    for (const auto& c : consumers_) live.received += c->received.Get();
+    return live;
+  }
+
+ private:
+  Status CreateClients();
+  bool WaitForConsumers(const CancelToken& cancel);
+  void ProducerLoop(ProducerState& p, const CancelToken& cancel);
+  void ConsumerLoop(ConsumerState& c);
+  void SamplerLoop();
+  void Drain(const CancelToken& cancel, WorkloadResult& result);
+  void Delivered(ProducerState& p, const drivers::Delivery& d);
+  void Received(ConsumerState& c, const drivers::Received& r);
+  void Settle(ProducerState& p, uint64_t slot, verify::SendOutcome outcome, int64_t done_ns,
+              int32_t lane, int64_t offset, std::string_view error);
+  std::string DomainName(uint32_t domain) const {
+    return "p" + std::to_string(domain / lanes_ + 1) + "/" + opt_.topic + "/" +
+           std::to_string(domain % lanes_);
+  }
+  SeriesPoint Sample(double t_s, metrics::Histogram& prev_publish, metrics::Histogram& prev_e2e,
+                     WorkloadRunner::Live& prev);
+
+  drivers::Driver& driver_;
+  const drivers::Endpoint endpoint_;
+  const WorkloadOptions opt_;
+  WorkloadObserver* observer_;
+  HistoryWriter* history_;
+
+  int lanes_ = 0;
+  int64_t load_start_ns_ = 0;
+  std::vector<std::unique_ptr<ProducerState>> producers_;
+  std::vector<std::unique_ptr<ConsumerState>> consumers_;
+  std::unique_ptr<std::atomic<int64_t>[]> next_offset_;  // per lane, max consumed offset + 1
+  std::atomic<bool> stop_consumers_{false};
+  std::atomic<bool> stop_sampler_{false};
+  std::atomic<bool> draining_{false};
+  std::mutex sampler_mu_;
+  std::condition_variable sampler_cv_;
+  std::vector<SeriesPoint> series_;  // written by the sampler thread, read after it is joined
+  uint64_t prev_bytes_ = 0;          // sampler thread only
+  std::vector<verify::DomainInfo> domains_;
+};
+
+Status WorkloadRunner::Impl::CreateClients() {
+  for (int i = 0; i < opt_.consumers; ++i) {
+    auto c = std::make_unique<ConsumerState>();
+    c->impl = this;
+    c->index = i;
+    drivers::ConsumerOptions co;
+    co.client_id = "drone-" + opt_.name + "-c" + std::to_string(i + 1);
+    co.topic = opt_.topic;
+    co.group = opt_.group;
+    co.extra = opt_.consumer_config;
+    ASSIGN_OR_RETURN(c->client, driver_.NewConsumer(endpoint_, co));
+    if (history_ != nullptr) c->history = std::make_unique<HistoryBuffer>(history_);
+    consumers_.push_back(std::move(c));
+  }
+  for (int i = 0; i < opt_.producers; ++i) {
+    auto p = std::make_unique<ProducerState>();
+    p->impl = this;
+    p->index = i;
+    drivers::ProducerOptions po = opt_.producer;
+    po.client_id = "drone-" + opt_.name + "-p" + std::to_string(i + 1);
+    po.topic = opt_.topic;
+    ASSIGN_OR_RETURN(p->client, driver_.NewProducer(endpoint_, po, *p));
+    int lanes = p->client->Lanes();
+    if (lanes <= 0) return Internal("topic " + opt_.topic + " has no partitions");
+    if (lanes_ != 0 && lanes != lanes_) {
+      return Internal("producers disagree on the partition count of " + opt_.topic);
+    }
+    lanes_ = lanes;
+    if (history_ != nullptr) p->history = std::make_unique<HistoryBuffer>(history_);
+    producers_.push_back(std::move(p));
+  }
+  if (lanes_ == 0) {
+    // Consume-only workloads learn the lane count from the admin API.
+    ASSIGN_OR_RETURN(auto admin, driver_.NewAdmin(endpoint_));
+    ASSIGN_OR_RETURN(drivers::TopicInfo info, admin->DescribeTopic(opt_.topic, 10 * kSecond));
+    lanes_ = info.partitions;
+  }
+  next_offset_ = std::make_unique<std::atomic<int64_t>[]>(lanes_);
+  for (int l = 0; l < lanes_; ++l) next_offset_[l].store(-1);
+  return Status::Ok();
+}
+
+bool WorkloadRunner::Impl::WaitForConsumers(const CancelToken& cancel) {
+  if (consumers_.empty()) return true;
+  const int want_each = static_cast<int>(consumers_.size()) <= lanes_ ? 1 : 0;
+  int64_t deadline = MonotonicNs() + opt_.consumer_ready_timeout_ns;
+  while (MonotonicNs() < deadline) {
+    int total = 0;
+    bool each = true;
+    for (const auto& c : consumers_) {
+      total += c->client->AssignedLanes();
+      each = each && c->client->AssignedLanes() >= want_each;
+    }
+    if (total >= lanes_ && each) return true;
+    if (cancel.WaitFor(20 * kNsPerMs)) return false;
+  }
+  LogWarn("workload " + opt_.name + ": consumers did not get all partitions within " +
+          std::to_string(opt_.consumer_ready_timeout_ns / kSecond) + "s; starting anyway");
+  return true;
+}
+
+void WorkloadRunner::Impl::Settle(ProducerState& p, uint64_t slot, verify::SendOutcome outcome,
+                                  int64_t done_ns, int32_t lane, int64_t offset,
+                                  std::string_view error) {
+  PendingSend& ps = p.pending.at(slot);
+  uint32_t domain = static_cast<uint32_t>(p.index * lanes_) + ps.lane;
+  p.shard.Record(domain, ps.seq, outcome);
+  switch (outcome) {
+    case verify::SendOutcome::kAck:
+      p.acked.Add(1);
+      p.publish.Record(done_ns - ps.intended_ns);
+      p.service.Record(done_ns - ps.sent_ns);
+      break;
+    case verify::SendOutcome::kNack:
+      p.failed.Add(1);
+      break;
+    default:
+      p.indeterminate.Add(1);
+      break;
+  }
+  if (p.history) {
+    std::string& out = p.history->line();
+    out += R"({"t":"send","workload":)";
+    AppendJsonString(out, opt_.name);
+    out += R"(,"id":)";
+    AppendJsonString(out, DomainName(domain) + "#" + std::to_string(ps.seq));
+    out += R"(,"domain":)";
+    AppendJsonString(out, DomainName(domain));
+    out += ",\"seq\":" + std::to_string(ps.seq) + ",\"attempt\":1,\"outcome\":\"";
+    out += outcome == verify::SendOutcome::kAck    ? "ack"
+           : outcome == verify::SendOutcome::kNack ? "nack"
+                                                   : "indeterminate";
+    out += "\",\"intended_ns\":" + std::to_string(ps.intended_ns) +
+           ",\"sent_ns\":" + std::to_string(ps.sent_ns) + ",\"done_ns\":" + std::to_string(done_ns);
+    if (offset >= 0) out += ",\"position\":\"" + std::to_string(lane) + ":" + std::to_string(offset) + "\"";
+    if (!error.empty()) {
+      out += ",\"error\":";
+      AppendJsonString(out, error);
+    }
+    out += "}\n";
+    p.history->Commit();
+  }
+  p.pending.Remove(slot);
+}
+
+void WorkloadRunner::Impl::Delivered(ProducerState& p, const drivers::Delivery& d) {
+  Settle(p, d.token, ToLedger(d.outcome), NowNs(), d.lane, d.offset, d.error);
+}
+
+void WorkloadRunner::Impl::ProducerLoop(ProducerState& p, const CancelToken& cancel) {
+  const int64_t interval =
+      opt_.rate > 0 ? static_cast<int64_t>(std::llround(1e9 * opt_.producers / opt_.rate)) : 0;
+  // Spread producers over one interval so their sends do not all fall on the same instant.
+  const int64_t start = load_start_ns_ + (interval * p.index) / std::max(1, opt_.producers);
+  std::optional<uint64_t> limit;
+  if (opt_.messages) {
+    uint64_t total = static_cast<uint64_t>(*opt_.messages);
+    limit = total / opt_.producers + (static_cast<uint64_t>(p.index) < total % opt_.producers ? 1 : 0);
+  }
+  const int64_t end = opt_.duration_ns ? load_start_ns_ + *opt_.duration_ns : INT64_MAX;
+
+  std::mt19937_64 rng(opt_.seed * 1000003 + static_cast<uint64_t>(p.index));
+  int64_t max_size = opt_.size.kind == SizeDistribution::Kind::kFixed ? opt_.size.bytes : opt_.size.max;
+  std::string payload(static_cast<size_t>(std::max<int64_t>(max_size, kEnvelopeSize)), '\0');
+  for (size_t i = kEnvelopeSize; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + rng() % 26);
+  std::uniform_int_distribution<int64_t> uniform(opt_.size.min, std::max(opt_.size.min, opt_.size.max));
+  std::normal_distribution<double> normal(static_cast<double>(opt_.size.mean),
+                                          static_cast<double>(std::max<int64_t>(opt_.size.stddev, 1)));
+  std::vector<uint64_t> next_seq(lanes_, 0);
+  std::string key;
+  uint32_t round_robin_lane = static_cast<uint32_t>(p.index) % lanes_;
+
+  for (uint64_t i = 0;; ++i) {
+    if (cancel.cancelled() || (limit && i >= *limit)) break;
+    int64_t intended = interval > 0 ? start + static_cast<int64_t>(i) * interval : NowNs();
+    if (intended >= end) break;
+    int64_t now = NowNs();
+    if (now < intended) {
+      // Early: serve delivery reports, then sleep the rest (short waits spin on poll).
+      p.client->Poll(0);
+      while ((now = NowNs()) < intended) {
+        int64_t wait = intended - now;
+        if (wait > 200 * kNsPerUs) {
+          SleepUntilNs(now + std::min<int64_t>(wait - 100 * kNsPerUs, kNsPerMs));
+        }
+      }
+    } else if ((i & 63) == 0) {
+      p.client->Poll(0);
+    }
+    int64_t size = opt_.size.bytes;
+    switch (opt_.size.kind) {
+      case SizeDistribution::Kind::kFixed: break;
+      case SizeDistribution::Kind::kUniform: size = uniform(rng); break;
+      case SizeDistribution::Kind::kNormal:
+        size = std::clamp<int64_t>(std::llround(normal(rng)), opt_.size.min, opt_.size.max);
+        break;
+    }
+    size = std::clamp<int64_t>(size, kEnvelopeSize, static_cast<int64_t>(payload.size()));
+    uint32_t lane = 0;
+    key.clear();
+    switch (opt_.keys.mode) {
+      case KeyOptions::Mode::kNone:
+        lane = round_robin_lane;
+        round_robin_lane = (round_robin_lane + 1) % lanes_;
+        break;
+      case KeyOptions::Mode::kRoundRobin:
+        key = "k" + std::to_string(i % static_cast<uint64_t>(opt_.keys.count));
+        lane = static_cast<uint32_t>(Fnv1a(key) % lanes_);
+        break;
+      case KeyOptions::Mode::kRandom:
+        key = "k" + std::to_string(rng() % static_cast<uint64_t>(opt_.keys.count));
+        lane = static_cast<uint32_t>(Fnv1a(key) % lanes_);
+        break;
+    }
+    uint64_t seq = next_seq[lane]++;
+    Envelope env{opt_.run_id, static_cast<uint32_t>(p.index), static_cast<uint32_t>(p.index * lanes_) + lane,
+                 seq, intended};
+    EncodeEnvelope(env, payload.data(), static_cast<size_t>(size));
+    uint64_t slot = p.pending.Add(PendingSend{lane, seq, intended, 0, static_cast<uint32_t>(size), true});
+    p.pending.at(slot).sent_ns = NowNs();
+    Status s;
+    while (true) {
+      s = p.client->Send(static_cast<int>(lane), key, std::string_view(payload.data(), size), slot);
+      if (s.code() != StatusCode::kUnavailable || cancel.cancelled()) break;
+      p.client->Poll(1);  // client queue full: back-pressure shows up as latency, by design
+    }
+    int64_t sent_ns = NowNs();
+    p.send_delay.Record(std::max<int64_t>(sent_ns - intended, 0));
+    p.sent.Add(1);
+    p.bytes.Add(static_cast<uint64_t>(size));
+    if (!s.ok()) {
+      ++p.send_errors;
+      Settle(p, slot, verify::SendOutcome::kNack, sent_ns, -1, -1, s.message());
+    }
+  }
+  // Wait for the outstanding delivery reports; what is still open then is indeterminate.
+  p.client->Flush(opt_.producer.message_timeout_ns + 5 * kSecond);
+  int64_t now = NowNs();
+  std::vector<uint64_t> open;
+  p.pending.ForEachLive([&](uint64_t slot, PendingSend&) { open.push_back(slot); });
+  for (uint64_t slot : open) {
+    Settle(p, slot, verify::SendOutcome::kIndeterminate, now, -1, -1, "no delivery report");
+  }
+  if (p.history) p.history->Flush();
+}
+
+void WorkloadRunner::Impl::Received(ConsumerState& c, const drivers::Received& r) {
+  int64_t now = NowNs();
+  c.received.Add(1);
+  c.bytes.Add(r.payload.size());
+  if (r.lane >= 0 && r.lane < lanes_ && r.offset >= 0) {
+    std::atomic<int64_t>& next = next_offset_[r.lane];
+    int64_t cur = next.load(std::memory_order_relaxed);
+    while (cur < r.offset + 1 && !next.compare_exchange_weak(cur, r.offset + 1)) {
+    }
+  }
+  Envelope env;
+  DecodeResult d = DecodeEnvelope(r.payload, &env);
+  const uint32_t domains = static_cast<uint32_t>(opt_.producers * lanes_);
+  bool ours = d != DecodeResult::kForeign && env.run_id == opt_.run_id && env.domain < domains;
+  if (!ours) {
+    c.shard.RecordUnexpected();
+    return;
+  }
+  if (d == DecodeResult::kCorrupt) {
+    c.shard.RecordCorrupt(env.domain, env.seq);
+  } else {
+    c.shard.Record(env.domain, env.seq, c.client->Session());
+    c.end_to_end.Record(std::max<int64_t>(now - env.intended_ns, 0));
+  }
+  if (c.history) {
+    std::string& out = c.history->line();
+    std::string domain = DomainName(env.domain);
+    out += R"({"t":"recv","workload":)";
+    AppendJsonString(out, opt_.name);
+    out += R"(,"id":)";
+    AppendJsonString(out, domain + "#" + std::to_string(env.seq));
+    out += R"(,"domain":)";
+    AppendJsonString(out, domain);
+    out += ",\"seq\":" + std::to_string(env.seq) + ",\"consumer\":\"c" + std::to_string(c.index + 1) +
+           "\",\"ns\":" + std::to_string(now) + ",\"position\":\"" + std::to_string(r.lane) + ":" +
+           std::to_string(r.offset) + "\",\"redelivered\":" + (r.redelivered ? "true" : "false") +
+           ",\"checksum_ok\":" + (d == DecodeResult::kOk ? "true" : "false") + "}\n";
+    c.history->Commit();
+  }
+}
+
+void WorkloadRunner::Impl::ConsumerLoop(ConsumerState& c) {
+  while (!stop_consumers_.load(std::memory_order_acquire)) {
+    Result<size_t> n = c.client->Poll(50, c);
+    if (!n.ok()) {
+      c.error = n.status().ToString();
+      LogWarn("workload " + opt_.name + " consumer c" + std::to_string(c.index + 1) + ": " + c.error);
+      break;
+    }
+  }
+  c.client->Close();
+  if (c.history) c.history->Flush();
+}
+
+SeriesPoint WorkloadRunner::Impl::Sample(double t_s, metrics::Histogram& prev_publish,
+                                         metrics::Histogram& prev_e2e, WorkloadRunner::Live& prev) {
+  SeriesPoint point;
+  point.t_s = t_s;
+  metrics::Histogram publish, e2e;
+  uint64_t bytes = 0;
+  for (const auto& p : producers_) {
+    publish.Merge(p->publish.Snapshot());
+    bytes += p->bytes.Get();
+  }
+  for (const auto& c : consumers_) e2e.Merge(c->end_to_end.Snapshot());
+  WorkloadRunner::Live live = LiveCounters();
+  point.sent = live.sent - prev.sent;
+  point.acked = live.acked - prev.acked;
+  point.failed = live.failed - prev.failed;
+  point.indeterminate = live.indeterminate - prev.indeterminate;
+  point.received = live.received - prev.received;
+  point.lag = consumers_.empty() ? 0 : static_cast<int64_t>(live.acked) - static_cast<int64_t>(live.received);
+  point.bytes_sent = bytes - prev_bytes_;
+  prev_bytes_ = bytes;
+  metrics::Histogram interval_publish = publish;
+  interval_publish.Subtract(prev_publish);
+  metrics::Histogram interval_e2e = e2e;
+  interval_e2e.Subtract(prev_e2e);
+  point.publish = ToLatencies(interval_publish);
+  point.end_to_end = ToLatencies(interval_e2e);
+  prev_publish = std::move(publish);
+  prev_e2e = std::move(e2e);
+  prev = live;
+  return point;
+}
+
+void WorkloadRunner::Impl::SamplerLoop() {
+  metrics::Histogram prev_publish, prev_e2e;
+  WorkloadRunner::Live prev{};
+  for (int64_t tick = 1;; ++tick) {
+    int64_t due = load_start_ns_ + tick * kSecond;
+    {
+      std::unique_lock<std::mutex> lock(sampler_mu_);
+      sampler_cv_.wait_for(lock, std::chrono::nanoseconds(std::max<int64_t>(due - NowNs(), 0)),
+                           [this] { return stop_sampler_.load(); });
+    }
+    bool last = stop_sampler_.load();
+    double t_s = static_cast<double>(std::min(NowNs(), due) - load_start_ns_) / kSecond;
+    SeriesPoint point = Sample(t_s, prev_publish, prev_e2e, prev);
+    series_.push_back(point);
+    if (observer_ != nullptr) observer_->OnSecond(point, prev, t_s, draining_.load());
+    if (last) break;
+  }
+}
+
+void WorkloadRunner::Impl::Drain(const CancelToken& cancel, WorkloadResult& result) {
+  draining_.store(true);
+  std::vector<bool> caught_up(lanes_, false);
+  Result<std::vector<int64_t>> ends = Unavailable("not queried");
+  {
+    Result<std::unique_ptr<drivers::Admin>> admin = driver_.NewAdmin(endpoint_);
+    if (admin.ok()) ends = (*admin)->EndOffsets(opt_.topic, 10 * kSecond);
+    if (!ends.ok()) {
+      LogWarn("workload " + opt_.name + ": cannot read end offsets (" + (admin.ok() ? ends.status() : admin.status()).ToString() +
+              "); draining until the timeout");
+    }
+  }
+  int64_t deadline = MonotonicNs() + opt_.drain_timeout_ns;
+  while (true) {
+    bool all = ends.ok();
+    for (int l = 0; l < lanes_; ++l) {
+      if (ends.ok()) {
+        int64_t end = (*ends)[l];
+        caught_up[l] = end <= 0 || next_offset_[l].load() >= end;
+      }
+      all = all && caught_up[l];
+    }
+    if (all || MonotonicNs() >= deadline || cancel.WaitFor(20 * kNsPerMs)) break;
+  }
+  stop_consumers_.store(true);
+  std::vector<verify::DomainInfo> domains;
+  for (uint32_t d = 0; d < static_cast<uint32_t>(opt_.producers * lanes_); ++d) {
+    domains.push_back(verify::DomainInfo{DomainName(d), static_cast<bool>(caught_up[d % lanes_])});
+  }
+  result.drain_caught_up = std::all_of(caught_up.begin(), caught_up.end(), [](bool b) { return b; });
+  domains_ = std::move(domains);
+}
+
+Status WorkloadRunner::Impl::Run(const CancelToken& cancel, WorkloadResult& result) {
+  RETURN_IF_ERROR(CreateClients());
+  result.lanes = lanes_;
+  std::vector<std::thread> consumer_threads;
+  for (auto& c : consumers_) consumer_threads.emplace_back([this, &c] { ConsumerLoop(*c); });
+  bool ready = WaitForConsumers(cancel);
+
+  load_start_ns_ = NowNs() + 10 * kNsPerMs;
+  result.started_ns = load_start_ns_;
+  std::thread sampler;
+  if (ready && !cancel.cancelled()) {
+    if (observer_ != nullptr) observer_->OnStarted();
+    sampler = std::thread([this] { SamplerLoop(); });
+    std::vector<std::thread> producer_threads;
+    for (auto& p : producers_) producer_threads.emplace_back([this, &p, &cancel] { ProducerLoop(*p, cancel); });
+    for (std::thread& t : producer_threads) t.join();
+  }
+  result.load_end_ns = NowNs();
+  if (!consumers_.empty() && !cancel.cancelled()) {
+    Drain(cancel, result);
+  } else {
+    for (uint32_t d = 0; d < static_cast<uint32_t>(opt_.producers * lanes_); ++d) {
+      domains_.push_back(verify::DomainInfo{DomainName(d), false});
+    }
+  }
+  stop_consumers_.store(true);
+  for (std::thread& t : consumer_threads) t.join();
+  {
+    std::lock_guard<std::mutex> lock(sampler_mu_);
+    stop_sampler_.store(true);
+  }
+  sampler_cv_.notify_all();
+  if (sampler.joinable()) sampler.join();
+  result.finished_ns = NowNs();
+  result.cancelled = cancel.cancelled();
+
+  std::vector<const verify::SendShard*> sends;
+  std::vector<const verify::ReceiveShard*> receives;
+  for (const auto& p : producers_) {
+    sends.push_back(&p->shard);
+    result.sent += p->sent.Get();
+    result.acked += p->acked.Get();
+    result.failed += p->failed.Get();
+    result.indeterminate += p->indeterminate.Get();
+    result.bytes_sent += p->bytes.Get();
+    result.send_errors += p->send_errors;
+    result.publish.Merge(p->publish);
+    result.service.Merge(p->service);
+    result.send_delay.Merge(p->send_delay);
+  }
+  for (const auto& c : consumers_) {
+    receives.push_back(&c->shard);
+    result.received += c->received.Get();
+    result.bytes_received += c->bytes.Get();
+    result.end_to_end.Merge(c->end_to_end);
+  }
+  result.consumed = !consumers_.empty();
+  result.delivery = verify::Classify(sends, receives, domains_);
+  result.series = std::move(series_);
+  producers_.clear();  // destroys clients before the cluster goes away
+  consumers_.clear();
+  return Status::Ok();
+}
+
+WorkloadRunner::WorkloadRunner(drivers::Driver& driver, drivers::Endpoint endpoint,
+                               WorkloadOptions options, WorkloadObserver* observer,
+                               HistoryWriter* history)
+    : impl_(std::make_unique<Impl>(driver, std::move(endpoint), std::move(options), observer, history)) {}
+
+WorkloadRunner::~WorkloadRunner() = default;
+
+Status WorkloadRunner::Run(const CancelToken& cancel) { return impl_->Run(cancel, result_); }
+
+
+}  // namespace drone::workload

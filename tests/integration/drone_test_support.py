@@ -1,0 +1,48 @@
+"""Helpers for tests that drive the drone binary: paths, running it, reading its results."""
+import json
+import os
+import subprocess
+import tempfile
+
+SOURCE_DIR = os.environ.get("DRONE_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+DRONE = os.environ.get("DRONE_BIN", os.path.join(SOURCE_DIR, "build", "drone"))
+FLOWS = os.path.join(SOURCE_DIR, "flows")
+SCHEMA = os.path.join(SOURCE_DIR, "docs", "result.schema.json")
+
+
+def run_drone(*args, timeout=600, **kwargs):
+    """Runs drone with args; returns CompletedProcess (text)."""
+    return subprocess.run([DRONE, *args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, **kwargs)
+
+
+def write_flow(directory, name, text):
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def validate_result(result):
+    """Validates a result against the result contract's JSON Schema."""
+    import jsonschema
+    jsonschema.validate(result, load_json(SCHEMA))
+
+
+def read_history(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+class TempDir:
+    def __enter__(self):
+        self._d = tempfile.TemporaryDirectory(prefix="drone-test-")
+        return self._d.name
+
+    def __exit__(self, *exc):
+        self._d.cleanup()

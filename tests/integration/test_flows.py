@@ -1,0 +1,126 @@
+"""The example flows, end to end through the binary, asserting on the result JSON and history."""
+import collections
+import os
+import unittest
+
+from drone_test_support import FLOWS, TempDir, load_json, read_history, run_drone, validate_result
+
+
+class QuickstartTest(unittest.TestCase):
+    """flows/quickstart.yaml: acks=all through a broker outage loses nothing."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        d = cls.tmp.__enter__()
+        cls.json_path = os.path.join(d, "result.json")
+        cls.history_path = os.path.join(d, "history.jsonl")
+        cls.proc = run_drone("run", os.path.join(FLOWS, "quickstart.yaml"), "--json", cls.json_path,
+                             "--history", cls.history_path)
+        cls.result = load_json(cls.json_path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.__exit__(None, None, None)
+
+    def test_passes_with_exit_code_zero(self):
+        self.assertEqual(self.proc.returncode, 0, self.proc.stdout + self.proc.stderr)
+        self.assertEqual(self.result["verdict"], "pass")
+
+    def test_result_matches_the_contract(self):
+        validate_result(self.result)
+
+    def test_no_acknowledged_message_was_lost(self):
+        w = self.result["workloads"]["load"]
+        self.assertGreater(w["sent"], 20000)
+        self.assertEqual(w["delivery"]["lost"], 0)
+        self.assertEqual(w["delivery"]["unseen"], 0)
+        self.assertGreaterEqual(w["received"], w["acked"])
+        self.assertEqual(w["acked"] + w["failed"] + w["indeterminate"], w["sent"])
+        self.assertTrue(w["delivery"]["checked"])
+        for kind in ("publish", "end_to_end"):
+            lat = w["latency_ms"][kind]
+            self.assertGreater(lat["count"], 0)
+            self.assertLessEqual(lat["p50"], lat["p99"])
+            self.assertLessEqual(lat["p99"], lat["max"])
+
+    def test_the_outage_really_happened_and_was_healed(self):
+        faults = self.result["faults"]
+        self.assertEqual(len(faults), 1)
+        self.assertEqual(faults[0]["kind"], "kill")
+        self.assertEqual(faults[0]["target"], "broker-2")
+        self.assertEqual(faults[0]["backend"], "embedded-mock")
+        held_s = (faults[0]["end_ns"] - faults[0]["start_ns"]) / 1e9
+        self.assertGreaterEqual(held_s, 7.9)
+        types = [e["type"] for e in self.result["events"]]
+        self.assertIn("FAULT_INJECTED", types)
+        self.assertIn("FAULT_HEALED", types)
+        self.assertLess(types.index("FAULT_HEALED"), types.index("RUN_END"))
+
+    def test_every_check_passed(self):
+        checks = self.result["checks"]
+        self.assertEqual(len(checks), 4)
+        self.assertTrue(all(c["passed"] for c in checks), checks)
+
+    def test_history_rederives_the_verdict(self):
+        lines = read_history(self.history_path)
+        sends = [l for l in lines if l["t"] == "send"]
+        recvs = [l for l in lines if l["t"] == "recv"]
+        w = self.result["workloads"]["load"]
+        self.assertEqual(len(sends), w["sent"])
+        self.assertEqual(len(recvs), w["received"])
+        acked = {s["id"] for s in sends if s["outcome"] == "ack"}
+        self.assertEqual(len(acked), w["acked"])
+        received = collections.Counter(r["id"] for r in recvs)
+        self.assertEqual(len(acked - set(received)), w["delivery"]["lost"])
+        dups = sum(1 for c in received.values() if c > 1)
+        self.assertEqual(dups, w["delivery"]["duplicated"])
+
+    def test_series_cover_the_run(self):
+        series = self.result["workloads"]["load"]["series"]
+        self.assertGreaterEqual(len(series), 18)
+        self.assertEqual(sum(p["sent"] for p in series), self.result["workloads"]["load"]["sent"])
+
+
+class Acks0OutageTest(unittest.TestCase):
+    """flows/kafka-acks0-outage.yaml: acks=0 through an outage loses acknowledged messages."""
+
+    def test_reports_the_loss(self):
+        with TempDir() as d:
+            out = os.path.join(d, "r.json")
+            hist = os.path.join(d, "h.jsonl")
+            proc = run_drone("run", os.path.join(FLOWS, "kafka-acks0-outage.yaml"), "--json", out,
+                             "--history", hist)
+            result = load_json(out)
+            validate_result(result)
+            w = result["workloads"]["load"]
+            self.assertGreater(w["delivery"]["lost"], 0, proc.stdout)
+            self.assertEqual(w["delivery"]["lost"], w["delivery"]["lost_gap"] + w["delivery"]["lost_tail"])
+            self.assertTrue(w["delivery"]["examples"]["lost"])
+            # at-most-once tolerates loss: the flow passes because Drone saw the loss it expects.
+            self.assertEqual(result["verdict"], "pass", proc.stdout)
+            self.assertEqual(proc.returncode, 0)
+            # Independent re-derivation from the history file.
+            lines = read_history(hist)
+            acked = {l["id"] for l in lines if l["t"] == "send" and l["outcome"] == "ack"}
+            received = {l["id"] for l in lines if l["t"] == "recv"}
+            self.assertEqual(len(acked - received), w["delivery"]["lost"])
+
+    def test_same_flow_fails_when_declared_at_least_once(self):
+        # The same loss under an at-least-once promise is a failed verdict (exit 1).
+        with TempDir() as d:
+            src = open(os.path.join(FLOWS, "kafka-acks0-outage.yaml")).read()
+            flow = os.path.join(d, "alo.yaml")
+            with open(flow, "w") as f:
+                f.write(src.replace("delivery: at-most-once", "delivery: at-least-once")
+                           .replace('lost: "> 0"', 'lost: "> 0"\n        sent: "> 0"'))
+            out = os.path.join(d, "r.json")
+            proc = run_drone("run", flow, "--json", out, "-p", "duration=10s")
+            result = load_json(out)
+            self.assertEqual(result["verdict"], "fail", proc.stdout)
+            self.assertEqual(proc.returncode, 1)
+            self.assertTrue(any("lost" in r for r in result["reasons"]), result["reasons"])
+
+
+if __name__ == "__main__":
+    unittest.main()
