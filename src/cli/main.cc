@@ -68,9 +68,9 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
-  drone::SetLogLevel(verbosity >= 2 ? drone::LogLevel::kDebug
-                     : verbosity == 1 ? drone::LogLevel::kInfo
-                                      : drone::LogLevel::kWarn);
+  if (verbosity > 0) {
+    drone::SetLogLevel(verbosity >= 2 ? drone::LogLevel::kDebug : drone::LogLevel::kInfo);
+  }
   if (run->parsed()) {
     run_flags.progress = !no_progress;
     if (!drone::cli::ParseParams(run_params, &run_flags.params)) return 2;

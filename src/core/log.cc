@@ -3,13 +3,26 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <string>
 
 #include "core/clock.h"
 
 namespace drone {
 namespace {
-std::atomic<LogLevel> g_level{LogLevel::kWarn};
+
+// DRONE_LOG=debug|info|warn|error sets the starting level (tests and debugging); flags override.
+LogLevel InitialLevel() {
+  const char* env = std::getenv("DRONE_LOG");
+  std::string v = env == nullptr ? "" : env;
+  if (v == "debug") return LogLevel::kDebug;
+  if (v == "info") return LogLevel::kInfo;
+  if (v == "error") return LogLevel::kError;
+  return LogLevel::kWarn;
+}
+
+std::atomic<LogLevel> g_level{InitialLevel()};
+
 }  // namespace
 
 void SetLogLevel(LogLevel level) { g_level.store(level); }

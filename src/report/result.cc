@@ -82,7 +82,7 @@ std::string HumanSummary(const nlohmann::json& result, bool color) {
            Num(w["failed"]) + "  indeterminate " + Num(w["indeterminate"]) + "  received " +
            Num(w["received"]) + "\n";
     const nlohmann::json& d = w["delivery"];
-    if (d.value("checked", false)) {
+    if (w.value("delivery_checked", false)) {
       std::string cats;
       for (const char* k : {"ok", "recovered", "unknown", "failed", "phantom", "lost", "unseen",
                             "duplicated", "reordered", "corrupt", "unexpected"}) {

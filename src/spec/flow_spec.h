@@ -113,7 +113,8 @@ struct Expectation {
 };
 
 struct CheckWith {
-  std::string workload;  // step id; the loader fills in the only workload when omitted
+  std::string workload;  // step id; the loader fills in the only workload when omitted (stays
+                         // empty in a flow without workload steps)
   std::vector<Expectation> expect;  // in file order
 };
 

@@ -12,8 +12,10 @@
 //      (cluster, workload) and `${{ steps.ID.outputs.NAME }}` references, which are allowed only
 //      in topic name, workload topic, fault target and cluster bootstrap, and only to ancestors;
 //      they are left in the text for the engine (Interpolate() in spec/expression.h);
-//   5. fills in omitted cluster/workload references when the flow has exactly one candidate, and
-//      an omitted topic replication as min(3, nodes of the cluster);
+//   5. fills in omitted cluster/workload references and an omitted workload topic when the flow
+//      has exactly one candidate step (a check in a flow without workloads keeps an empty
+//      workload), and an omitted topic replication as min(3, nodes of the cluster); whether a
+//      broker or platform name is built in is left to the registries (flow/preflight.cc);
 //   6. orders steps (and, separately, finally steps) topologically, file order among ready steps.
 //
 // Free functions without shared state; safe to call from several threads at once.

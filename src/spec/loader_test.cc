@@ -278,6 +278,35 @@ steps:
   EXPECT_EQ(std::get<TopicWith>(FindStep(*r.flow, "t").with).replication, 5);
 }
 
+TEST(LoaderTest, CheckWithoutAnyWorkloadKeepsAnEmptyReference) {
+  const LoadResult r = Load(R"(name: no-load
+steps:
+  c: {kind: cluster}
+  v: {kind: check, needs: [c], with: {expect: {sent: 0}}}
+)");
+  ASSERT_TRUE(r.errors.empty()) << AllErrors(r);
+  EXPECT_EQ(std::get<CheckWith>(FindStep(*r.flow, "v").with).workload, "");
+}
+
+TEST(LoaderTest, BrokerAndPlatformArePluginNames) {
+  // Whether they are built in is for the registries (flow/preflight.cc), not the loader.
+  const LoadResult r = Load(Replace(kBase, "{kind: cluster}",
+                                    "{kind: cluster, with: {broker: rabbitmq, platform: local}}"));
+  ASSERT_TRUE(r.errors.empty()) << AllErrors(r);
+  const auto& c = std::get<ClusterWith>(FindStep(*r.flow, "cluster").with);
+  EXPECT_EQ(c.broker, "rabbitmq");
+  EXPECT_EQ(c.platform, "local");
+  EXPECT_TRUE(OneError(
+      Load(Replace(kBase, "{kind: cluster}", "{kind: cluster, with: {platform: Embedded Kafka}}")),
+      3, 45, "steps.cluster.with.platform", "is not a plug-in name"));
+  EXPECT_TRUE(OneError(
+      Load(Replace(kBase, "{kind: cluster}", "{kind: cluster, with: {bootstrap: \"h:1\"}}")), 3, 46,
+      "steps.cluster.with.bootstrap", "bootstrap is only used with platform: external"));
+  EXPECT_TRUE(OneError(
+      Load(Replace(kBase, "{kind: cluster}", "{kind: cluster, with: {platform: external}}")), 3, 34,
+      "steps.cluster.with.bootstrap", "missing required field 'bootstrap'"));
+}
+
 TEST(LoaderTest, LoadsFromAFile) {
   const std::string path = testing::TempDir() + "/loader_test_flow.yaml";
   {

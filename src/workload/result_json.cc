@@ -39,7 +39,6 @@ nlohmann::json WorkloadResult::ToJson() const {
                            {"end_to_end_p99_ms", Round3(p.end_to_end.p99)}});
   }
   nlohmann::json delivery_json = delivery.ToJson();
-  delivery_json["checked"] = consumed;
   return {
       {"sent", sent},
       {"acked", acked},
@@ -49,6 +48,7 @@ nlohmann::json WorkloadResult::ToJson() const {
       {"send_errors", send_errors},
       {"lanes", lanes},
       {"delivery", delivery_json},
+      {"delivery_checked", consumed},
       {"drain", {{"caught_up", drain_caught_up},
                  {"seconds", Round3(static_cast<double>(finished_ns - load_end_ns) / kNsPerSec)}}},
       {"latency_ms",

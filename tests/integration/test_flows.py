@@ -37,7 +37,7 @@ class QuickstartTest(unittest.TestCase):
         self.assertEqual(w["delivery"]["unseen"], 0)
         self.assertGreaterEqual(w["received"], w["acked"])
         self.assertEqual(w["acked"] + w["failed"] + w["indeterminate"], w["sent"])
-        self.assertTrue(w["delivery"]["checked"])
+        self.assertTrue(w["delivery_checked"])
         for kind in ("publish", "end_to_end"):
             lat = w["latency_ms"][kind]
             self.assertGreater(lat["count"], 0)

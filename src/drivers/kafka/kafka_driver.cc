@@ -217,6 +217,7 @@ class KafkaProducer : public Producer {
     // backlog that latency measured from the intended send time is meant to reveal.
     RETURN_IF_ERROR(conf.Set("queue.buffering.max.messages", "1000000"));
     RETURN_IF_ERROR(conf.Set("queue.buffering.max.kbytes", "1048576"));
+    RETURN_IF_ERROR(conf.Set("allow.auto.create.topics", "false"));
     RETURN_IF_ERROR(conf.SetAll(options.extra));
     rd_kafka_conf_set_opaque(conf.get(), producer.get());
     rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaProducer::DeliveryReport);
@@ -400,6 +401,8 @@ class KafkaDriver : public Driver {
     Conf conf;
     RETURN_IF_ERROR(conf.Set("bootstrap.servers", endpoint.bootstrap));
     RETURN_IF_ERROR(conf.SetAll(endpoint.properties));
+    // Describing a topic must not create it on brokers that auto-create.
+    RETURN_IF_ERROR(conf.Set("allow.auto.create.topics", "false"));
     ASSIGN_OR_RETURN(rd_kafka_t * rk, NewHandle(RD_KAFKA_PRODUCER, conf));
     return std::unique_ptr<Admin>(new KafkaAdmin(Handle(rk)));
   }
