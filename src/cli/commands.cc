@@ -86,8 +86,9 @@ class ConsoleObserver : public flow::RunObserver {
     ClearLine();
     char t[32];
     snprintf(t, sizeof(t), "%7.1fs", static_cast<double>(e.t_ns - start_ns_) / kNsPerSec);
-    std::fprintf(stderr, "%s  %-15s %s%s%s\n", t, e.type.c_str(), e.step.c_str(),
-                 e.message.empty() ? "" : ": ", e.message.c_str());
+    std::string what = e.step;
+    if (!e.message.empty()) what += (what.empty() ? "" : ": ") + e.message;
+    std::fprintf(stderr, "%s  %-15s %s\n", t, e.type.c_str(), what.c_str());
   }
 
   void OnWorkloadSecond(const std::string& step, const workload::SeriesPoint& p,

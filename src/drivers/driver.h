@@ -30,7 +30,8 @@ const char* OutcomeName(Outcome outcome);
 // platform requires (passed through to the client library).
 struct Endpoint {
   std::string bootstrap;
-  std::map<std::string, std::string> properties;
+  std::map<std::string, std::string> properties;           // every client
+  std::map<std::string, std::string> consumer_properties;  // consumers only
 };
 
 struct TopicRequest {

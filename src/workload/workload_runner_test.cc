@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+#include <set>
 #include <thread>
+
+#include "workload/history.h"
 
 #include "core/clock.h"
 #include "core/testutil.h"
@@ -132,6 +137,61 @@ TEST_F(WorkloadRunnerTest, AcksAllSurvivesABrokerOutage) {
   EXPECT_EQ(r.delivery.lost, 0u);
   EXPECT_EQ(r.delivery.unseen, 0u);
   EXPECT_EQ(r.acked, 8000u);
+}
+
+TEST_F(WorkloadRunnerTest, KeysPinMessagesToPartitionsAndSizesFollowTheDistribution) {
+  WorkloadOptions o = Options();
+  o.consumers = 0;
+  o.producers = 1;
+  o.messages = 2000;
+  o.keys.mode = KeyOptions::Mode::kRandom;
+  o.keys.count = 1;  // one key: every message of the producer lands in one partition
+  o.size.kind = SizeDistribution::Kind::kUniform;
+  o.size.min = 100;
+  o.size.max = 300;
+  std::string path = ::testing::TempDir() + "/keys-history.jsonl";
+  auto history = HistoryWriter::Open(path);
+  ASSERT_OK(history.status());
+  WorkloadRunner runner(*driver_, cluster_->Endpoint(), o, nullptr, history->get());
+  CancelToken cancel;
+  ASSERT_OK(runner.Run(cancel));
+  ASSERT_OK((*history)->Close());
+  std::ifstream in(path);
+  std::set<std::string> domains;
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    size_t at = line.find("\"domain\":\"");
+    ASSERT_NE(at, std::string::npos) << line;
+    domains.insert(line.substr(at + 10, line.find('"', at + 10) - at - 10));
+  }
+  EXPECT_EQ(lines, 2000);
+  EXPECT_EQ(domains.size(), 1u);
+  // Uniform over [100, 300]: the mean is 200 bytes; 2000 draws land well within +-10%.
+  double mean = static_cast<double>(runner.result().bytes_sent) / 2000.0;
+  EXPECT_GT(mean, 180.0);
+  EXPECT_LT(mean, 220.0);
+  std::remove(path.c_str());
+}
+
+TEST_F(WorkloadRunnerTest, RoundRobinKeysSpreadOverPartitions) {
+  WorkloadOptions o = Options();
+  o.consumers = 0;
+  o.producers = 1;
+  o.messages = 400;
+  o.keys.mode = KeyOptions::Mode::kRoundRobin;
+  o.keys.count = 64;
+  WorkloadRunner runner(*driver_, cluster_->Endpoint(), o, nullptr, nullptr);
+  CancelToken cancel;
+  ASSERT_OK(runner.Run(cancel));
+  auto admin = driver_->NewAdmin(cluster_->Endpoint());
+  ASSERT_OK(admin.status());
+  auto ends = (*admin)->EndOffsets("t", 10 * kNsPerSec);
+  ASSERT_OK(ends.status());
+  int used = 0;
+  for (int64_t e : *ends) used += e > 0;
+  EXPECT_EQ(used, 4) << "64 keys hash onto all 4 partitions";
 }
 
 }  // namespace

@@ -304,6 +304,7 @@ class KafkaConsumer : public Consumer {
     RETURN_IF_ERROR(conf.Set("enable.partition.eof", "false"));
     // End-to-end latency is a headline number: do not let the fetcher wait half a second.
     RETURN_IF_ERROR(conf.Set("fetch.wait.max.ms", "50"));
+    RETURN_IF_ERROR(conf.SetAll(endpoint.consumer_properties));
     RETURN_IF_ERROR(conf.SetAll(options.extra));
     rd_kafka_conf_set_opaque(conf.get(), consumer.get());
     rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaConsumer::Rebalance);

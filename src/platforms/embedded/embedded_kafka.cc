@@ -79,7 +79,12 @@ class EmbeddedKafkaCluster : public Cluster, public NodeControl {
   std::string Broker() const override { return "kafka"; }
 
   drivers::Endpoint Endpoint() const override {
-    return drivers::Endpoint{bootstrap_, {{"broker.address.family", "v4"}}};
+    // The mock coordinator waits up to session.timeout.ms - 1 s for every member to rejoin when a
+    // member joins late, and its first join window is 3 s; a short session keeps a late joiner
+    // from stalling the group for 44 s (the default 45 s session).
+    return drivers::Endpoint{bootstrap_,
+                             {{"broker.address.family", "v4"}},
+                             {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}}};
   }
 
   std::vector<NodeInfo> Nodes() const override {
