@@ -9,11 +9,15 @@
 namespace drone::cli {
 namespace {
 
+// SIGUSR2 only wakes the watcher when it should stop; the user never needs to send it.
+constexpr int kWakeSignal = SIGUSR2;
+
 sigset_t TerminationSet() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, kWakeSignal);
   return set;
 }
 
@@ -32,10 +36,10 @@ void BlockTerminationSignals() {
 SignalWatcher::SignalWatcher(CancelToken& cancel) : cancel_(cancel) {
   thread_ = std::thread([this] {
     sigset_t set = TerminationSet();
-    timespec tick{0, 100 * 1000 * 1000};
+    timespec tick{1, 0};
     while (!stop_.load()) {
       int sig = sigtimedwait(&set, nullptr, &tick);
-      if (sig <= 0) continue;
+      if (sig <= 0 || sig == kWakeSignal) continue;
       int n = ++seen_;
       std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
       if (n == 1) {
@@ -50,6 +54,7 @@ SignalWatcher::SignalWatcher(CancelToken& cancel) : cancel_(cancel) {
 
 SignalWatcher::~SignalWatcher() {
   stop_.store(true);
+  pthread_kill(thread_.native_handle(), kWakeSignal);
   thread_.join();
 }
 

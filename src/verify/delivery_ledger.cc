@@ -78,10 +78,15 @@ class Classifier {
     return "domain-" + std::to_string(domain);
   }
 
+  std::map<const char*, std::vector<std::string>*> example_lists_;
+
   void Example(const char* category, uint32_t domain, uint64_t seq) {
     if (max_examples_ == 0) return;
-    std::vector<std::string>& list = report_.examples[category];
-    if (list.size() < max_examples_) list.push_back(Name(domain) + "#" + std::to_string(seq));
+    // Called for every message that is not ok: look the list up by the literal's address, so a
+    // full list costs no string construction.
+    std::vector<std::string>*& list = example_lists_[category];
+    if (list == nullptr) list = &report_.examples[category];
+    if (list->size() < max_examples_) list->push_back(Name(domain) + "#" + std::to_string(seq));
   }
 
   // Classifies the 32 messages of one word the slow way.

@@ -15,6 +15,8 @@ namespace drone::workload {
 namespace {
 
 constexpr int64_t kSecond = kNsPerSec;
+constexpr int64_t kStickyWindowNs = 5 * kNsPerMs;
+constexpr int kStickyMax = 1000;
 
 // Single-writer counter readable from other threads: a relaxed load+store, no locked instruction.
 class Counter {
@@ -127,8 +129,18 @@ class WorkloadRunner::Impl {
     Counter sent, acked, failed, indeterminate, bytes;
     uint64_t send_errors = 0;
     std::unique_ptr<HistoryBuffer> history;
+    // Delivery reports served by one Poll() arrived together: one clock read serves them all
+    // (0 = read the clock per report, as during Flush()).
+    int64_t poll_now = 0;
+    bool batch_clock = false;
 
     void OnDelivery(const drivers::Delivery& d) override { impl->Delivered(*this, d); }
+    void Poll(int timeout_ms) {
+      poll_now = 0;
+      batch_clock = true;
+      client->Poll(timeout_ms);
+      batch_clock = false;
+    }
   };
 
   struct ConsumerState : public drivers::ReceiveHandler {
@@ -303,7 +315,14 @@ void WorkloadRunner::Impl::Settle(ProducerState& p, uint64_t slot, verify::SendO
 }
 
 void WorkloadRunner::Impl::Delivered(ProducerState& p, const drivers::Delivery& d) {
-  Settle(p, d.token, ToLedger(d.outcome), NowNs(), d.lane, d.offset, d.error);
+  int64_t now;
+  if (p.batch_clock) {
+    if (p.poll_now == 0) p.poll_now = NowNs();
+    now = p.poll_now;
+  } else {
+    now = NowNs();
+  }
+  Settle(p, d.token, ToLedger(d.outcome), now, d.lane, d.offset, d.error);
 }
 
 void WorkloadRunner::Impl::ProducerLoop(ProducerState& p, const CancelToken& cancel) {
@@ -317,6 +336,7 @@ void WorkloadRunner::Impl::ProducerLoop(ProducerState& p, const CancelToken& can
     limit = total / opt_.producers + (static_cast<uint64_t>(p.index) < total % opt_.producers ? 1 : 0);
   }
   const int64_t end = opt_.duration_ns ? load_start_ns_ + *opt_.duration_ns : INT64_MAX;
+  SleepUntilNs(start);  // also unlimited-rate producers begin at the load's start, not before
 
   std::mt19937_64 rng(opt_.seed * 1000003 + static_cast<uint64_t>(p.index));
   int64_t max_size = opt_.size.kind == SizeDistribution::Kind::kFixed ? opt_.size.bytes : opt_.size.max;
@@ -328,15 +348,17 @@ void WorkloadRunner::Impl::ProducerLoop(ProducerState& p, const CancelToken& can
   std::vector<uint64_t> next_seq(lanes_, 0);
   std::string key;
   uint32_t round_robin_lane = static_cast<uint32_t>(p.index) % lanes_;
+  int64_t sticky_since = start;
+  int sticky_count = 0;
 
   for (uint64_t i = 0;; ++i) {
     if (cancel.cancelled() || (limit && i >= *limit)) break;
-    int64_t intended = interval > 0 ? start + static_cast<int64_t>(i) * interval : NowNs();
-    if (intended >= end) break;
     int64_t now = NowNs();
+    int64_t intended = interval > 0 ? start + static_cast<int64_t>(i) * interval : now;
+    if (intended >= end) break;
     if (now < intended) {
       // Early: serve delivery reports, then sleep the rest (short waits spin on poll).
-      p.client->Poll(0);
+      p.Poll(0);
       while ((now = NowNs()) < intended) {
         int64_t wait = intended - now;
         if (wait > 200 * kNsPerUs) {
@@ -344,7 +366,7 @@ void WorkloadRunner::Impl::ProducerLoop(ProducerState& p, const CancelToken& can
         }
       }
     } else if ((i & 63) == 0) {
-      p.client->Poll(0);
+      p.Poll(0);
     }
     int64_t size = opt_.size.bytes;
     switch (opt_.size.kind) {
@@ -359,8 +381,16 @@ void WorkloadRunner::Impl::ProducerLoop(ProducerState& p, const CancelToken& can
     key.clear();
     switch (opt_.keys.mode) {
       case KeyOptions::Mode::kNone:
+        // Sticky round-robin, like Kafka clients' sticky partitioner: stay on a lane for one
+        // batching window of intended send time (or kStickyMax messages), then move on, so that
+        // batches fill while every lane still gets traffic.
+        if (intended - sticky_since >= kStickyWindowNs || sticky_count >= kStickyMax) {
+          round_robin_lane = (round_robin_lane + 1) % lanes_;
+          sticky_since = intended;
+          sticky_count = 0;
+        }
+        ++sticky_count;
         lane = round_robin_lane;
-        round_robin_lane = (round_robin_lane + 1) % lanes_;
         break;
       case KeyOptions::Mode::kRoundRobin:
         key = "k" + std::to_string(i % static_cast<uint64_t>(opt_.keys.count));
@@ -375,15 +405,16 @@ void WorkloadRunner::Impl::ProducerLoop(ProducerState& p, const CancelToken& can
     Envelope env{opt_.run_id, static_cast<uint32_t>(p.index), static_cast<uint32_t>(p.index * lanes_) + lane,
                  seq, intended};
     EncodeEnvelope(env, payload.data(), static_cast<size_t>(size));
-    uint64_t slot = p.pending.Add(PendingSend{lane, seq, intended, 0, static_cast<uint32_t>(size), true});
-    p.pending.at(slot).sent_ns = NowNs();
+    uint64_t slot =
+        p.pending.Add(PendingSend{lane, seq, intended, now, static_cast<uint32_t>(size), true});
     Status s;
     while (true) {
       s = p.client->Send(static_cast<int>(lane), key, std::string_view(payload.data(), size), slot);
       if (s.code() != StatusCode::kUnavailable || cancel.cancelled()) break;
-      p.client->Poll(1);  // client queue full: back-pressure shows up as latency, by design
+      p.Poll(1);  // client queue full: back-pressure shows up as latency, by design
     }
-    int64_t sent_ns = NowNs();
+    // `now` is when this message's turn came: the send delay is how late that was.
+    const int64_t sent_ns = now;
     p.send_delay.Record(std::max<int64_t>(sent_ns - intended, 0));
     p.sent.Add(1);
     p.bytes.Add(static_cast<uint64_t>(size));

@@ -84,7 +84,7 @@ class EmbeddedKafkaCluster : public Cluster, public NodeControl {
     // from stalling the group for 44 s (the default 45 s session).
     return drivers::Endpoint{bootstrap_,
                              {{"broker.address.family", "v4"}},
-                             {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}}};
+                             {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}, {"fetch.wait.max.ms", "10"}}};
   }
 
   std::vector<NodeInfo> Nodes() const override {
