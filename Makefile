@@ -24,8 +24,9 @@ unit: build
 integration: build
 	cd $(BUILD) && ctest --output-on-failure -L integration
 
-# The main job: a 3-broker embedded Kafka cluster through a broker outage.
-demo: build
+# The main job: a 3-broker embedded Kafka cluster through a broker outage (builds only the binary).
+demo: configure
+	cmake --build $(BUILD) -j $(JOBS) --target drone
 	$(BUILD)/drone run flows/quickstart.yaml --json $(BUILD)/quickstart.json
 
 bench: build

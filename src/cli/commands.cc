@@ -104,7 +104,7 @@ class ConsoleObserver : public flow::RunObserver {
              step.c_str(), when.c_str(), Rate(p.sent).c_str(), Rate(p.acked).c_str(),
              Rate(p.received).c_str(), static_cast<long long>(p.lag),
              static_cast<unsigned long long>(totals.failed),
-             static_cast<unsigned long long>(totals.indeterminate), p.end_to_end.p99);
+             static_cast<unsigned long long>(totals.indeterminate), p.end_to_end.p99_ms);
     std::fprintf(stderr, "\r\033[2K%s", line);
     std::fflush(stderr);
     line_open_ = true;

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <utility>
 
+#include "core/text.h"
 #include "core/units.h"
 #include "spec/expression.h"
 
@@ -64,21 +65,6 @@ constexpr const char* kExpressionHint =
     "expressions are written ${{ params.NAME }} or ${{ steps.ID.outputs.NAME }}";
 
 // ---------- text helpers ----------
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string Join(const std::vector<std::string>& items, std::string_view separator = ", ") {
   std::string out;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iterator>
 
+#include "core/text.h"
 #include "core/units.h"
 
 namespace drone::verify {
@@ -94,21 +95,6 @@ Result<std::vector<std::string>> CanonicalPath(std::string_view field) {
     parts[0] = "latency_ms";
   }
   return parts;
-}
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
 }
 
 // " Did you mean 'x'?" for the known spelling (canonical or shorthand) closest to `field`, or

@@ -33,10 +33,10 @@ nlohmann::json WorkloadResult::ToJson() const {
                            {"received", p.received},
                            {"bytes_sent", p.bytes_sent},
                            {"lag", p.lag},
-                           {"publish_p50_ms", Round3(p.publish.p50)},
-                           {"publish_p99_ms", Round3(p.publish.p99)},
-                           {"end_to_end_p50_ms", Round3(p.end_to_end.p50)},
-                           {"end_to_end_p99_ms", Round3(p.end_to_end.p99)}});
+                           {"publish_p50_ms", Round3(p.publish.p50_ms)},
+                           {"publish_p99_ms", Round3(p.publish.p99_ms)},
+                           {"end_to_end_p50_ms", Round3(p.end_to_end.p50_ms)},
+                           {"end_to_end_p99_ms", Round3(p.end_to_end.p99_ms)}});
   }
   nlohmann::json delivery_json = delivery.ToJson();
   return {

@@ -64,16 +64,12 @@ struct WorkloadOptions {
   uint64_t seed = 1;
 };
 
-struct Latencies {
-  double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;  // milliseconds
-};
-
 // One second of the timeline, counted over that second.
 struct SeriesPoint {
   double t_s = 0;  // seconds since the load started (end of the interval)
   uint64_t sent = 0, acked = 0, failed = 0, indeterminate = 0, received = 0;
   uint64_t bytes_sent = 0;
-  Latencies publish, end_to_end;
+  metrics::LatencySummary publish, end_to_end;  // over this second only
   int64_t lag = 0;  // sent but not yet received, at the end of the interval (when consuming)
 };
 

@@ -93,11 +93,6 @@ uint64_t Fnv1a(std::string_view s) {
   return h;
 }
 
-Latencies ToLatencies(const metrics::Histogram& h) {
-  metrics::LatencySummary s = metrics::Summarize(h);
-  return Latencies{s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms};
-}
-
 void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
   for (char c : s) {
@@ -512,8 +507,8 @@ SeriesPoint WorkloadRunner::Impl::Sample(double t_s, metrics::Histogram& prev_pu
   interval_publish.Subtract(prev_publish);
   metrics::Histogram interval_e2e = e2e;
   interval_e2e.Subtract(prev_e2e);
-  point.publish = ToLatencies(interval_publish);
-  point.end_to_end = ToLatencies(interval_e2e);
+  point.publish = metrics::Summarize(interval_publish);
+  point.end_to_end = metrics::Summarize(interval_e2e);
   prev_publish = std::move(publish);
   prev_e2e = std::move(e2e);
   prev = live;
