@@ -50,6 +50,9 @@ struct TopicInfo {
 class Admin {
  public:
   virtual ~Admin() = default;
+  // Checks that the cluster answers within `timeout_ns`; Unavailable (with the client's reason)
+  // when it does not.
+  virtual Status Ping(int64_t timeout_ns) = 0;
   // Creates the topic (or queue/stream). AlreadyExists when it exists; Unavailable when the
   // cluster cannot be reached before `timeout_ns`.
   virtual Status CreateTopic(const TopicRequest& request, int64_t timeout_ns) = 0;

@@ -246,6 +246,7 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
 
   // Verdict.
   bool infra_failed = false;
+  bool bad_input = false;
   bool check_failed = false;
   for (const StepRecord& r : outcome.steps) {
     if (r.status != StepStatus::kFailed) continue;
@@ -256,6 +257,13 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
     if (r.kind == "check" && r.error.code() == StatusCode::kFailedPrecondition) {
       check_failed = true;
       outcome.reasons.push_back("check " + r.id + ": " + r.error.message());
+    } else if (r.error.code() == StatusCode::kInvalidArgument && step != nullptr) {
+      // Bad input that only a run could discover (an unreachable address): exit 2, with the
+      // step's place in the flow file.
+      bad_input = true;
+      outcome.reasons.push_back(step->loc.file + ":" + std::to_string(step->loc.line) + ":" +
+                                std::to_string(step->loc.column) + ": steps." + r.id + ": " +
+                                r.error.message());
     } else if (step == nullptr || step->on_error == spec::OnError::kStop) {
       infra_failed = true;
       outcome.reasons.push_back("step " + r.id + " failed: " + r.error.message());
@@ -273,6 +281,9 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
     outcome.verdict = verify::Verdict::kUnknown;
     outcome.exit_code = 3;
     outcome.reasons.insert(outcome.reasons.begin(), cancel.reason());
+  } else if (bad_input) {
+    outcome.verdict = verify::Verdict::kUnknown;
+    outcome.exit_code = 2;
   } else if (infra_failed) {
     outcome.verdict = check_failed || delivery_failed ? verify::Verdict::kFail : verify::Verdict::kUnknown;
     outcome.exit_code = 3;

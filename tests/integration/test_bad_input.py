@@ -62,6 +62,19 @@ class BadInputTest(unittest.TestCase):
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertIn("nope", r.stderr)
 
+    def test_unreachable_broker_is_bad_input(self):
+        with TempDir() as d:
+            path = write_flow(d, "flow.yaml", """name: t
+steps:
+  cluster: { kind: cluster, with: { broker: kafka, platform: external, bootstrap: "127.0.0.1:1" } }
+  load: { kind: workload, needs: [cluster], with: { topic: t, messages: 10 } }
+""")
+            r = run_drone("run", path, timeout=120)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("flow.yaml:3:3: steps.cluster: cannot reach kafka at 127.0.0.1:1", r.stdout)
+            self.assertIn("check the address", r.stdout)
+            self.assertNotIn("STEP_START      load", r.stderr)
+
     def test_missing_file_and_bad_flags(self):
         r = run_drone("run", "/nonexistent/flow.yaml", timeout=60)
         self.assertEqual(r.returncode, 2)

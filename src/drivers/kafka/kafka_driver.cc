@@ -127,6 +127,14 @@ class KafkaAdmin : public Admin {
  public:
   explicit KafkaAdmin(Handle rk) : rk_(std::move(rk)) {}
 
+  Status Ping(int64_t timeout_ns) override {
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 0, nullptr, &md, TimeoutMs(timeout_ns));
+    if (md != nullptr) rd_kafka_metadata_destroy(md);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
+    return Unavailable(std::string("no answer from the cluster: ") + rd_kafka_err2str(err));
+  }
+
   Status CreateTopic(const TopicRequest& request, int64_t timeout_ns) override {
     char err[512];
     rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(

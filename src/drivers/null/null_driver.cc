@@ -12,6 +12,8 @@ class NullAdmin : public Admin {
  public:
   explicit NullAdmin(int partitions) : partitions_(partitions) {}
 
+  Status Ping(int64_t /*timeout_ns*/) override { return Status::Ok(); }
+
   Status CreateTopic(const TopicRequest& /*request*/, int64_t /*timeout_ns*/) override {
     return Status::Ok();
   }

@@ -62,6 +62,13 @@ class ExternalPlatform : public Platform {
     RETURN_IF_ERROR(Validate(request));
     ASSIGN_OR_RETURN(auto driver, drivers::DriverRegistry().Create(request.broker));
     ASSIGN_OR_RETURN(auto admin, driver->NewAdmin(drivers::Endpoint{request.bootstrap, {}}));
+    // An unreachable address is bad input, found before anything else starts.
+    Status reachable = admin->Ping(10 * kNsPerSec);
+    if (!reachable.ok()) {
+      return InvalidArgument("cannot reach " + request.broker + " at " + request.bootstrap +
+                             " within 10s (" + reachable.message() +
+                             "); check the address and that the cluster is up");
+    }
     return std::unique_ptr<Cluster>(
         new ExternalCluster(request.broker, request.bootstrap, std::move(admin)));
   }
