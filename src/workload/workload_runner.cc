@@ -419,7 +419,8 @@ void WorkloadRunner::Impl::ProducerLoop(ProducerState& p, const CancelToken& can
     }
   }
   // Wait for the outstanding delivery reports; what is still open then is indeterminate.
-  p.client->Flush(opt_.producer.message_timeout_ns + 5 * kSecond);
+  // Interrupted runs wait only briefly: what is still open is recorded as indeterminate.
+  p.client->Flush(cancel.cancelled() ? 2 * kSecond : opt_.producer.message_timeout_ns + 5 * kSecond);
   int64_t now = NowNs();
   std::vector<uint64_t> open;
   p.pending.ForEachLive([&](uint64_t slot, PendingSend&) { open.push_back(slot); });
