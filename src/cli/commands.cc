@@ -22,6 +22,7 @@
 #include "platforms/builtin_platforms.h"
 #include "report/result.h"
 #include "spec/loader.h"
+#include "store/run_store.h"
 #include "workload/history.h"
 
 namespace drone::cli {
@@ -231,7 +232,17 @@ int RunCommand(const RunFlags& flags) {
       exit_code = kExitIncomplete;
     }
   }
-  if (!flags.quiet) std::cout << report::HumanSummary(result, isatty(STDOUT_FILENO) != 0);
+  if (!flags.no_store) {
+    // Keeping the run is a convenience: a store problem is reported but does not change the
+    // verdict or the exit code.
+    Result<std::unique_ptr<store::RunStore>> opened = store::RunStore::Open(flags.data_dir);
+    Status saved = opened.ok() ? (*opened)->SaveResult(result) : opened.status();
+    if (!saved.ok()) std::cerr << "drone: warning: run not stored: " << saved.message() << "\n";
+  }
+  if (!flags.quiet) {
+    std::cout << report::HumanSummary(result, isatty(STDOUT_FILENO) != 0);
+    if (!flags.no_store) std::cout << "  (stored: drone runs show " << run.run_id() << ")\n";
+  }
   return exit_code;
 }
 

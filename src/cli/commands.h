@@ -15,6 +15,8 @@ struct RunFlags {
   std::string history_path;
   bool quiet = false;
   bool progress = true;  // live line on a TTY
+  std::string data_dir;  // run store; see docs/store.md
+  bool no_store = false;
 };
 
 int RunCommand(const RunFlags& flags);

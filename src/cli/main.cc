@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/runs_command.h"
 #include "cli/signals.h"
 #include "core/log.h"
 
@@ -34,6 +35,10 @@ int main(int argc, char** argv) {
   run->add_option("--history", run_flags.history_path,
                   "write every send attempt and receive as JSON lines to FILE");
   run->add_flag("-q,--quiet", run_flags.quiet, "print nothing but errors (use with --json)");
+  run_flags.data_dir = drone::cli::DefaultDataDir();
+  run->add_option("--data-dir", run_flags.data_dir, "where the run store (runs.db) lives")
+      ->capture_default_str();
+  run->add_flag("--no-store", run_flags.no_store, "do not keep this run in the run store");
   bool no_progress = false;
   run->add_flag("--no-progress", no_progress, "no live progress line, even on a terminal");
   run->footer(
@@ -52,6 +57,24 @@ int main(int argc, char** argv) {
   bool plugins_json = false;
   CLI::App* plugins = app.add_subcommand("plugins", "list built-in drivers, platforms and step kinds");
   plugins->add_flag("--json", plugins_json, "print as JSON");
+
+  std::string runs_action;
+  std::vector<std::string> runs_ids;
+  std::string runs_data_dir = drone::cli::DefaultDataDir();
+  std::string runs_flow;
+  std::string runs_verdict;
+  int runs_limit = 50;
+  bool runs_json = false;
+  CLI::App* runs = app.add_subcommand(
+      "runs", "stored runs: list, show RUN_ID, rm RUN_ID... (data: --data-dir, see docs/store.md)");
+  runs->add_option("action", runs_action, "list | show | rm")->required();
+  runs->add_option("ids", runs_ids, "run ids (show: one; rm: one or more)");
+  runs->add_option("--data-dir", runs_data_dir, "where runs.db lives")->capture_default_str();
+  runs->add_option("--flow", runs_flow, "list: only runs of this flow");
+  runs->add_option("--verdict", runs_verdict, "list: only runs with this verdict (pass|fail|unknown)");
+  runs->add_option("--limit", runs_limit, "list: at most N runs, newest first (0: all)")
+      ->capture_default_str();
+  runs->add_flag("--json", runs_json, "print JSON (show: the stored result exactly)");
 
   int brokers = 3;
   std::vector<std::string> topics;
@@ -82,6 +105,10 @@ int main(int argc, char** argv) {
     return drone::cli::ValidateCommand(validate_path, params, validate_json);
   }
   if (plugins->parsed()) return drone::cli::PluginsCommand(plugins_json);
+  if (runs->parsed()) {
+    return drone::cli::RunsCommand(runs_data_dir, runs_action, runs_ids, runs_json, runs_flow,
+                                   runs_verdict, runs_limit);
+  }
   if (embedded->parsed()) return drone::cli::EmbeddedKafkaCommand(brokers, topics);
   return 2;
 }

@@ -96,7 +96,8 @@ class [[nodiscard]] Result {
     if (!drone_status_.ok()) return drone_status_; \
   } while (0)
 
-// `ASSIGN_OR_RETURN(auto x, MakeX());`
+// `ASSIGN_OR_RETURN(auto x, MakeX());` — `lhs` is a declaration, so it cannot be parenthesised.
+// NOLINTNEXTLINE(bugprone-macro-parentheses)
 #define ASSIGN_OR_RETURN(lhs, expr)                                        \
   auto DRONE_CONCAT(drone_result_, __LINE__) = (expr);                     \
   if (!DRONE_CONCAT(drone_result_, __LINE__).ok())                         \

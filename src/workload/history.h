@@ -43,7 +43,7 @@ class HistoryBuffer {
   }
 
  private:
-  static constexpr size_t kChunk = 256 * 1024;
+  static constexpr size_t kChunk = size_t{256} * 1024;
   HistoryWriter* writer_;
   std::string buf_;
 };

@@ -71,6 +71,28 @@ class CliTest(unittest.TestCase):
             self.assertEqual(checks["sent < 10"]["observed"], 2000)
             self.assertIn("FAIL", r.stdout)
 
+    def test_runs_are_stored_listed_shown_and_removed(self):
+        with TempDir() as d:
+            flow = write_flow(d, "small.yaml", SMALL_FLOW.replace('sent: "< 10"', 'sent: 300'))
+            out = os.path.join(d, "r.json")
+            data = os.path.join(d, "data")
+            r = run_drone("run", flow, "--json", out, "--data-dir", data, "-p", "messages=300")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            run_id = load_json(out)["run_id"]
+            self.assertIn("drone runs show " + run_id, r.stdout)
+            listed = json.loads(run_drone("runs", "list", "--json", "--data-dir", data, timeout=30).stdout)
+            self.assertEqual([x["run_id"] for x in listed], [run_id])
+            self.assertEqual(listed[0]["verdict"], "pass")
+            shown = run_drone("runs", "show", run_id, "--json", "--data-dir", data, timeout=30)
+            self.assertEqual(json.loads(shown.stdout), load_json(out))
+            self.assertEqual(run_drone("runs", "rm", run_id, "--data-dir", data, timeout=30).returncode, 0)
+            missing = run_drone("runs", "show", run_id, "--data-dir", data, timeout=30)
+            self.assertEqual(missing.returncode, 2)
+            self.assertIn(run_id, missing.stderr)
+            r = run_drone("run", flow, "--no-store", "--data-dir", os.path.join(d, "other"), "-p", "messages=300")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(d, "other")))
+
     def test_sigint_stops_heals_and_tears_down(self):
         with TempDir() as d:
             out = os.path.join(d, "r.json")
