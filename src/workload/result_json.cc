@@ -50,6 +50,7 @@ nlohmann::json WorkloadResult::ToJson() const {
       {"delivery", delivery_json},
       {"delivery_checked", consumed},
       {"drain", {{"caught_up", drain_caught_up},
+                 {"skipped_offsets", skipped_offsets},
                  {"seconds", Round3(static_cast<double>(finished_ns - load_end_ns) / kNsPerSec)}}},
       {"latency_ms",
        {{"publish", LatencyJson(publish)},

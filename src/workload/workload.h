@@ -97,6 +97,7 @@ struct WorkloadResult {
   int64_t finished_ns = 0;   // drain done
   bool consumed = false;     // false when the workload had no consumers: no delivery verdict
   bool drain_caught_up = false;
+  uint64_t skipped_offsets = 0;  // offsets consumers jumped over (deleted before being read)
   bool cancelled = false;
   verify::DeliveryReport delivery;
   metrics::Histogram publish, service, end_to_end, send_delay;

@@ -147,6 +147,12 @@ class WorkloadRunner::Impl {
     Counter received, bytes;
     std::unique_ptr<HistoryBuffer> history;
     std::string error;
+    // Per lane, the last offset this consumer read in its current session, and how many offsets
+    // it jumped over: a consumer never skips offsets on its own, so a jump means the broker
+    // deleted messages before they were read (retention) or the position was reset.
+    std::vector<int64_t> last_offset;
+    std::vector<uint64_t> skipped;
+    uint32_t offsets_session = 0;
 
     void OnReceive(const drivers::Received& r) override { impl->Received(*this, r); }
   };
@@ -243,6 +249,10 @@ Status WorkloadRunner::Impl::CreateClients() {
   }
   next_offset_ = std::make_unique<std::atomic<int64_t>[]>(lanes_);
   for (int l = 0; l < lanes_; ++l) next_offset_[l].store(-1);
+  for (auto& c : consumers_) {
+    c->last_offset.assign(lanes_, -1);
+    c->skipped.assign(lanes_, 0);
+  }
   return Status::Ok();
 }
 
@@ -439,6 +449,14 @@ void WorkloadRunner::Impl::Received(ConsumerState& c, const drivers::Received& r
     int64_t cur = next.load(std::memory_order_relaxed);
     while (cur < r.offset + 1 && !next.compare_exchange_weak(cur, r.offset + 1)) {
     }
+    if (c.offsets_session != c.client->Session()) {
+      // A new assignment resumes from the committed offset: no jump can be judged across it.
+      c.offsets_session = c.client->Session();
+      std::fill(c.last_offset.begin(), c.last_offset.end(), -1);
+    }
+    int64_t& last = c.last_offset[r.lane];
+    if (last >= 0 && r.offset > last + 1) c.skipped[r.lane] += static_cast<uint64_t>(r.offset - last - 1);
+    last = std::max(last, r.offset);
   }
   Envelope env;
   DecodeResult d = DecodeEnvelope(r.payload, &env);
@@ -595,6 +613,23 @@ Status WorkloadRunner::Impl::Run(const CancelToken& cancel, WorkloadResult& resu
   }
   stop_consumers_.store(true);
   for (std::thread& t : consumer_threads) t.join();
+  // Lanes whose consumers skipped offsets did not read everything the broker held: their missing
+  // messages are unseen (deleted before they were read), not lost by the broker's fault.
+  for (const auto& c : consumers_) {
+    for (int l = 0; l < lanes_; ++l) {
+      if (c->skipped[l] == 0) continue;
+      result.skipped_offsets += c->skipped[l];
+      // Domain ids are producer * lanes + lane.
+      for (size_t d = static_cast<size_t>(l); d < domains_.size(); d += static_cast<size_t>(lanes_)) {
+        domains_[d].caught_up = false;
+      }
+    }
+  }
+  if (result.skipped_offsets > 0) {
+    result.drain_caught_up = false;
+    LogWarn("workload " + opt_.name + ": consumers skipped " + std::to_string(result.skipped_offsets) +
+            " offsets the broker no longer held (retention); their messages count as unseen");
+  }
   {
     std::lock_guard<std::mutex> lock(sampler_mu_);
     stop_sampler_.store(true);
