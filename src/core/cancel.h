@@ -14,15 +14,23 @@ class CancelToken {
  public:
   bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
 
-  void Cancel(const std::string& reason) {
+  // `graceful`: the holder should wind down properly (a background workload at the end of its
+  // flow stops sending but still drains and accounts); otherwise it should stop at once.
+  void Cancel(const std::string& reason, bool graceful = false) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (cancelled_.load()) return;
       reason_ = reason;
+      graceful_.store(graceful, std::memory_order_relaxed);
       cancelled_.store(true, std::memory_order_release);
     }
     cv_.notify_all();
   }
+
+  // True only when cancelled, and gracefully.
+  bool graceful() const { return cancelled() && graceful_.load(std::memory_order_relaxed); }
+  // Cancelled and not gracefully: stop now.
+  bool aborted() const { return cancelled() && !graceful(); }
 
   std::string reason() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -37,6 +45,7 @@ class CancelToken {
 
  private:
   std::atomic<bool> cancelled_{false};
+  std::atomic<bool> graceful_{false};
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::string reason_;  // guarded by mu_

@@ -211,7 +211,7 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
         if (!others_active) {
           for (StepState& s : states) {
             if (s.step->background && s.record.status == StepStatus::kRunning && !s.cancel->cancelled()) {
-              s.cancel->Cancel("the flow ended");
+              s.cancel->Cancel("the flow ended", /*graceful=*/true);
             }
           }
         }

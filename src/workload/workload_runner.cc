@@ -430,7 +430,7 @@ void WorkloadRunner::Impl::ProducerLoop(ProducerState& p, const CancelToken& can
   }
   // Wait for the outstanding delivery reports; what is still open then is indeterminate.
   // Interrupted runs wait only briefly: what is still open is recorded as indeterminate.
-  p.client->Flush(cancel.cancelled() ? 2 * kSecond : opt_.producer.message_timeout_ns + 5 * kSecond);
+  p.client->Flush(cancel.aborted() ? 2 * kSecond : opt_.producer.message_timeout_ns + 5 * kSecond);
   int64_t now = NowNs();
   std::vector<uint64_t> open;
   p.pending.ForEachLive([&](uint64_t slot, PendingSend&) { open.push_back(slot); });
@@ -575,7 +575,9 @@ void WorkloadRunner::Impl::Drain(const CancelToken& cancel, WorkloadResult& resu
       }
       all = all && caught_up[l];
     }
-    if (all || MonotonicNs() >= deadline || cancel.WaitFor(20 * kNsPerMs)) break;
+    if (all || MonotonicNs() >= deadline || cancel.aborted()) break;
+    // Not cancel.WaitFor(): a graceful stop (the flow ended) must still let the drain finish.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   stop_consumers_.store(true);
   std::vector<verify::DomainInfo> domains;
@@ -604,7 +606,7 @@ Status WorkloadRunner::Impl::Run(const CancelToken& cancel, WorkloadResult& resu
     for (std::thread& t : producer_threads) t.join();
   }
   result.load_end_ns = NowNs();
-  if (!consumers_.empty() && !cancel.cancelled()) {
+  if (!consumers_.empty() && !cancel.aborted()) {
     Drain(cancel, result);
   } else {
     for (uint32_t d = 0; d < static_cast<uint32_t>(opt_.producers * lanes_); ++d) {
@@ -637,7 +639,7 @@ Status WorkloadRunner::Impl::Run(const CancelToken& cancel, WorkloadResult& resu
   sampler_cv_.notify_all();
   if (sampler.joinable()) sampler.join();
   result.finished_ns = NowNs();
-  result.cancelled = cancel.cancelled();
+  result.cancelled = cancel.aborted();  // a graceful stop yields a complete, if shorter, result
 
   std::vector<const verify::SendShard*> sends;
   std::vector<const verify::ReceiveShard*> receives;
