@@ -1,6 +1,15 @@
 #include "flow/engine.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "core/testutil.h"
 #include "spec/loader.h"
@@ -133,6 +142,185 @@ TEST(FlowEngineTest, CancellationBeforeStartCancelsEverything) {
   EXPECT_TRUE(outcome.interrupted);
   EXPECT_EQ(outcome.exit_code, 3);
   for (const StepRecord& r : outcome.steps) EXPECT_EQ(r.status, StepStatus::kCancelled) << r.id;
+}
+
+// ---- sleep and exec (no cluster needed) ----
+
+// Processes (not zombies) whose parent is this test process, or, with `pgid`, in that group.
+std::vector<int> ChildrenOfThisProcess(int pgid = 0) {
+  std::vector<int> out;
+  const std::string self = std::to_string(getpid());
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // pid (comm) state ppid ...; comm may contain blanks, so read after the last ')'.
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 1));
+    std::string state, ppid, pgrp;
+    rest >> state >> ppid >> pgrp;
+    if (state == "Z") continue;  // dead; an orphan waits for init to reap it
+    if (pgid == 0 ? ppid == self : pgrp == std::to_string(pgid)) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+TEST(FlowExecTest, EchoCapturesStdout) {
+  FlowRun run(R"(name: t
+steps:
+  a: { kind: exec, with: { argv: [/bin/echo, hello] } }
+)");
+  EXPECT_EQ(run.outcome.exit_code, 0);
+  EXPECT_EQ(run.Step("a").status, StepStatus::kSucceeded);
+  nlohmann::json out = run.ctx.Outputs("a");
+  EXPECT_EQ(out["stdout"], "hello");
+  EXPECT_EQ(out["exit_code"], 0);
+  EXPECT_EQ(out["stderr_tail"], "");
+  EXPECT_EQ(out["truncated"], false);
+  EXPECT_TRUE(out.contains("duration_ms"));
+}
+
+TEST(FlowExecTest, ExpectedExitCodeSucceedsOtherwiseTheStepFails) {
+  FlowRun expected(R"(name: t
+steps:
+  a: { kind: exec, with: { argv: [/bin/sh, -c, "exit 3"], expect_exit: 3 } }
+)");
+  EXPECT_EQ(expected.Step("a").status, StepStatus::kSucceeded);
+  EXPECT_EQ(expected.ctx.Outputs("a")["exit_code"], 3);
+  EXPECT_EQ(expected.outcome.exit_code, 0);
+
+  FlowRun unexpected(R"(name: t
+steps:
+  a: { kind: exec, with: { argv: [/bin/sh, -c, "echo oops >&2; exit 3"] } }
+)");
+  EXPECT_EQ(unexpected.Step("a").status, StepStatus::kFailed);
+  EXPECT_EQ(unexpected.Step("a").error.code(), StatusCode::kFailedPrecondition);
+  const std::string message = unexpected.Step("a").error.message();
+  EXPECT_NE(message.find("exited with 3, expected 0"), std::string::npos) << message;
+  EXPECT_NE(message.find("oops"), std::string::npos) << message;
+  EXPECT_EQ(unexpected.ctx.Outputs("a")["stderr_tail"], "oops\n");
+  EXPECT_EQ(unexpected.outcome.exit_code, 3);
+}
+
+TEST(FlowExecTest, MissingProgramIsAClearError) {
+  FlowRun run(R"(name: t
+steps:
+  a: { kind: exec, with: { argv: [drone-no-such-program, x] } }
+)");
+  EXPECT_EQ(run.Step("a").status, StepStatus::kFailed);
+  const std::string message = run.Step("a").error.message();
+  EXPECT_NE(message.find("program 'drone-no-such-program' not found in PATH"), std::string::npos)
+      << message;
+  FlowRun absolute(R"(name: t
+steps:
+  a: { kind: exec, with: { argv: [/nonexistent/prog] } }
+)");
+  EXPECT_EQ(absolute.Step("a").status, StepStatus::kFailed);
+  EXPECT_NE(absolute.Step("a").error.message().find("'/nonexistent/prog'"), std::string::npos);
+}
+
+TEST(FlowExecTest, TimeoutKillsAndReapsTheChild) {
+  const auto start = std::chrono::steady_clock::now();
+  FlowRun run(R"(name: t
+steps:
+  a: { kind: exec, timeout: 300ms, with: { argv: [sleep, "30"] } }
+)");
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(elapsed, std::chrono::seconds(3));
+  EXPECT_EQ(run.Step("a").status, StepStatus::kFailed);
+  EXPECT_EQ(run.Step("a").error.code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(run.outcome.exit_code, 3);
+  nlohmann::json out = run.ctx.Outputs("a");
+  ASSERT_TRUE(out.contains("pid"));
+  const int pid = out["pid"];
+  EXPECT_EQ(kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+  EXPECT_TRUE(ChildrenOfThisProcess().empty());
+}
+
+TEST(FlowExecTest, ChildIgnoringSigtermIsKilledAfterTheGrace) {
+  const auto start = std::chrono::steady_clock::now();
+  FlowRun run(R"(name: t
+steps:
+  a:
+    kind: exec
+    timeout: 200ms
+    with: { argv: [/bin/sh, -c, "trap '' TERM; sleep 30 & wait"] }
+)");
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(elapsed, std::chrono::seconds(2));
+  EXPECT_LT(elapsed, std::chrono::seconds(6));
+  EXPECT_EQ(run.Step("a").error.code(), StatusCode::kDeadlineExceeded);
+  const int pid = run.ctx.Outputs("a")["pid"];
+  EXPECT_EQ(kill(pid, 0), -1);
+  // The whole process group is gone, including the background sleep.
+  // SIGKILL is delivered asynchronously; the background sleep dies at once.
+  for (int i = 0; i < 100 && !ChildrenOfThisProcess(pid).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(ChildrenOfThisProcess(pid).empty()) << "process group " << pid << " still alive";
+  EXPECT_TRUE(ChildrenOfThisProcess().empty());
+}
+
+TEST(FlowExecTest, ArgvUsesAnEarlierStepsOutput) {
+  FlowRun run(R"(name: t
+steps:
+  a: { kind: exec, with: { argv: [/bin/echo, hello] } }
+  b: { kind: exec, needs: [a], with: { argv: [/bin/echo, "got ${{ steps.a.outputs.stdout }}"] } }
+)");
+  EXPECT_EQ(run.outcome.exit_code, 0);
+  EXPECT_EQ(run.ctx.Outputs("b")["stdout"], "got hello");
+}
+
+TEST(FlowExecTest, EnvCwdAndTruncation) {
+  FlowRun run(R"yaml(name: t
+steps:
+  a:
+    kind: exec
+    with:
+      argv: [/bin/sh, -c, 'echo "$DRONE_TEST_VAR $(pwd)"']
+      env: { DRONE_TEST_VAR: bar }
+      cwd: /
+  b: { kind: exec, with: { argv: [/bin/echo, hello], max_output: 4 } }
+)yaml");
+  EXPECT_EQ(run.outcome.exit_code, 0);
+  EXPECT_EQ(run.ctx.Outputs("a")["stdout"], "bar /");
+  EXPECT_EQ(run.ctx.Outputs("b")["stdout"], "hell");
+  EXPECT_EQ(run.ctx.Outputs("b")["truncated"], true);
+}
+
+TEST(FlowSleepTest, SleepsAndReportsTheTime) {
+  FlowRun run(R"(name: t
+steps:
+  s: { kind: sleep, with: { duration: 50ms } }
+)");
+  EXPECT_EQ(run.Step("s").status, StepStatus::kSucceeded);
+  EXPECT_GE(run.ctx.Outputs("s")["slept_ms"].get<int64_t>(), 50);
+}
+
+TEST(FlowSleepTest, CancellingTheRunCutsASleepShort) {
+  spec::FlowSpec flow = Load(R"(name: t
+steps:
+  s: { kind: sleep, with: { duration: 1h } }
+)");
+  RunContext ctx(flow, "r", 1, nullptr, nullptr);
+  CancelToken cancel;
+  std::thread interrupter([&cancel] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cancel.Cancel("interrupted by SIGINT");
+  });
+  const auto start = std::chrono::steady_clock::now();
+  RunOutcome outcome = FlowEngine(ctx).Run(cancel);
+  interrupter.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_TRUE(outcome.interrupted);
+  EXPECT_EQ(outcome.exit_code, 3);
+  ASSERT_EQ(outcome.steps.size(), 1u);
+  EXPECT_EQ(outcome.steps[0].status, StepStatus::kCancelled);
+  EXPECT_LT(ctx.Outputs("s")["slept_ms"].get<int64_t>(), 5000);
 }
 
 }  // namespace

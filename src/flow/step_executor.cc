@@ -12,6 +12,8 @@ std::unique_ptr<StepExecutor> NewWorkloadStep();
 std::unique_ptr<StepExecutor> NewFaultKillStep();
 std::unique_ptr<StepExecutor> NewFaultNetworkStep();
 std::unique_ptr<StepExecutor> NewCheckStep();
+std::unique_ptr<StepExecutor> NewSleepStep();
+std::unique_ptr<StepExecutor> NewExecStep();
 
 Result<std::string> StepContext::Interpolate(const std::string& text) const {
   if (text.find("${{") == std::string::npos) return text;
@@ -29,6 +31,9 @@ void RegisterBuiltinStepKinds(Registry<StepExecutor>& registry) {
                     [] { return NewFaultNetworkStep(); });
   registry.Register("check", "assert thresholds on a workload's results",
                     [] { return NewCheckStep(); });
+  registry.Register("sleep", "wait for a duration", [] { return NewSleepStep(); });
+  registry.Register("exec", "run a program (argv, no shell) and capture its output",
+                    [] { return NewExecStep(); });
 }
 
 Registry<StepExecutor>& StepKindRegistry() {

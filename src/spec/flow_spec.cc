@@ -28,6 +28,10 @@ const char* StepKindName(StepKind kind) {
       return "fault.network";
     case StepKind::kCheck:
       return "check";
+    case StepKind::kSleep:
+      return "sleep";
+    case StepKind::kExec:
+      return "exec";
   }
   return "unknown";
 }

@@ -118,7 +118,23 @@ struct CheckWith {
   std::vector<Expectation> expect;  // in file order
 };
 
-enum class StepKind { kCluster, kTopic, kWorkload, kFaultKill, kFaultNetwork, kCheck };
+// sleep: wait for `duration` (cut short when the step is cancelled).
+struct SleepWith {
+  int64_t duration_ns = 0;  // required, > 0
+};
+
+// exec: run a program directly (never through a shell) and capture its output.
+inline constexpr int64_t kDefaultExecMaxOutput = int64_t{1024} * 1024;
+
+struct ExecWith {
+  std::vector<std::string> argv;  // required, non-empty; elements may hold step-output references
+  std::map<std::string, std::string> env;  // added to (or replacing in) Drone's environment
+  std::string cwd;                // empty = Drone's working directory
+  int expect_exit = 0;            // any other exit status fails the step
+  int64_t max_output = kDefaultExecMaxOutput;  // stdout kept in the outputs, bytes
+};
+
+enum class StepKind { kCluster, kTopic, kWorkload, kFaultKill, kFaultNetwork, kCheck, kSleep, kExec };
 
 const char* StepKindName(StepKind kind);  // "cluster", "fault.kill", ...
 
@@ -140,7 +156,8 @@ struct Step {
   int64_t after_ns = 0;                // delay between readiness and start
   std::optional<int64_t> timeout_ns;
   OnError on_error = OnError::kStop;
-  std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith> with;
+  std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith>
+      with;
 };
 
 struct FlowSpec {

@@ -28,8 +28,9 @@ constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 const std::vector<std::string> kTopKeys = {"name", "description", "params", "steps", "finally"};
 const std::vector<std::string> kStepKeys = {"kind",  "needs",   "with",    "background",
                                             "after", "timeout", "on_error"};
-const std::vector<std::string> kKindNames = {"cluster",    "topic",         "workload",
-                                             "fault.kill", "fault.network", "check"};
+// In StepKind order.
+const std::vector<std::string> kKindNames = {"cluster",       "topic", "workload", "fault.kill",
+                                             "fault.network", "check", "sleep",    "exec"};
 const std::vector<std::string> kClusterKeys = {"broker", "platform", "nodes", "bootstrap"};
 const std::vector<std::string> kTopicKeys = {"cluster", "name", "partitions", "replication",
                                              "config"};
@@ -57,6 +58,8 @@ const std::vector<std::string> kWorkloadKeys = {"cluster",
 const std::vector<std::string> kFaultKillKeys = {"cluster", "target", "duration", "failback"};
 const std::vector<std::string> kFaultNetworkKeys = {"cluster", "target", "duration", "delay"};
 const std::vector<std::string> kCheckKeys = {"workload", "expect"};
+const std::vector<std::string> kSleepKeys = {"duration"};
+const std::vector<std::string> kExecKeys = {"argv", "env", "cwd", "expect_exit", "max_output"};
 const std::vector<std::string> kSizeKeys = {"distribution", "min", "max", "mean", "stddev"};
 const std::vector<std::string> kKeysKeys = {"mode", "count"};
 const std::vector<std::string> kNeedStates = {"succeeded", "started", "done", "failed"};
@@ -477,7 +480,8 @@ class FlowLoader {
       } else if (root == "steps") {
         if (refs == Refs::kReject) {
           Error(f.loc, f.path, "'" + shown + "': step outputs cannot be used in this field",
-                "only topic name, workload topic, fault target and cluster bootstrap may use "
+                "only topic name, workload topic, fault target, cluster bootstrap and exec argv "
+                "may use "
                 "${{ steps.ID.outputs.NAME }}; values known before the run belong in params");
           ok = false;
           continue;
@@ -1123,6 +1127,12 @@ class FlowLoader {
       case StepKind::kCheck:
         info.step.with = ReadCheck(with, info);
         break;
+      case StepKind::kSleep:
+        info.step.with = ReadSleep(with);
+        break;
+      case StepKind::kExec:
+        info.step.with = ReadExec(with);
+        break;
     }
     info.with_read = true;
     info.with_clean = errors_.size() == errors_before;
@@ -1502,6 +1512,85 @@ class FlowLoader {
       c.expect.push_back({entry.name, s->text, entry.key_loc});
     }
     return c;
+  }
+
+  SleepWith ReadSleep(const Field& with) {
+    SleepWith sw;
+    auto m = ReadMap(with, &kSleepKeys);
+    if (!m) return sw;
+    if (const Field* f = m->Find("duration")) {
+      if (auto v = ReadDuration(*f, false)) sw.duration_ns = *v;
+    } else {
+      Missing(*m, "duration", "how long to wait, e.g. duration: 5s");
+    }
+    return sw;
+  }
+
+  ExecWith ReadExec(const Field& with) {
+    ExecWith e;
+    auto m = ReadMap(with, &kExecKeys);
+    if (!m) return e;
+    if (const Field* f = m->Find("argv")) {
+      ReadArgv(*f, e);
+    } else {
+      Missing(*m, "argv", "the program and its arguments, e.g. argv: [/bin/echo, hello]");
+    }
+    if (const Field* f = m->Find("env")) {
+      if (auto entries = ReadMap(*f, nullptr)) {
+        for (const Field& entry : entries->entries) {
+          auto v = ReadString(entry, Refs::kReject);
+          if (!v) continue;
+          if (entry.name.empty() || entry.name.find('=') != std::string::npos) {
+            Error(entry.key_loc, entry.path,
+                  "'" + entry.name + "' is not an environment variable name",
+                  "names must not be empty or contain '='");
+            continue;
+          }
+          e.env[entry.name] = *v;
+        }
+      }
+    }
+    if (const Field* f = m->Find("cwd")) {
+      if (auto v = ReadRequiredString(*f, Refs::kReject)) e.cwd = *v;
+    }
+    if (const Field* f = m->Find("expect_exit")) {
+      if (auto v = ReadInt(*f, 0, 255)) e.expect_exit = static_cast<int>(*v);
+    }
+    if (const Field* f = m->Find("max_output")) {
+      auto v = ReadSize(*f);
+      if (v && *v <= 0) {
+        Error(f->loc, f->path, "must be greater than 0 bytes");
+      } else if (v) {
+        e.max_output = *v;
+      }
+    }
+    return e;
+  }
+
+  // A list of strings, the first one (the program) not empty. Elements may use step outputs;
+  // they are not split on blanks: each element is one argument.
+  void ReadArgv(const Field& f, ExecWith& e) {
+    const std::string hint = "one element per argument, e.g. argv: [/bin/sh, -c, \"exit 3\"]";
+    if (!f.value.IsDefined() || f.value.IsNull()) {
+      Error(f.loc, f.path, "expected a non-empty list of strings, got nothing", hint);
+      return;
+    }
+    if (!f.value.IsSequence()) {
+      Error(f.loc, f.path, "expected a list of strings, got " + Describe(f.value),
+            "exec runs no shell: " + hint);
+      return;
+    }
+    if (f.value.size() == 0) {
+      Error(f.loc, f.path, "must not be empty", "the first element is the program to run");
+      return;
+    }
+    size_t i = 0;
+    for (const YAML::Node& node : f.value) {
+      const Field item{"", node, f.path + "[" + std::to_string(i) + "]", LocOf(node, f.loc), f.loc};
+      auto v = i == 0 ? ReadRequiredString(item, Refs::kAllow) : ReadString(item, Refs::kAllow);
+      if (v) e.argv.push_back(*v);
+      ++i;
+    }
   }
 
   // ---- steps, third pass: references between steps ----

@@ -345,6 +345,8 @@ TEST(DiagnosticTest, StepKindNames) {
   EXPECT_STREQ(StepKindName(StepKind::kFaultKill), "fault.kill");
   EXPECT_STREQ(StepKindName(StepKind::kFaultNetwork), "fault.network");
   EXPECT_STREQ(StepKindName(StepKind::kCheck), "check");
+  EXPECT_STREQ(StepKindName(StepKind::kSleep), "sleep");
+  EXPECT_STREQ(StepKindName(StepKind::kExec), "exec");
 }
 
 TEST(LoaderErrorTest, YamlSyntaxErrorIsOneDiagnosticAtItsPosition) {
@@ -451,15 +453,17 @@ TEST(LoaderErrorTest, MissingKind) {
   const LoadResult r = Load(Replace(kBase, "{kind: cluster}", "{with: {nodes: 1}}"));
   // The topic still finds no cluster step, which is a second, separate problem.
   ASSERT_EQ(r.errors.size(), 3u) << AllErrors(r);
-  EXPECT_EQ(r.errors[0].ToString(),
-            "f.yaml:3:12: steps.cluster.kind: missing required field 'kind'\n"
-            "  hint: one of cluster, topic, workload, fault.kill, fault.network, check");
+  EXPECT_EQ(
+      r.errors[0].ToString(),
+      "f.yaml:3:12: steps.cluster.kind: missing required field 'kind'\n"
+      "  hint: one of cluster, topic, workload, fault.kill, fault.network, check, sleep, exec");
 }
 
 TEST(LoaderErrorTest, UnknownKindSuggestsTheClosest) {
   const LoadResult r = Load(std::string(kBase) + "  logs: {kind: collect}\n");
   EXPECT_TRUE(OneError(r, 9, 16, "steps.logs.kind", "unknown step kind 'collect'"));
-  EXPECT_EQ(r.errors[0].hint, "kinds: cluster, topic, workload, fault.kill, fault.network, check");
+  EXPECT_EQ(r.errors[0].hint,
+            "kinds: cluster, topic, workload, fault.kill, fault.network, check, sleep, exec");
   const LoadResult typo = Load(std::string(kBase) + "  v: {kind: chek}\n");
   ASSERT_EQ(typo.errors.size(), 1u);
   EXPECT_EQ(typo.errors[0].hint, "did you mean 'check'?");
@@ -886,6 +890,148 @@ TEST(LoaderOutputsTest, MustNameAnOutput) {
   const LoadResult r =
       Load(Replace(kBase, "{topic: orders,", "{topic: \"${{ steps.topic.name }}\","));
   EXPECT_TRUE(OneError(r, 8, 19, "steps.load.with.topic", "${{ steps.ID.outputs.NAME }}"));
+}
+
+// ---- sleep and exec ----
+
+// A valid flow of sleep and exec steps only. Tests replace parts of it to make one thing wrong.
+constexpr const char* kExecBase = R"(name: ex
+steps:
+  a: {kind: exec, with: {argv: [/bin/echo, hello]}}
+  b: {kind: sleep, needs: [a], with: {duration: 5s}}
+  c:
+    kind: exec
+    needs: [b]
+    with: {argv: [cat, "x-${{ steps.a.outputs.stdout }}", ""], env: {X: "1"}, cwd: /tmp}
+)";
+
+TEST(LoaderSleepExecTest, ReadsSleepAndExec) {
+  const LoadResult r = Load(std::string(kExecBase) +
+                            "  d: {kind: exec, needs: [c], with: {argv: [x], expect_exit: 3, "
+                            "max_output: 4KiB}}\n");
+  ASSERT_TRUE(r.errors.empty()) << AllErrors(r);
+  const Step& a = FindStep(*r.flow, "a");
+  EXPECT_EQ(a.kind, StepKind::kExec);
+  const auto& ae = std::get<ExecWith>(a.with);
+  EXPECT_EQ(ae.argv, (std::vector<std::string>{"/bin/echo", "hello"}));
+  EXPECT_TRUE(ae.env.empty());
+  EXPECT_EQ(ae.cwd, "");
+  EXPECT_EQ(ae.expect_exit, 0);
+  EXPECT_EQ(ae.max_output, 1024 * 1024);
+  const Step& b = FindStep(*r.flow, "b");
+  EXPECT_EQ(b.kind, StepKind::kSleep);
+  EXPECT_EQ(std::get<SleepWith>(b.with).duration_ns, 5 * kSec);
+  const auto& c = std::get<ExecWith>(FindStep(*r.flow, "c").with);
+  // Step-output references stay for the engine; each element is one argument, even "".
+  EXPECT_EQ(c.argv, (std::vector<std::string>{"cat", "x-${{ steps.a.outputs.stdout }}", ""}));
+  EXPECT_EQ(c.env, (std::map<std::string, std::string>{{"X", "1"}}));
+  EXPECT_EQ(c.cwd, "/tmp");
+  const auto& d = std::get<ExecWith>(FindStep(*r.flow, "d").with);
+  EXPECT_EQ(d.expect_exit, 3);
+  EXPECT_EQ(d.max_output, 4096);
+}
+
+TEST(LoaderSleepExecTest, SleepNeedsADuration) {
+  const LoadResult r = Load(Replace(kExecBase, "{duration: 5s}", "{}"));
+  EXPECT_TRUE(OneError(r, 4, 38, "steps.b.with.duration", "missing required field 'duration'"));
+  const LoadResult none = Load(Replace(kExecBase, ", with: {duration: 5s}", ""));
+  EXPECT_TRUE(OneError(none, 4, 6, "steps.b.with.duration", "missing required field 'duration'"));
+}
+
+TEST(LoaderSleepExecTest, SleepDurationNeedsAUnit) {
+  const LoadResult r = Load(Replace(kExecBase, "{duration: 5s}", "{duration: 5}"));
+  EXPECT_TRUE(OneError(r, 4, 49, "steps.b.with.duration", "unit"));
+}
+
+TEST(LoaderSleepExecTest, SleepUnknownKeySuggestsTheClosest) {
+  const LoadResult r = Load(Replace(kExecBase, "{duration: 5s}", "{duration: 5s, duraton: 1s}"));
+  EXPECT_TRUE(OneError(r, 4, 53, "steps.b.with.duraton", "unknown key 'duraton'"));
+  EXPECT_EQ(r.errors[0].hint, "did you mean 'duration'?");
+}
+
+TEST(LoaderSleepExecTest, ExecNeedsArgv) {
+  const LoadResult r = Load(Replace(kExecBase, "{argv: [/bin/echo, hello]}", "{cwd: /tmp}"));
+  EXPECT_TRUE(OneError(r, 3, 25, "steps.a.with.argv", "missing required field 'argv'"));
+  EXPECT_NE(r.errors[0].hint.find("argv: [/bin/echo, hello]"), std::string::npos);
+}
+
+TEST(LoaderSleepExecTest, ArgvMustBeAListNotACommandLine) {
+  const LoadResult r = Load(Replace(kExecBase, "[/bin/echo, hello]", "\"/bin/echo hello\""));
+  EXPECT_TRUE(OneError(r, 3, 32, "steps.a.with.argv", "expected a list of strings, got a value"));
+  EXPECT_NE(r.errors[0].hint.find("no shell"), std::string::npos);
+}
+
+TEST(LoaderSleepExecTest, ArgvMustNotBeEmpty) {
+  const LoadResult r = Load(Replace(kExecBase, "[/bin/echo, hello]", "[]"));
+  EXPECT_TRUE(OneError(r, 3, 32, "steps.a.with.argv", "must not be empty"));
+  const LoadResult program = Load(Replace(kExecBase, "[/bin/echo, hello]", "[\"\", hello]"));
+  EXPECT_TRUE(OneError(program, 3, 33, "steps.a.with.argv[0]", "must not be empty"));
+}
+
+TEST(LoaderSleepExecTest, ArgvElementsAreStrings) {
+  const LoadResult r = Load(Replace(kExecBase, "[/bin/echo, hello]", "[/bin/echo, {a: 1}]"));
+  EXPECT_TRUE(OneError(r, 3, 44, "steps.a.with.argv[1]", "expected a string, got a map"));
+}
+
+TEST(LoaderSleepExecTest, ArgvReferencesMustBeAncestors) {
+  const LoadResult r = Load(Replace(kExecBase, "    needs: [b]\n", ""));
+  EXPECT_TRUE(OneError(r, 7, 24, "steps.c.with.argv[1]",
+                       "step 'c' uses outputs of 'a' but does not depend on it"));
+  const LoadResult unknown = Load(Replace(kExecBase, "steps.a.outputs", "steps.z.outputs"));
+  EXPECT_TRUE(OneError(unknown, 8, 24, "steps.c.with.argv[1]", "refers to unknown step 'z'"));
+  const LoadResult own = Load(Replace(kExecBase, "steps.a.outputs", "steps.c.outputs"));
+  EXPECT_TRUE(OneError(own, 8, 24, "steps.c.with.argv[1]", "cannot use its own outputs"));
+}
+
+TEST(LoaderSleepExecTest, ArgvTakesParameters) {
+  const LoadResult r =
+      Load("params: {word: hi}\n" + Replace(kExecBase, "hello]", "\"${{ params.word }}\"]"));
+  ASSERT_TRUE(r.errors.empty()) << AllErrors(r);
+  EXPECT_EQ(std::get<ExecWith>(FindStep(*r.flow, "a").with).argv,
+            (std::vector<std::string>{"/bin/echo", "hi"}));
+}
+
+TEST(LoaderSleepExecTest, CwdAndEnvRejectStepOutputs) {
+  const LoadResult r =
+      Load(Replace(kExecBase, "cwd: /tmp", "cwd: \"${{ steps.a.outputs.stdout }}\""));
+  EXPECT_TRUE(OneError(r, 8, 84, "steps.c.with.cwd", "step outputs cannot be used in this field"));
+}
+
+TEST(LoaderSleepExecTest, EnvValuesAreStrings) {
+  const LoadResult r = Load(Replace(kExecBase, "{X: \"1\"}", "{X: [1, 2]}"));
+  EXPECT_TRUE(OneError(r, 8, 73, "steps.c.with.env.X", "expected a string, got a list"));
+  const LoadResult not_map = Load(Replace(kExecBase, "{X: \"1\"}", "X=1"));
+  EXPECT_TRUE(OneError(not_map, 8, 69, "steps.c.with.env", "expected a map, got a value"));
+}
+
+TEST(LoaderSleepExecTest, ExpectExitIsAnExitCode) {
+  const LoadResult r = Load(Replace(kExecBase, "{argv: [/bin/echo, hello]}",
+                                    "{argv: [/bin/echo, hello], expect_exit: 300}"));
+  EXPECT_TRUE(OneError(r, 3, 65, "steps.a.with.expect_exit", "must be between 0 and 255, got 300"));
+  const LoadResult text = Load(Replace(kExecBase, "{argv: [/bin/echo, hello]}",
+                                       "{argv: [/bin/echo, hello], expect_exit: ok}"));
+  EXPECT_TRUE(OneError(text, 3, 65, "steps.a.with.expect_exit", "expected an integer, got 'ok'"));
+}
+
+TEST(LoaderSleepExecTest, MaxOutputIsAPositiveSize) {
+  const LoadResult r = Load(Replace(kExecBase, "{argv: [/bin/echo, hello]}",
+                                    "{argv: [/bin/echo, hello], max_output: 0}"));
+  EXPECT_TRUE(OneError(r, 3, 64, "steps.a.with.max_output", "must be greater than 0 bytes"));
+  const LoadResult bad = Load(Replace(kExecBase, "{argv: [/bin/echo, hello]}",
+                                      "{argv: [/bin/echo, hello], max_output: lots}"));
+  ASSERT_EQ(bad.errors.size(), 1u) << AllErrors(bad);
+  EXPECT_EQ(bad.errors[0].field, "steps.a.with.max_output");
+}
+
+TEST(LoaderSleepExecTest, ExecUnknownKeySuggestsTheClosest) {
+  const LoadResult r = Load(Replace(kExecBase, "{argv: [/bin/echo, hello]}",
+                                    "{argv: [/bin/echo, hello], expect_exitt: 1}"));
+  EXPECT_TRUE(OneError(r, 3, 52, "steps.a.with.expect_exitt", "unknown key 'expect_exitt'"));
+  EXPECT_EQ(r.errors[0].hint, "did you mean 'expect_exit'?");
+  const LoadResult shell =
+      Load(Replace(kExecBase, "{argv: [/bin/echo, hello]}", "{argv: [/bin/echo, hello], zzz: 1}"));
+  ASSERT_EQ(shell.errors.size(), 1u) << AllErrors(shell);
+  EXPECT_EQ(shell.errors[0].hint, "allowed keys here: argv, env, cwd, expect_exit, max_output");
 }
 
 // ---- ordering ----

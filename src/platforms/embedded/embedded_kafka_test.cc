@@ -12,8 +12,9 @@
 namespace drone::platforms {
 namespace {
 
-// Partition leaders as a client sees them in metadata.
-std::map<int, int> Leaders(const std::string& bootstrap, const std::string& topic) {
+// Partition leaders as a client sees them in metadata (one request; may come back empty while a
+// new client is still connecting).
+std::map<int, int> LeadersOnce(const std::string& bootstrap, const std::string& topic) {
   char err[256];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
@@ -30,6 +31,18 @@ std::map<int, int> Leaders(const std::string& bootstrap, const std::string& topi
   }
   rd_kafka_topic_destroy(rkt);
   rd_kafka_destroy(rk);
+  return leaders;
+}
+
+// Asks until the topic's metadata lists every partition (bounded: 20 s).
+std::map<int, int> Leaders(const std::string& bootstrap, const std::string& topic,
+                           size_t partitions = 6) {
+  std::map<int, int> leaders;
+  int64_t deadline = MonotonicNs() + 20 * kNsPerSec;
+  while (MonotonicNs() < deadline) {
+    leaders = LeadersOnce(bootstrap, topic);
+    if (leaders.size() == partitions) break;
+  }
   return leaders;
 }
 
