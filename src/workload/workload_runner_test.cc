@@ -175,6 +175,25 @@ TEST_F(WorkloadRunnerTest, KeysPinMessagesToPartitionsAndSizesFollowTheDistribut
   std::remove(path.c_str());
 }
 
+TEST_F(WorkloadRunnerTest, NormalSizesCentreOnTheMeanWithinTheirClamps) {
+  WorkloadOptions o = Options();
+  o.consumers = 0;
+  o.producers = 1;
+  o.messages = 4000;
+  o.size.kind = SizeDistribution::Kind::kNormal;
+  o.size.mean = 500;
+  o.size.stddev = 50;
+  o.size.min = 400;
+  o.size.max = 600;
+  WorkloadRunner runner(*driver_, cluster_->Endpoint(), o, nullptr, nullptr);
+  CancelToken cancel;
+  ASSERT_OK(runner.Run(cancel));
+  // 4000 draws: the sample mean lies within a few standard errors (50/sqrt(4000) ~ 0.8 B).
+  double mean = static_cast<double>(runner.result().bytes_sent) / 4000.0;
+  EXPECT_NEAR(mean, 500.0, 10.0);
+  EXPECT_EQ(runner.result().acked, 4000u);
+}
+
 TEST_F(WorkloadRunnerTest, RoundRobinKeysSpreadOverPartitions) {
   WorkloadOptions o = Options();
   o.consumers = 0;
