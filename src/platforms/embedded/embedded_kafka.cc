@@ -130,6 +130,21 @@ class EmbeddedKafkaCluster : public Cluster, public NodeControl {
       }
     }
     rd_kafka_metadata_destroy(md);
+    // The mock picks leaders at random; spread them round-robin instead (partition p led by
+    // broker p mod N + 1, when it holds a replica), so every broker leads partitions and a fault
+    // on any broker has the same effect on every run.
+    const int brokers = static_cast<int>(nodes_.size());
+    for (size_t p = 0; p < parts.size(); ++p) {
+      PartitionState& state = parts[p];
+      const int wanted = static_cast<int>(p) % brokers + 1;
+      auto it = std::find(state.replicas.begin(), state.replicas.end(), wanted);
+      if (it == state.replicas.end() || state.leader == wanted) continue;
+      if (rd_kafka_mock_partition_set_leader(mock_, request.name.c_str(), static_cast<int>(p),
+                                             wanted) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        state.leader = wanted;
+        std::rotate(state.replicas.begin(), it, it + 1);
+      }
+    }
     if (parts.size() != static_cast<size_t>(request.partitions)) {
       return Internal("embedded Kafka: topic " + request.name + " reports " +
                       std::to_string(parts.size()) + " partitions, expected " +
