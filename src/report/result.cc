@@ -37,8 +37,7 @@ nlohmann::json BuildResult(const flow::RunContext& run, const flow::RunOutcome& 
   nlohmann::json workloads = nlohmann::json::object();
   for (const auto& [id, w] : run.Workloads()) {
     nlohmann::json j = w.result.ToJson();
-    static constexpr const char* kGuarantees[] = {"at-most-once", "at-least-once", "exactly-once", "ordered"};
-    j["guarantee"] = kGuarantees[static_cast<int>(w.guarantee)];
+    j["guarantee"] = verify::GuaranteeName(w.guarantee);
     if (w.result.consumed) {
       verify::Judgement judgement = verify::Judge(w.result.delivery, w.guarantee);
       j["verdict"] = verify::VerdictName(judgement.verdict);
