@@ -21,6 +21,7 @@
 #include "flow/step_executor.h"
 #include "platforms/builtin_platforms.h"
 #include "report/result.h"
+#include "spec/flow_schema.h"
 #include "spec/loader.h"
 #include "store/run_store.h"
 #include "workload/history.h"
@@ -264,6 +265,11 @@ int PluginsCommand(bool json) {
                 << d.get<std::string>() << "\n";
     }
   }
+  return 0;
+}
+
+int SchemaCommand() {
+  std::cout << spec::FlowJsonSchema().dump(2) << "\n";
   return 0;
 }
 
