@@ -39,6 +39,12 @@ int main(int argc, char** argv) {
   run->add_option("--data-dir", run_flags.data_dir, "where the run store (runs.db) lives")
       ->capture_default_str();
   run->add_flag("--no-store", run_flags.no_store, "do not keep this run in the run store");
+  run->add_option("--metrics-port", run_flags.metrics_port,
+                  "serve Prometheus metrics on http://127.0.0.1:N/metrics while the flow runs\n"
+                  "(0: any free port; the address is printed on stderr; see docs/metrics.md)")
+      ->check(CLI::Range(0, 65535));
+  run->add_option("--junit", run_flags.junit_path,
+                  "write JUnit XML (one test case per check and per delivery verdict) to FILE");
   bool no_progress = false;
   run->add_flag("--no-progress", no_progress, "no live progress line, even on a terminal");
   run->footer(
