@@ -10,6 +10,7 @@ import unittest
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -55,6 +56,65 @@ def samples(text, name):
             if s.name == name:
                 found.append((s.labels, s.value))
     return found
+
+
+class ReportParser(HTMLParser):
+    """Collects what the report tests look at: chart lines, fault windows, the verdict, check rows,
+    and every attribute and style/script text (where an external reference would hide)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = {}  # (svg id, data-series) -> [values]
+        self.faults = {}  # svg id -> [(from, to)]
+        self.attributes = []
+        self.code = []  # text inside <style> and <script>
+        self.verdict = None
+        self.checks = []  # [[cell text, ...]] of rows of the checks table
+        self.categories = {}
+        self._svg = None
+        self._in = []
+        self._row = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.attributes.extend(v or "" for _, v in attrs)
+        self._in.append((tag, a))
+        if tag == "svg":
+            self._svg = a.get("id")
+        elif tag == "polyline" and self._svg:
+            self.lines[(self._svg, a["data-series"])] = [float(v) for v in a["data-values"].split()]
+        elif tag == "rect" and "fault" in a.get("class", "") and "data-from" in a:
+            self.faults.setdefault(self._svg, []).append((float(a["data-from"]), float(a["data-to"])))
+        elif tag == "tr" and ("check" in a.get("class", "") or "data-category" in a):
+            self._row = (a.get("data-category"), [])
+        elif tag == "td" and self._row is not None:
+            self._row[1].append("")
+
+    def handle_endtag(self, tag):
+        while self._in:
+            t, _ = self._in.pop()
+            if t == tag:
+                break
+        if tag == "svg":
+            self._svg = None
+        if tag == "tr" and self._row is not None:
+            category, cells = self._row
+            if category is None:
+                self.checks.append(cells)
+            else:
+                self.categories[category] = int(cells[1])
+            self._row = None
+
+    def handle_data(self, data):
+        if not self._in:
+            return
+        tag, a = self._in[-1]
+        if tag in ("style", "script"):
+            self.code.append(data)
+        if a.get("id") == "verdict":
+            self.verdict = data
+        if self._row is not None and tag == "td":
+            self._row[1][-1] += data
 
 
 class OutputsTest(unittest.TestCase):
@@ -148,6 +208,69 @@ class OutputsTest(unittest.TestCase):
         port = int(self.url.rsplit(":", 1)[1].split("/")[0])
         with socket.socket() as s:
             self.assertNotEqual(s.connect_ex(("127.0.0.1", port)), 0)
+
+    def report(self):
+        if not hasattr(self.__class__, "_report"):
+            out = os.path.join(self.dir, "report.html")
+            r = subprocess.run([DRONE, "report", self.result["run_id"], "-o", out, "--data-dir",
+                                self.data_dir], capture_output=True, text=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(out) as f:
+                text = f.read()
+            parser = ReportParser()
+            parser.feed(text)
+            parser.close()
+            self.__class__._report = (text, parser)
+        return self.__class__._report
+
+    def test_report_charts_draw_the_runs_series(self):
+        _, report = self.report()
+        series = self.result["workloads"]["load"]["series"]
+        self.assertGreater(len(series), 2)
+        for key in ("sent", "acked", "received"):
+            self.assertEqual(report.lines[("throughput-load", key)], [float(p[key]) for p in series], key)
+        for key in ("publish_p99_ms", "end_to_end_p50_ms", "end_to_end_p99_ms"):
+            drawn = report.lines[("latency-load", key)]
+            self.assertEqual(len(drawn), len(series))
+            for d, p in zip(drawn, series):
+                self.assertAlmostEqual(d, p[key], places=3)
+
+    def test_report_shades_the_fault_window(self):
+        _, report = self.report()
+        (fault,) = self.result["faults"]
+        for chart in ("throughput-load", "latency-load"):
+            (window,) = report.faults[chart]
+            self.assertAlmostEqual(window[1] - window[0], 1.5, delta=0.3)
+            self.assertGreater(window[0], 0)
+
+    def test_report_shows_verdict_checks_and_delivery(self):
+        _, report = self.report()
+        self.assertEqual(report.verdict, self.result["verdict"])
+        rows = {cells[1]: cells for cells in report.checks}
+        for c in self.result["checks"]:
+            self.assertIn(c["expect"], rows)
+            self.assertEqual(rows[c["expect"]][3], "pass" if c["passed"] else "FAIL")
+        self.assertEqual(rows["sent < 10"][2], str(self.result["workloads"]["load"]["sent"]))
+        delivery = self.result["workloads"]["load"]["delivery"]
+        self.assertEqual(report.categories["ok"], delivery["ok"])
+        self.assertEqual(report.categories["lost"], delivery["lost"])
+
+    def test_report_references_nothing_outside_itself(self):
+        text, report = self.report()
+        for where in report.attributes + report.code:
+            self.assertNotIn("http://", where)
+            self.assertNotIn("https://", where)
+            self.assertNotIn("url(", where)
+        self.assertNotRegex(text, r"<(script|link|img|iframe)[^>]*(src|href)=")
+
+    def test_report_of_a_missing_run_is_bad_input(self):
+        out = os.path.join(self.dir, "missing.html")
+        r = subprocess.run([DRONE, "report", "no-such-run", "-o", out, "--data-dir", self.data_dir],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no-such-run", r.stderr)
+        self.assertFalse(os.path.exists(out))
 
     def test_busy_metrics_port_is_bad_input(self):
         with socket.socket() as busy:
