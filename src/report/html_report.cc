@@ -47,7 +47,7 @@ std::string Fixed(double v, int digits) {
 std::string Num(double v) {
   if (std::fabs(v - std::round(v)) < 1e-9 && std::fabs(v) < 1e15) return Fixed(v, 0);
   char buf[64];
-  snprintf(buf, sizeof(buf), "%.6g", v);
+  snprintf(buf, sizeof(buf), "%.10g", v);
   return buf;
 }
 

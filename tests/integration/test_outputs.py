@@ -2,6 +2,7 @@
 (--junit) and the self-contained HTML report of the stored run (drone report). One short embedded
 run with a fault and a deliberately failing check is shared by every test."""
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ except ImportError:
     sys.path.append("/usr/lib/python3/dist-packages")
     from prometheus_client.parser import text_string_to_metric_families
 
-from drone_test_support import DRONE, TempDir, load_json, write_flow
+from drone_test_support import DRONE, SOURCE_DIR, TempDir, load_json, write_flow
 
 FLOW = """name: observed
 steps:
@@ -39,7 +40,11 @@ steps:
   verify:
     kind: check
     needs: [load]
+    on_error: continue
     with: { expect: { lost: 0, sent: "< 10" } }
+  # Keeps the run (and its metrics server) up for a few scrapes after the delivery is verified;
+  # the failing check above must not cancel it.
+  linger: { kind: sleep, needs: [load], with: { duration: 1500ms } }
 """
 
 
@@ -271,6 +276,19 @@ class OutputsTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("no-such-run", r.stderr)
         self.assertFalse(os.path.exists(out))
+
+    def test_grafana_dashboard_uses_only_exposed_metrics(self):
+        dashboard = load_json(os.path.join(SOURCE_DIR, "deploy", "grafana", "drone.json"))
+        queries = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+        queries += [v["definition"] for v in dashboard["templating"]["list"] if "definition" in v]
+        self.assertGreater(len(queries), 5)
+        exposed = set()
+        for _, text in self.scrapes:
+            for family in text_string_to_metric_families(text):
+                exposed.update(s.name for s in family.samples)
+        used = set(n for q in queries for n in re.findall(r"\bdrone_[a-z_]+", q))
+        self.assertIn("drone_end_to_end_latency_seconds_bucket", used)
+        self.assertEqual(sorted(used - exposed), [], "names the dashboard queries but Drone never exposed")
 
     def test_busy_metrics_port_is_bad_input(self):
         with socket.socket() as busy:
