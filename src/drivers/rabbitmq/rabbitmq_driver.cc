@@ -857,6 +857,21 @@ class RabbitMqAdmin : public Admin {
                          " has no offsets; its backlog tells the drain");
   }
 
+  // The queue's ready messages. AMQP does not report the unacknowledged ones; the drain covers
+  // those by also waiting until the consumers stop receiving. All consumers of a workload share
+  // the queue, so `group` does not matter.
+  Result<int64_t> Backlog(const std::string& topic, const std::string& /*group*/,
+                          int64_t timeout_ns) override {
+    int64_t ready = 0;
+    Status st = WithConnection(timeout_ns, [&](Connection& c) -> Status {
+      Result<uint32_t> n = PassiveDeclare(c, topic);
+      if (n.ok()) ready = *n;
+      return n.status();
+    });
+    if (!st.ok()) return st;
+    return ready;
+  }
+
  private:
   // Runs `f` on a connection, opening one (failing over across the nodes) when needed and trying
   // again on another node when the connection broke under `f`.
@@ -886,6 +901,19 @@ class RabbitMqAdmin : public Admin {
 class RabbitMqDriver : public Driver {
  public:
   std::string Name() const override { return "rabbitmq"; }
+
+  Status ValidateOptions(OptionScope scope,
+                         const std::map<std::string, std::string>& options) const override {
+    switch (scope) {
+      case OptionScope::kTopic:
+        return ValidateRabbitMqQueueConfig(options);
+      case OptionScope::kProducer:
+        return ValidateRabbitMqProducerConfig(options);
+      case OptionScope::kConsumer:
+        return ValidateRabbitMqConsumerConfig(options);
+    }
+    return Status::Ok();
+  }
 
   Result<std::unique_ptr<Admin>> NewAdmin(const Endpoint& endpoint) override {
     ASSIGN_OR_RETURN(std::vector<AmqpAddress> addrs, ParseAmqpBootstrap(endpoint.bootstrap));

@@ -216,6 +216,16 @@ TEST(RabbitMqBootstrapTest, ParsesAddressLists) {
   EXPECT_EQ(ParseAmqpBootstrap("h:99999").status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(RabbitMqConfigTest, DriverValidatesEachSettingsMap) {
+  auto driver = NewRabbitMqDriver();
+  EXPECT_OK(driver->ValidateOptions(OptionScope::kTopic, {{"queue_type", "quorum"}}));
+  EXPECT_EQ(driver->ValidateOptions(OptionScope::kTopic, {{"prefetch", "1"}}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_OK(driver->ValidateOptions(OptionScope::kConsumer, {{"prefetch", "1"}}));
+  EXPECT_EQ(driver->ValidateOptions(OptionScope::kProducer, {{"prefetch", "1"}}).code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST(RabbitMqConfigTest, RejectsUnknownAndMalformedSettings) {
   EXPECT_OK(ValidateRabbitMqProducerConfig({{"persistent", "false"}, {"heartbeat", "10"}}));
   Status s = ValidateRabbitMqProducerConfig({{"prefetch", "10"}});
@@ -255,6 +265,10 @@ TEST_F(RabbitMqDriverTest, ConfirmedPublishesAreAckedAndConsumedOnce) {
   ASSERT_EQ(sink.deliveries.size(), 200u);
   for (const auto& [token, outcome] : sink.deliveries) EXPECT_EQ(outcome, Outcome::kAck) << token;
 
+  auto held = (*admin)->Backlog("q-confirm", "", 10 * kNsPerSec);
+  ASSERT_OK(held.status());
+  EXPECT_EQ(*held, 200);
+
   ConsumerOptions co;
   co.topic = "q-confirm";
   co.extra = {{"prefetch", "50"}};
@@ -267,6 +281,9 @@ TEST_F(RabbitMqDriverTest, ConfirmedPublishesAreAckedAndConsumedOnce) {
     ASSERT_OK((*consumer)->Poll(100, sink).status());
   }
   ASSERT_EQ(sink.received.size(), 200u);
+  auto backlog = (*admin)->Backlog("q-confirm", "", 10 * kNsPerSec);
+  ASSERT_OK(backlog.status());
+  EXPECT_EQ(*backlog, 0);
   EXPECT_EQ(sink.received.front(), "message-0");
   EXPECT_EQ(sink.received.back(), "message-199");
   EXPECT_EQ(sink.redelivered, 0);

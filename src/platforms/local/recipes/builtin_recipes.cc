@@ -3,10 +3,14 @@
 #include <mutex>
 
 #include "platforms/local/broker_recipe.h"
+#include "platforms/local/recipes/rabbitmq_recipe.h"
 
 namespace drone::platforms::local {
 
-void RegisterBuiltinRecipes(Registry<BrokerRecipe>& /*registry*/) {}
+void RegisterBuiltinRecipes(Registry<BrokerRecipe>& registry) {
+  registry.Register("rabbitmq", "RabbitMQ nodes (rabbitmq-server) joined into one cluster, with their own epmd",
+                    [] { return NewRabbitMqRecipe(); });
+}
 
 Registry<BrokerRecipe>& RecipeRegistry() {
   static Registry<BrokerRecipe> registry("recipe");
