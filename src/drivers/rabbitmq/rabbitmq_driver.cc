@@ -50,6 +50,22 @@ uint64_t Fnv1a(std::string_view s) {
   return h;
 }
 
+}  // namespace
+
+size_t AmqpStartIndex(const std::string& client_id, size_t addresses) {
+  if (addresses == 0) return 0;
+  size_t end = client_id.size();
+  size_t begin = end;
+  while (begin > 0 && client_id[begin - 1] >= '0' && client_id[begin - 1] <= '9') --begin;
+  if (begin < end && end - begin < 9) {
+    size_t k = static_cast<size_t>(std::stoul(client_id.substr(begin)));
+    if (k > 0) return (k - 1) % addresses;
+  }
+  return Fnv1a(client_id) % addresses;
+}
+
+namespace {
+
 void SleepMs(int ms) {
   if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(std::min(ms, 100)));
 }
@@ -303,7 +319,7 @@ class RabbitMqProducer : public Producer {
     p->queue_ = options.topic;
     p->confirms_ = options.acks != "0";
     p->message_timeout_ns_ = options.message_timeout_ns;
-    p->next_index_ = Fnv1a(options.client_id) % p->addrs_.size();
+    p->next_index_ = AmqpStartIndex(options.client_id, p->addrs_.size());
     RETURN_IF_ERROR(p->Connect(MonotonicNs() + 10 * kNsPerSec));
     ASSIGN_OR_RETURN(uint32_t ready, PassiveDeclare(p->conn_, p->queue_));
     (void)ready;
@@ -601,7 +617,7 @@ class RabbitMqConsumer : public Consumer {
       }
     }
     c->queue_ = options.topic;
-    c->next_index_ = Fnv1a(options.client_id) % c->addrs_.size();
+    c->next_index_ = AmqpStartIndex(options.client_id, c->addrs_.size());
     RETURN_IF_ERROR(c->Connect(MonotonicNs() + 10 * kNsPerSec));
     return std::unique_ptr<Consumer>(std::move(c));
   }

@@ -7,6 +7,7 @@
 // one thread that owns it).
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,6 +28,11 @@ struct AmqpAddress {
 // Parses "host:port[,host:port...]" (an optional amqp:// prefix per entry is accepted; the port
 // defaults to 5672). InvalidArgument on an empty list or a bad port.
 Result<std::vector<AmqpAddress>> ParseAmqpBootstrap(const std::string& bootstrap);
+
+// The address a client connects to first: clients numbered 1, 2, 3... by their id's trailing
+// number ("drone-load-p2") go to addresses 0, 1, 2..., so that a workload's producers (and its
+// consumers) spread over the nodes; other ids by a hash.
+size_t AmqpStartIndex(const std::string& client_id, size_t addresses);
 
 // The settings a producer_config / consumer_config map / topic config may carry, checked before
 // anything connects. InvalidArgument naming the key and the accepted ones.

@@ -216,6 +216,15 @@ TEST(RabbitMqBootstrapTest, ParsesAddressLists) {
   EXPECT_EQ(ParseAmqpBootstrap("h:99999").status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(RabbitMqBootstrapTest, NumberedClientsSpreadOverTheNodes) {
+  EXPECT_EQ(AmqpStartIndex("drone-load-p1", 3), 0u);
+  EXPECT_EQ(AmqpStartIndex("drone-load-p2", 3), 1u);
+  EXPECT_EQ(AmqpStartIndex("drone-load-c3", 3), 2u);
+  EXPECT_EQ(AmqpStartIndex("drone-load-c4", 3), 0u);
+  EXPECT_LT(AmqpStartIndex("no-number", 3), 3u);
+  EXPECT_EQ(AmqpStartIndex("x7", 1), 0u);
+}
+
 TEST(RabbitMqConfigTest, DriverValidatesEachSettingsMap) {
   auto driver = NewRabbitMqDriver();
   EXPECT_OK(driver->ValidateOptions(OptionScope::kTopic, {{"queue_type", "quorum"}}));
