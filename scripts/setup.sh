@@ -11,7 +11,7 @@ PACKAGES=(
   # RabbitMQ: the client library, and the server the local platform runs
   librabbitmq-dev rabbitmq-server
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema kcat
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema python3-yaml kcat
   # formatting and static analysis (make format, make tidy)
   clang-format clang-tidy
 )
