@@ -243,6 +243,10 @@ class RabbitMqRecipe : public BrokerRecipe {
         {"RABBITMQ_ENABLED_PLUGINS_FILE", (dir / "enabled_plugins").string()},
         {"RABBITMQ_CONF_ENV_FILE", (dir / "rabbitmq-env.conf").string()},
         {"RABBITMQ_PID_FILE", (dir / "rabbitmq.pid").string()},
+        // The start script then execs the Erlang VM instead of running it as its child, so the
+        // VM is the process Drone started: the death signal (Drone killed) and every fault
+        // signal reach it directly. Nothing else changes without a NOTIFY_SOCKET.
+        {"RUNNING_UNDER_SYSTEMD", "true"},
         // The cluster's own epmd is already running; distribution listens on loopback only.
         {"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
          "-start_epmd false -kernel inet_dist_use_interface {127,0,0,1}"},
