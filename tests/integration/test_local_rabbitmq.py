@@ -1,17 +1,21 @@
 """RabbitMQ on the local platform: a real 3-node cluster, a node kill under load, the safe and the
 unsafe configuration, and a missing server binary. Each flow starts its own cluster (a flow owns
-its cluster from start to teardown), so the suite starts two clusters in all."""
+its cluster from start to teardown), so the suite starts three clusters in all (one is killed
+while it boots)."""
 import os
+import signal
+import subprocess
 import tempfile
+import time
 import unittest
 
-from drone_test_support import FLOWS, TempDir, load_json, run_drone, write_flow
+from drone_test_support import DRONE, FLOWS, TempDir, load_json, run_drone, write_flow
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 
 
-def erlang_processes():
-    """Pids of running epmd and beam.smp processes (zombies excluded)."""
+def erlang_processes(parent=None):
+    """Pids of running epmd and beam.smp processes (zombies excluded), children of `parent` if given."""
     pids = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -23,8 +27,10 @@ def erlang_processes():
                 argv0 = f.read().split(b"\0")[0].decode(errors="replace")
         except OSError:
             continue
-        state = stat[stat.rfind(")") + 2:][:1]
-        if state != "Z" and os.path.basename(argv0) in ("epmd", "beam.smp"):
+        fields = stat[stat.rfind(")") + 2:].split()
+        if parent is not None and int(fields[1]) != parent:
+            continue
+        if fields[0] != "Z" and os.path.basename(argv0) in ("epmd", "beam.smp"):
             pids.add(int(entry))
     return pids
 
@@ -80,6 +86,27 @@ steps:
         self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
         self.assertIn("rabbitmq-server", proc.stderr)
         self.assertIn("apt-get install", proc.stderr)
+
+    def test_killed_drone_takes_its_nodes_along(self):
+        before = erlang_processes()
+        with tempfile.TemporaryDirectory(prefix="drone-tmp-") as tmp:
+            env = dict(os.environ, TMPDIR=tmp)
+            proc = subprocess.Popen([DRONE, "run", os.path.join(FLOWS, "rabbitmq-node-kill.yaml"), "--no-store"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    stdin=subprocess.DEVNULL, env=env)
+            try:
+                deadline = time.monotonic() + 120
+                while len(erlang_processes(parent=proc.pid)) < 4 and time.monotonic() < deadline:
+                    self.assertIsNone(proc.poll(), "drone ended before its nodes ran")
+                    time.sleep(0.2)
+                self.assertGreaterEqual(len(erlang_processes(parent=proc.pid)), 4, "epmd and 3 nodes")
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+            deadline = time.monotonic() + 30
+            while erlang_processes() - before and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self.assertEqual(erlang_processes() - before, set(), "nodes outlived a SIGKILLed drone")
 
 
 if __name__ == "__main__":

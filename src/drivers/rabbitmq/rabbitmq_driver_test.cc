@@ -114,6 +114,8 @@ class SingleNode {
         "RABBITMQ_CONFIG_FILE=" + (dir_ / "rabbitmq.conf").string(),
         "RABBITMQ_ENABLED_PLUGINS_FILE=" + (dir_ / "enabled_plugins").string(),
         "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-start_epmd false",
+        // The script execs the VM, which then dies with this test (PR_SET_PDEATHSIG).
+        "RUNNING_UNDER_SYSTEMD=true",
     };
     epmd_ = Spawn({"/usr/bin/epmd", "-port", std::to_string(epmd_port)}, env,
                   (dir_ / "epmd.log").string());
