@@ -10,10 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -75,6 +77,22 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   return pid;
 }
 
+bool AllThreadsStopped(pid_t pid) {
+  std::error_code ec;
+  fs::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  bool any = false;
+  for (const auto& task : fs::directory_iterator(tasks, ec)) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+    char state = stat[paren + 2];
+    if (state != 'T' && state != 't') return false;
+    any = true;
+  }
+  return any;
+}
+
 void KillGroup(pid_t pid) {
   if (pid <= 0) return;
   kill(-pid, SIGKILL);
@@ -103,7 +121,7 @@ class SingleNode {
     std::ofstream(dir_ / "rabbitmq.conf")
         << "listeners.tcp.default = 127.0.0.1:" << port_ << "\nloopback_users = none\n";
     std::ofstream(dir_ / "enabled_plugins") << "[].\n";
-    std::vector<std::string> env = {
+    env_ = {
         "PATH=/usr/bin:/bin:/usr/sbin:/sbin",
         "HOME=" + (dir_ / "home").string(),
         "ERL_EPMD_PORT=" + std::to_string(epmd_port),
@@ -117,9 +135,14 @@ class SingleNode {
         // The script execs the VM, which then dies with this test (PR_SET_PDEATHSIG).
         "RUNNING_UNDER_SYSTEMD=true",
     };
-    epmd_ = Spawn({"/usr/bin/epmd", "-port", std::to_string(epmd_port)}, env,
+    epmd_ = Spawn({"/usr/bin/epmd", "-port", std::to_string(epmd_port)}, env_,
                   (dir_ / "epmd.log").string());
-    server_ = Spawn({kServer}, env, (dir_ / "server.log").string());
+    return StartServer();
+  }
+
+  // Starts the node (again, on the same data after Kill()) and waits until it serves.
+  bool StartServer() {
+    server_ = Spawn({kServer}, env_, (dir_ / "server.log").string());
     int64_t deadline = MonotonicNs() + 90 * kNsPerSec;
     while (MonotonicNs() < deadline) {
       if (Accepts(port_)) return true;
@@ -142,7 +165,19 @@ class SingleNode {
     }
   }
 
-  void Pause() { kill(-server_, SIGSTOP); }
+  void Kill() {
+    KillGroup(server_);
+    server_ = -1;
+  }
+  // SIGSTOP takes effect asynchronously: wait until every thread of the VM is stopped, so that
+  // nothing sent afterwards can still be served.
+  void Pause() {
+    kill(-server_, SIGSTOP);
+    int64_t deadline = MonotonicNs() + 10 * kNsPerSec;
+    while (!AllThreadsStopped(server_) && MonotonicNs() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
   void Resume() {
     if (server_ > 0) kill(-server_, SIGCONT);
   }
@@ -151,6 +186,7 @@ class SingleNode {
 
  private:
   fs::path dir_;
+  std::vector<std::string> env_;
   int port_ = 0;
   pid_t server_ = -1;
   pid_t epmd_ = -1;
@@ -158,12 +194,16 @@ class SingleNode {
 
 class Collect : public DeliveryHandler, public ReceiveHandler {
  public:
-  void OnDelivery(const Delivery& d) override { deliveries[d.token] = d.outcome; }
+  void OnDelivery(const Delivery& d) override {
+    deliveries[d.token] = d.outcome;
+    errors[d.token] = std::string(d.error);
+  }
   void OnReceive(const Received& r) override {
     received.emplace_back(r.payload);
     if (r.redelivered) ++redelivered;
   }
   std::map<uint64_t, Outcome> deliveries;
+  std::map<uint64_t, std::string> errors;
   std::vector<std::string> received;
   int redelivered = 0;
 };
@@ -443,6 +483,56 @@ TEST_F(RabbitMqDriverTest, UnconfirmedPublishesOfAPausedNodeAreIndeterminate) {
   ASSERT_EQ(sink.deliveries.size(), 10u);
   for (const auto& [token, outcome] : sink.deliveries)
     EXPECT_EQ(outcome, Outcome::kIndeterminate) << token;
+}
+
+// Runs last in the suite: it kills and restarts the node.
+TEST_F(RabbitMqDriverTest, ZzClientsOutliveANodeRestart) {
+  // A classic queue: what is under test is the client's reconnect, not how fast a quorum queue
+  // of one node recovers its log after a SIGKILL.
+  CreateQueue("q-restart", {{"queue_type", "classic"}});
+  Collect sink;
+  ProducerOptions po;
+  po.topic = "q-restart";
+  po.message_timeout_ns = 60 * kNsPerSec;  // the connection loss must decide, not the timeout
+  auto producer = driver_->NewProducer(node_->endpoint(), po, sink);
+  ASSERT_OK(producer.status());
+  ConsumerOptions co;
+  co.topic = "q-restart";
+  auto consumer = driver_->NewConsumer(node_->endpoint(), co);
+  ASSERT_OK(consumer.status());
+  EXPECT_EQ((*consumer)->Session(), 1u);
+
+  // Publishes written to a frozen node, which is then killed: unconfirmed when the connection
+  // breaks, so nobody can say whether they were stored.
+  node_->Pause();
+  for (uint64_t i = 0; i < 10; ++i) ASSERT_OK((*producer)->Send(0, "", "lost?", i));
+  node_->Kill();
+  EXPECT_EQ((*producer)->Flush(10 * kNsPerSec), 0u);
+  ASSERT_EQ(sink.deliveries.size(), 10u);
+  for (const auto& [token, outcome] : sink.deliveries) {
+    EXPECT_EQ(outcome, Outcome::kIndeterminate) << token;
+    EXPECT_NE(sink.errors[token].find("connection lost"), std::string::npos) << sink.errors[token];
+  }
+
+  ASSERT_TRUE(node_->StartServer());
+  // The same producer reconnects and is confirmed again; the consumer starts a new session.
+  Status sent = Unavailable("not sent");
+  int64_t deadline = MonotonicNs() + 30 * kNsPerSec;
+  while (MonotonicNs() < deadline) {
+    sent = (*producer)->Send(0, "", "after", 100);
+    if (sent.code() != StatusCode::kUnavailable) break;
+    (*producer)->Poll(50);
+  }
+  ASSERT_OK(sent);
+  EXPECT_EQ((*producer)->Flush(20 * kNsPerSec), 0u);
+  EXPECT_EQ(sink.deliveries[100], Outcome::kAck);
+  deadline = MonotonicNs() + 30 * kNsPerSec;
+  while (std::find(sink.received.begin(), sink.received.end(), "after") == sink.received.end() &&
+         MonotonicNs() < deadline) {
+    ASSERT_OK((*consumer)->Poll(100, sink).status());
+  }
+  EXPECT_NE(std::find(sink.received.begin(), sink.received.end(), "after"), sink.received.end());
+  EXPECT_EQ((*consumer)->Session(), 2u);
 }
 
 }  // namespace
