@@ -17,3 +17,5 @@ endif()
 if(DRONE_BUILD_BENCHMARKS)
   find_package(benchmark REQUIRED)
 endif()
+# cpp-httplib (libcpp-httplib-dev): the /metrics endpoint of headless runs.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)

@@ -8,10 +8,12 @@ PACKAGES=(
   build-essential cmake pkg-config git
   # libraries
   librdkafka-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libsqlite3-dev
+  libcpp-httplib-dev
   # RabbitMQ: the client library, and the server the local platform runs
   librabbitmq-dev rabbitmq-server
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema python3-yaml kcat
+  python3-prometheus-client
   # formatting and static analysis (make format, make tidy)
   clang-format clang-tidy
 )

@@ -21,7 +21,11 @@
 #include "flow/run_context.h"
 #include "flow/step_executor.h"
 #include "platforms/builtin_platforms.h"
+#include "metrics/metrics_http_server.h"
+#include "metrics/prometheus.h"
+#include "report/junit.h"
 #include "report/result.h"
+#include "report/run_metrics.h"
 #include "spec/flow_schema.h"
 #include "spec/loader.h"
 #include "store/run_store.h"
@@ -196,11 +200,13 @@ int RunCommand(const RunFlags& flags) {
     }
     history = std::move(opened).value();
   }
-  if (!flags.json_path.empty()) {
-    // Fail now, not after a long run, when the result cannot be written.
-    std::ofstream probe(flags.json_path, std::ios::app);
+  // Fail now, not after a long run, when an output cannot be written.
+  for (const auto& [option, path] : {std::pair{"--json", &flags.json_path},
+                                     std::pair{"--junit", &flags.junit_path}}) {
+    if (path->empty()) continue;
+    std::ofstream probe(*path, std::ios::app);
     if (!probe) {
-      std::cerr << "drone: cannot write --json file " << flags.json_path << "\n";
+      std::cerr << "drone: cannot write " << option << " file " << *path << "\n";
       return kExitBadInput;
     }
   }
@@ -209,9 +215,23 @@ int RunCommand(const RunFlags& flags) {
   SignalWatcher signals(cancel);
   bool tty = isatty(STDERR_FILENO) != 0;
   ConsoleObserver observer(flags.quiet, flags.progress && tty);
+  metrics::PrometheusRegistry metrics_registry;
+  report::RunMetrics run_metrics(metrics_registry, &observer);
+  std::unique_ptr<metrics::MetricsHttpServer> metrics_server;
+  if (flags.metrics_port >= 0) {
+    auto started = metrics::MetricsHttpServer::Start("127.0.0.1", flags.metrics_port, metrics_registry);
+    if (!started.ok()) {
+      std::cerr << "drone: --metrics-port: " << started.status().message() << "; nothing was started\n";
+      return kExitBadInput;
+    }
+    metrics_server = std::move(started).value();
+    std::cerr << "drone: metrics on " << metrics_server->url() << "\n";
+  }
+  flow::RunObserver* first_observer = metrics_server ? static_cast<flow::RunObserver*>(&run_metrics) : &observer;
   std::random_device rd;
   uint64_t run_number = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowNs());
-  flow::RunContext run(*flow, NewRunId(), run_number, &observer, history.get());
+  flow::RunContext run(*flow, NewRunId(), run_number, first_observer, history.get());
+  run_metrics.Attach(run);
   if (!flags.quiet) {
     std::cerr << "drone: running " << flow->name << " (run " << run.run_id() << ")\n";
   }
@@ -232,6 +252,14 @@ int RunCommand(const RunFlags& flags) {
     out << result.dump(2) << "\n";
     if (!out) {
       std::cerr << "drone: writing " << flags.json_path << " failed\n";
+      exit_code = kExitIncomplete;
+    }
+  }
+  if (!flags.junit_path.empty()) {
+    std::ofstream out(flags.junit_path, std::ios::trunc);
+    out << report::JunitXml(result);
+    if (!out) {
+      std::cerr << "drone: writing " << flags.junit_path << " failed\n";
       exit_code = kExitIncomplete;
     }
   }

@@ -17,6 +17,8 @@ struct RunFlags {
   bool progress = true;  // live line on a TTY
   std::string data_dir;  // run store; see docs/store.md
   bool no_store = false;
+  int metrics_port = -1;   // >= 0: serve GET /metrics on 127.0.0.1 (0: an ephemeral port)
+  std::string junit_path;  // JUnit XML of the checks and delivery verdicts
 };
 
 int RunCommand(const RunFlags& flags);

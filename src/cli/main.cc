@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/report_command.h"
 #include "cli/runs_command.h"
 #include "cli/signals.h"
 #include "core/log.h"
@@ -39,6 +40,12 @@ int main(int argc, char** argv) {
   run->add_option("--data-dir", run_flags.data_dir, "where the run store (runs.db) lives")
       ->capture_default_str();
   run->add_flag("--no-store", run_flags.no_store, "do not keep this run in the run store");
+  run->add_option("--metrics-port", run_flags.metrics_port,
+                  "serve Prometheus metrics on http://127.0.0.1:N/metrics while the flow runs\n"
+                  "(0: any free port; the address is printed on stderr; see docs/metrics.md)")
+      ->check(CLI::Range(0, 65535));
+  run->add_option("--junit", run_flags.junit_path,
+                  "write JUnit XML (one test case per check and per delivery verdict) to FILE");
   bool no_progress = false;
   run->add_flag("--no-progress", no_progress, "no live progress line, even on a terminal");
   run->footer(
@@ -79,6 +86,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   runs->add_flag("--json", runs_json, "print JSON (show: the stored result exactly)");
 
+  std::string report_run_id;
+  std::string report_output;
+  std::string report_data_dir = drone::cli::DefaultDataDir();
+  CLI::App* report_cmd = app.add_subcommand(
+      "report", "write a stored run as one self-contained HTML file (charts, tables; opens offline)");
+  report_cmd->add_option("run_id", report_run_id, "the run (drone runs list)")->required();
+  report_cmd->add_option("-o,--output", report_output, "the HTML file to write")->required();
+  report_cmd->add_option("--data-dir", report_data_dir, "where runs.db lives")->capture_default_str();
+
   int brokers = 3;
   std::vector<std::string> topics;
   CLI::App* embedded = app.add_subcommand(
@@ -112,6 +128,9 @@ int main(int argc, char** argv) {
   if (runs->parsed()) {
     return drone::cli::RunsCommand(runs_data_dir, runs_action, runs_ids, runs_json, runs_flow,
                                    runs_verdict, runs_limit);
+  }
+  if (report_cmd->parsed()) {
+    return drone::cli::ReportCommand(report_data_dir, report_run_id, report_output);
   }
   if (embedded->parsed()) return drone::cli::EmbeddedKafkaCommand(brokers, topics);
   return 2;

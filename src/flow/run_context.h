@@ -58,6 +58,10 @@ class RunObserver {
   virtual void OnWorkloadSecond(const std::string& /*step*/, const workload::SeriesPoint& /*point*/,
                                 const workload::LiveTotals& /*totals*/, double /*elapsed_s*/,
                                 double /*planned_s*/, bool /*draining*/) {}
+  // After each OnWorkloadSecond(): the workload's latency histograms since its load started.
+  virtual void OnWorkloadHistograms(const std::string& /*step*/,
+                                    const metrics::Histogram& /*publish*/,
+                                    const metrics::Histogram& /*end_to_end*/) {}
 };
 
 struct WorkloadRecord {

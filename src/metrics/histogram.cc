@@ -256,6 +256,24 @@ int64_t Histogram::ValueAtPercentile(double p) const {
   return max;
 }
 
+std::vector<uint64_t> Histogram::CumulativeCounts(const std::vector<int64_t>& upper_bounds) const {
+  assert(std::is_sorted(upper_bounds.begin(), upper_bounds.end()));
+  std::vector<uint64_t> out;
+  out.reserve(upper_bounds.size());
+  uint64_t cumulative = 0;
+  size_t next = 0;  // the first counter not yet added
+  for (int64_t bound : upper_bounds) {
+    if (bound < 0) {
+      out.push_back(0);
+      continue;
+    }
+    const size_t last = bound >= highest_ ? counts_len_ - 1 : IndexOf(bound);
+    for (; next <= last && next < counts_len_; ++next) cumulative += counts_[next].load(kRelaxed);
+    out.push_back(cumulative);
+  }
+  return out;
+}
+
 void Histogram::Merge(const Histogram& other) {
   // Merging histograms of different layouts would add unrelated counters.
   assert(SameConfig(other));

@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -87,6 +88,12 @@ class Histogram {
   // highest value equivalent to the bucket holding the ceil(p% * count)-th smallest value, but
   // never more than Max(). p = 0 returns Min(), p = 100 returns Max(); 0 when empty.
   int64_t ValueAtPercentile(double p) const;
+
+  // For each bound of `upper_bounds` (ascending), how many recorded values are <= it, counting a
+  // value as <= b when it is equivalent to b (lies in b's sub-bucket): the cumulative `le`
+  // buckets of a Prometheus histogram, within the histogram's precision. Bounds above highest()
+  // count everything. One pass over the counters; query a Snapshot() while the owner records.
+  std::vector<uint64_t> CumulativeCounts(const std::vector<int64_t>& upper_bounds) const;
 
   // Adds `other`'s counts. Owner thread only; `other` must have the same configuration
   // (asserted) and should not be recording (merge other.Snapshot() if it might be).

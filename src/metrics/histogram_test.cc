@@ -474,5 +474,28 @@ TEST(HistogramTest, SummarizeConvertsToMilliseconds) {
   EXPECT_EQ(Summarize(Histogram()).count, 0u);
 }
 
+TEST(HistogramTest, CumulativeCountsAreCumulativeAndWithinPrecision) {
+  Histogram h;
+  // 1000 values: 1 ms, 2 ms, ..., 1000 ms.
+  for (int64_t i = 1; i <= 1000; ++i) h.Record(i * 1'000'000);
+  std::vector<uint64_t> c = h.CumulativeCounts({-5, 500'000, 10'000'000, 250'000'000, 999'000'000,
+                                                Histogram::kDefaultHighest * 2});
+  ASSERT_EQ(c.size(), 6u);
+  EXPECT_EQ(c[0], 0u);
+  EXPECT_EQ(c[1], 0u);
+  EXPECT_EQ(c[2], 10u);
+  EXPECT_EQ(c[3], 250u);
+  // 999 ms and 1000 ms are 0.1% apart: the bucket of 999 ms may hold 1000 ms too.
+  EXPECT_GE(c[4], 999u);
+  EXPECT_LE(c[4], 1000u);
+  EXPECT_EQ(c[5], 1000u);
+}
+
+TEST(HistogramTest, CumulativeCountsOfEmptyHistogramAreZero) {
+  Histogram h;
+  EXPECT_EQ(h.CumulativeCounts({1000, 1'000'000}), (std::vector<uint64_t>{0, 0}));
+  EXPECT_TRUE(h.CumulativeCounts({}).empty());
+}
+
 }  // namespace
 }  // namespace drone::metrics

@@ -86,6 +86,10 @@ class WorkloadObserver {
   // Once per second during load and drain; `elapsed_s` since the load started.
   virtual void OnSecond(const SeriesPoint& /*point*/, const LiveTotals& /*totals*/,
                         double /*elapsed_s*/, bool /*draining*/) {}
+  // Right after each OnSecond(): the latency histograms since the load started (merged over
+  // producers / consumers), for live exposition. Valid during the call only.
+  virtual void OnHistograms(const metrics::Histogram& /*publish*/,
+                            const metrics::Histogram& /*end_to_end*/) {}
 };
 
 struct WorkloadResult {

@@ -567,7 +567,11 @@ void WorkloadRunner::Impl::SamplerLoop() {
     double t_s = static_cast<double>(std::min(NowNs(), due) - load_start_ns_) / kSecond;
     SeriesPoint point = Sample(t_s, prev_publish, prev_e2e, prev);
     series_.push_back(point);
-    if (observer_ != nullptr) observer_->OnSecond(point, prev, t_s, draining_.load());
+    if (observer_ != nullptr) {
+      observer_->OnSecond(point, prev, t_s, draining_.load());
+      // Sample() left the cumulative histograms in prev_*.
+      observer_->OnHistograms(prev_publish, prev_e2e);
+    }
     if (last) break;
   }
 }

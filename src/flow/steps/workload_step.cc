@@ -46,6 +46,12 @@ class Observer : public workload::WorkloadObserver {
                                             draining);
     }
   }
+  void OnHistograms(const metrics::Histogram& publish,
+                    const metrics::Histogram& end_to_end) override {
+    if (ctx_.run.observer() != nullptr) {
+      ctx_.run.observer()->OnWorkloadHistograms(ctx_.step.id, publish, end_to_end);
+    }
+  }
 
  private:
   StepContext& ctx_;
