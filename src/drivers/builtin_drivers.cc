@@ -3,12 +3,15 @@
 #include <mutex>
 
 #include "drivers/kafka/kafka_driver.h"
+#include "drivers/redis/redis_driver.h"
 
 namespace drone::drivers {
 
 void RegisterBuiltinDrivers(Registry<Driver>& registry) {
   registry.Register("kafka", "Apache Kafka through librdkafka (admin, producer, consumer group)",
                     [] { return NewKafkaDriver(); });
+  registry.Register("redis", "Redis Streams through hiredis (XADD + WAIT, XREADGROUP/XACK, sentinel)",
+                    [] { return NewRedisDriver(); });
 }
 
 Registry<Driver>& DriverRegistry() {

@@ -3,10 +3,14 @@
 #include <mutex>
 
 #include "platforms/local/broker_recipe.h"
+#include "platforms/local/recipes/redis_recipe.h"
 
 namespace drone::platforms::local {
 
-void RegisterBuiltinRecipes(Registry<BrokerRecipe>& /*registry*/) {}
+void RegisterBuiltinRecipes(Registry<BrokerRecipe>& registry) {
+  registry.Register("redis", "a primary, replicas and sentinels (redis-server, redis-sentinel)",
+                    [] { return NewRedisRecipe(); });
+}
 
 Registry<BrokerRecipe>& RecipeRegistry() {
   static Registry<BrokerRecipe> registry("recipe");
