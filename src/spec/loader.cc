@@ -30,7 +30,8 @@ const std::vector<std::string> kStepKeys = {"kind",  "needs",   "with",    "back
                                             "after", "timeout", "on_error"};
 // In StepKind order.
 const std::vector<std::string> kKindNames = {"cluster",       "topic", "workload", "fault.kill",
-                                             "fault.network", "check", "sleep",    "exec"};
+                                             "fault.network", "check", "sleep",    "exec",
+                                             "fault.stop",    "fault.pause", "fault.restart"};
 const std::vector<std::string> kClusterKeys = {"broker", "platform", "nodes", "bootstrap", "lb",
                                                "options"};
 const std::vector<std::string> kTopicKeys = {"cluster", "name", "partitions", "replication",
@@ -58,6 +59,7 @@ const std::vector<std::string> kWorkloadKeys = {"cluster",
                                                 "consumer_config"};
 const std::vector<std::string> kFaultKillKeys = {"cluster", "target", "duration", "failback"};
 const std::vector<std::string> kFaultNetworkKeys = {"cluster", "target", "duration", "delay"};
+const std::vector<std::string> kFaultProcessKeys = {"cluster", "target", "duration"};
 const std::vector<std::string> kCheckKeys = {"workload", "expect"};
 const std::vector<std::string> kSleepKeys = {"duration"};
 const std::vector<std::string> kExecKeys = {"argv", "env", "cwd", "expect_exit", "max_output"};
@@ -1123,6 +1125,9 @@ class FlowLoader {
         break;
       case StepKind::kFaultKill:
       case StepKind::kFaultNetwork:
+      case StepKind::kFaultStop:
+      case StepKind::kFaultPause:
+      case StepKind::kFaultRestart:
         info.step.with = ReadFault(with, info);
         break;
       case StepKind::kCheck:
@@ -1468,11 +1473,15 @@ class FlowLoader {
   FaultWith ReadFault(const Field& with, StepInfo& info) {
     FaultWith fw;
     const bool kill = info.step.kind == StepKind::kFaultKill;
+    const bool network = info.step.kind == StepKind::kFaultNetwork;
     const std::map<std::string, std::string> elsewhere =
         kill ? std::map<std::string, std::string>{{"delay", "'delay' is for kind: fault.network"}}
-             : std::map<std::string, std::string>{
-                   {"failback", "'failback' is for kind: fault.kill"}};
-    auto m = ReadMap(with, kill ? &kFaultKillKeys : &kFaultNetworkKeys, elsewhere);
+        : network
+            ? std::map<std::string, std::string>{{"failback", "'failback' is for kind: fault.kill"}}
+            : std::map<std::string, std::string>{{"delay", "'delay' is for kind: fault.network"},
+                                                 {"failback", "'failback' is for kind: fault.kill"}};
+    auto m = ReadMap(with, kill ? &kFaultKillKeys : network ? &kFaultNetworkKeys : &kFaultProcessKeys,
+                     elsewhere);
     if (!m) return fw;
     if (const Field* f = m->Find("cluster")) {
       if (auto v = ReadString(*f, Refs::kReject)) {
@@ -1490,7 +1499,7 @@ class FlowLoader {
     if (const Field* f = m->Find("duration")) fw.duration_ns = ReadDuration(*f, false);
     if (const Field* f = m->Find("delay")) {
       fw.delay_ns = ReadDuration(*f, false);
-    } else if (!kill) {
+    } else if (network) {
       Missing(*m, "delay", "the added round-trip time, e.g. delay: 50ms");
     }
     if (const Field* f = m->Find("failback")) {
