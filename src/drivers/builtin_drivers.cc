@@ -4,6 +4,7 @@
 
 #include "drivers/kafka/kafka_driver.h"
 #include "drivers/redis/redis_driver.h"
+#include "drivers/rabbitmq/rabbitmq_driver.h"
 
 namespace drone::drivers {
 
@@ -12,6 +13,8 @@ void RegisterBuiltinDrivers(Registry<Driver>& registry) {
                     [] { return NewKafkaDriver(); });
   registry.Register("redis", "Redis Streams through hiredis (XADD + WAIT, XREADGROUP/XACK, sentinel)",
                     [] { return NewRedisDriver(); });
+  registry.Register("rabbitmq", "RabbitMQ (AMQP 0-9-1) through rabbitmq-c (quorum/classic queues, confirms)",
+                    [] { return NewRabbitMqDriver(); });
 }
 
 Registry<Driver>& DriverRegistry() {
