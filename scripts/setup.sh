@@ -14,6 +14,8 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema python3-yaml kcat
   python3-prometheus-client
+  # the local platform: Redis (hiredis client, server, sentinel, redis-cli, redis-benchmark), HAProxy
+  libhiredis-dev redis-server redis-sentinel redis-tools haproxy
   # formatting and static analysis (make format, make tidy)
   clang-format clang-tidy
 )

@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "drivers/kafka/kafka_driver.h"
+#include "drivers/redis/redis_driver.h"
 #include "drivers/rabbitmq/rabbitmq_driver.h"
 
 namespace drone::drivers {
@@ -10,6 +11,8 @@ namespace drone::drivers {
 void RegisterBuiltinDrivers(Registry<Driver>& registry) {
   registry.Register("kafka", "Apache Kafka through librdkafka (admin, producer, consumer group)",
                     [] { return NewKafkaDriver(); });
+  registry.Register("redis", "Redis Streams through hiredis (XADD + WAIT, XREADGROUP/XACK, sentinel)",
+                    [] { return NewRedisDriver(); });
   registry.Register("rabbitmq", "RabbitMQ (AMQP 0-9-1) through rabbitmq-c (quorum/classic queues, confirms)",
                     [] { return NewRabbitMqDriver(); });
 }

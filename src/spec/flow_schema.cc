@@ -87,7 +87,8 @@ std::vector<StepKindSchema> MakeKinds() {
   const FieldSchema fault_target{
       .name = "target",
       .type = FT::kString,
-      .description = "The node: a name (broker-1), a role (leader, random) or a step output.",
+      .description = "The node: a name (broker-1), a role (leader, primary, replica, random, "
+                     "minority) or a step output.",
       .required = true,
       .expressions = Expressions::kParamsAndSteps};
   const FieldSchema fault_duration{
@@ -105,8 +106,8 @@ std::vector<StepKindSchema> MakeKinds() {
             .default_json = "\"kafka\""},
            {.name = "platform",
             .type = FT::kString,
-            .description = "Where the cluster runs: embedded (in-process) or external (an "
-                           "existing cluster).",
+            .description = "Where the cluster runs: embedded (in-process), local (real servers "
+                           "started here) or external (an existing cluster).",
             .default_json = "\"embedded\""},
            {.name = "nodes",
             .type = FT::kInteger,
@@ -303,6 +304,15 @@ std::vector<StepKindSchema> MakeKinds() {
             .description = "How much of stdout is kept in the outputs.",
             .default_json = "\"1MiB\""},
        }},
+      {"fault.stop",
+       "Stops a node gracefully (local: SIGTERM); with a duration, starts it again afterwards.",
+       Concat(ClusterRef(), {fault_target, fault_duration})},
+      {"fault.pause",
+       "Freezes a node (local: SIGSTOP); with a duration, thaws it afterwards (SIGCONT).",
+       Concat(ClusterRef(), {fault_target, fault_duration})},
+      {"fault.restart",
+       "Stops a node gracefully and starts it again after the duration (default: at once).",
+       Concat(ClusterRef(), {fault_target, fault_duration})},
   };
 }
 

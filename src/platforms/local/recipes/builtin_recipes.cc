@@ -4,12 +4,15 @@
 
 #include "platforms/local/broker_recipe.h"
 #include "platforms/local/recipes/rabbitmq_recipe.h"
+#include "platforms/local/recipes/redis_recipe.h"
 
 namespace drone::platforms::local {
 
 void RegisterBuiltinRecipes(Registry<BrokerRecipe>& registry) {
   registry.Register("rabbitmq", "RabbitMQ nodes (rabbitmq-server) joined into one cluster, with their own epmd",
                     [] { return NewRabbitMqRecipe(); });
+  registry.Register("redis", "a primary, replicas and sentinels (redis-server, redis-sentinel)",
+                    [] { return NewRedisRecipe(); });
 }
 
 Registry<BrokerRecipe>& RecipeRegistry() {
