@@ -3,12 +3,15 @@
 #include <mutex>
 
 #include "drivers/kafka/kafka_driver.h"
+#include "drivers/nats/nats_driver.h"
 
 namespace drone::drivers {
 
 void RegisterBuiltinDrivers(Registry<Driver>& registry) {
   registry.Register("kafka", "Apache Kafka through librdkafka (admin, producer, consumer group)",
                     [] { return NewKafkaDriver(); });
+  registry.Register("nats", "NATS through nats.c (core publish, JetStream pub acks, pull and push consumers)",
+                    [] { return NewNatsDriver(); });
 }
 
 Registry<Driver>& DriverRegistry() {

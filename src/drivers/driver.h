@@ -60,6 +60,13 @@ class Admin {
   virtual Result<TopicInfo> DescribeTopic(const std::string& name, int64_t timeout_ns) = 0;
   // The next offset to be written, per lane (partition), i.e. how much the broker holds.
   virtual Result<std::vector<int64_t>> EndOffsets(const std::string& topic, int64_t timeout_ns) = 0;
+  // Messages the broker still holds for consumer group `group` of `topic`: not yet delivered,
+  // or delivered but not yet acknowledged. Unimplemented when the protocol cannot tell.
+  virtual Result<int64_t> Backlog(const std::string& topic, const std::string& group,
+                                  int64_t timeout_ns) {
+    (void)topic, (void)group, (void)timeout_ns;
+    return Unimplemented("backlog is not available for this broker");
+  }
 };
 
 struct ProducerOptions {
