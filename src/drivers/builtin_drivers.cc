@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "drivers/kafka/kafka_driver.h"
+#include "drivers/mqtt/mqtt_driver.h"
 #include "drivers/nats/nats_driver.h"
 
 namespace drone::drivers {
@@ -12,6 +13,8 @@ void RegisterBuiltinDrivers(Registry<Driver>& registry) {
                     [] { return NewKafkaDriver(); });
   registry.Register("nats", "NATS through nats.c (core publish, JetStream pub acks, pull and push consumers)",
                     [] { return NewNatsDriver(); });
+  registry.Register("mqtt", "MQTT 3.1.1 through libmosquitto (QoS 0/1/2, clean and persistent sessions)",
+                    [] { return NewMqttDriver(); });
 }
 
 Registry<Driver>& DriverRegistry() {

@@ -159,7 +159,7 @@ std::string TestServer::LogTail() const {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string s = ss.str();
-  return s.size() > 2000 ? s.substr(s.size() - 2000) : s;
+  return s.size() > 4000 ? s.substr(s.size() - 4000) : s;
 }
 
 }  // namespace drone::drivers::testing
