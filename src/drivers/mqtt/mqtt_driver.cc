@@ -287,9 +287,7 @@ class MqttAdmin : public Admin {
       return InvalidArgument("mqtt: topics have no partitions; use partitions: 1 (got " +
                              std::to_string(request.partitions) + ")");
     }
-    if (!request.config.empty()) {
-      return InvalidArgument("mqtt: topics take no config (got '" + request.config.begin()->first + "')");
-    }
+    RETURN_IF_ERROR(ValidateMqttOptions(OptionScope::kTopic, request.config));
     if (request.name.empty() || request.name.find_first_of("+#") != std::string::npos) {
       return InvalidArgument("mqtt: topic name '" + request.name + "' must be non-empty without + or #");
     }
@@ -298,10 +296,6 @@ class MqttAdmin : public Admin {
 
   Result<TopicInfo> DescribeTopic(const std::string& name, int64_t /*timeout_ns*/) override {
     return TopicInfo{name, 1, 1};
-  }
-
-  Result<std::vector<int64_t>> EndOffsets(const std::string& topic, int64_t /*timeout_ns*/) override {
-    return Unimplemented("mqtt: topic " + topic + " has no offsets");
   }
 
  private:
@@ -538,6 +532,11 @@ class MqttDriver : public Driver {
  public:
   std::string Name() const override { return "mqtt"; }
 
+  Status ValidateOptions(OptionScope scope,
+                         const std::map<std::string, std::string>& options) const override {
+    return ValidateMqttOptions(scope, options);
+  }
+
   Result<std::unique_ptr<Admin>> NewAdmin(const Endpoint& endpoint) override {
     return std::unique_ptr<Admin>(new MqttAdmin(endpoint));
   }
@@ -566,18 +565,26 @@ Result<int> MqttProducerQos(const std::string& acks, const std::map<std::string,
   return IntIn(config, "qos", fallback, 0, 2);
 }
 
-Status ValidateMqttOptions(const std::map<std::string, std::string>& producer_config,
-                           const std::map<std::string, std::string>& consumer_config) {
-  RETURN_IF_ERROR(CheckKeys(producer_config, ProducerKeys(), "producer_config"));
-  RETURN_IF_ERROR(IntIn(producer_config, "qos", 1, 0, 2).status());
-  RETURN_IF_ERROR(IntIn(producer_config, "window", 1, 1, kMaxWindow).status());
-  RETURN_IF_ERROR(IntIn(producer_config, "keepalive", kDefaultKeepaliveS, 5, 3600).status());
-  RETURN_IF_ERROR(BoolIn(producer_config, "clean_session", true).status());
-  RETURN_IF_ERROR(CheckKeys(consumer_config, ConsumerKeys(), "consumer_config"));
-  RETURN_IF_ERROR(IntIn(consumer_config, "qos", 1, 0, 2).status());
-  RETURN_IF_ERROR(IntIn(consumer_config, "keepalive", kDefaultKeepaliveS, 5, 3600).status());
-  RETURN_IF_ERROR(BoolIn(consumer_config, "clean_session", false).status());
-  RETURN_IF_ERROR(BoolIn(consumer_config, "shared", true).status());
+Status ValidateMqttOptions(OptionScope scope, const std::map<std::string, std::string>& options) {
+  switch (scope) {
+    case OptionScope::kTopic:
+      if (!options.empty()) {
+        return InvalidArgument("mqtt: topics take no config (got '" + options.begin()->first + "')");
+      }
+      return Status::Ok();
+    case OptionScope::kProducer:
+      RETURN_IF_ERROR(CheckKeys(options, ProducerKeys(), "producer_config"));
+      RETURN_IF_ERROR(IntIn(options, "qos", 1, 0, 2).status());
+      RETURN_IF_ERROR(IntIn(options, "window", 1, 1, kMaxWindow).status());
+      RETURN_IF_ERROR(IntIn(options, "keepalive", kDefaultKeepaliveS, 5, 3600).status());
+      return BoolIn(options, "clean_session", true).status();
+    case OptionScope::kConsumer:
+      RETURN_IF_ERROR(CheckKeys(options, ConsumerKeys(), "consumer_config"));
+      RETURN_IF_ERROR(IntIn(options, "qos", 1, 0, 2).status());
+      RETURN_IF_ERROR(IntIn(options, "keepalive", kDefaultKeepaliveS, 5, 3600).status());
+      RETURN_IF_ERROR(BoolIn(options, "clean_session", false).status());
+      return BoolIn(options, "shared", true).status();
+  }
   return Status::Ok();
 }
 

@@ -20,10 +20,10 @@ namespace drone::drivers {
 
 std::unique_ptr<Driver> NewMqttDriver();
 
-// Checks workload `producer_config` / `consumer_config` keys for the MQTT driver: InvalidArgument
-// naming the key and the accepted ones.
-Status ValidateMqttOptions(const std::map<std::string, std::string>& producer_config,
-                           const std::map<std::string, std::string>& consumer_config);
+// Driver::ValidateOptions of the MQTT driver: topics take no `config`; `producer_config` takes
+// qos, window, keepalive, clean_session; `consumer_config` qos, clean_session, shared,
+// keepalive. InvalidArgument naming the key and the accepted ones.
+Status ValidateMqttOptions(OptionScope scope, const std::map<std::string, std::string>& options);
 
 // QoS a producer publishes with: `qos` in producer_config when given, else from `acks`
 // ("0" -> 0, "1" | "all" -> 1). Exposed for unit tests of the mapping.

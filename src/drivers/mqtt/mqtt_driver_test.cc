@@ -32,13 +32,16 @@ TEST(MqttQosTest, AcksMapToQosUnlessQosIsGiven) {
 }
 
 TEST(MqttOptionsTest, RejectsUnknownKeysAndBadValues) {
-  EXPECT_OK(ValidateMqttOptions({{"qos", "2"}, {"window", "100"}}, {{"clean_session", "false"}}));
-  Status s = ValidateMqttOptions({}, {{"clean", "false"}});
+  EXPECT_OK(ValidateMqttOptions(OptionScope::kProducer, {{"qos", "2"}, {"window", "100"}}));
+  EXPECT_OK(ValidateMqttOptions(OptionScope::kConsumer, {{"clean_session", "false"}}));
+  Status s = ValidateMqttOptions(OptionScope::kConsumer, {{"clean", "false"}});
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("'clean'"), std::string::npos) << s.ToString();
   EXPECT_NE(s.message().find("clean_session"), std::string::npos) << "names the accepted keys";
-  EXPECT_FALSE(ValidateMqttOptions({{"qos", "x"}}, {}).ok());
-  EXPECT_FALSE(ValidateMqttOptions({}, {{"shared", "yes"}}).ok());
+  EXPECT_FALSE(ValidateMqttOptions(OptionScope::kProducer, {{"qos", "x"}}).ok());
+  EXPECT_FALSE(ValidateMqttOptions(OptionScope::kConsumer, {{"shared", "yes"}}).ok());
+  EXPECT_FALSE(ValidateMqttOptions(OptionScope::kTopic, {{"replicas", "3"}}).ok());
+  EXPECT_FALSE(NewMqttDriver()->ValidateOptions(OptionScope::kProducer, {{"acks", "1"}}).ok());
 }
 
 class Collect : public DeliveryHandler, public ReceiveHandler {

@@ -69,6 +69,80 @@ Result<int64_t> PositiveInt(const std::map<std::string, std::string>& config,
   return InvalidArgument("nats: " + key + " must be a positive integer, not '" + it->second + "'");
 }
 
+struct StreamSettings {
+  int64_t replicas = 1;
+  jsStorageType storage = js_FileStorage;
+  jsRetentionPolicy retention = js_LimitsPolicy;
+  int64_t max_age_ns = 0;  // 0: unlimited
+  int64_t max_bytes = -1;  // -1: unlimited
+};
+
+Result<StreamSettings> ParseStreamConfig(const std::map<std::string, std::string>& config,
+                                         int replication) {
+  RETURN_IF_ERROR(CheckKeys(config, StreamKeys(), "topic config"));
+  StreamSettings out;
+  ASSIGN_OR_RETURN(out.replicas, PositiveInt(config, "replicas", std::max(replication, 1)));
+  if (auto it = config.find("storage"); it != config.end()) {
+    if (it->second == "file") {
+      out.storage = js_FileStorage;
+    } else if (it->second == "memory") {
+      out.storage = js_MemoryStorage;
+    } else {
+      return InvalidArgument("nats: storage must be file or memory, not '" + it->second + "'");
+    }
+  }
+  if (auto it = config.find("retention"); it != config.end()) {
+    if (it->second == "limits") {
+      out.retention = js_LimitsPolicy;
+    } else if (it->second == "workqueue") {
+      out.retention = js_WorkQueuePolicy;
+    } else if (it->second == "interest") {
+      out.retention = js_InterestPolicy;
+    } else {
+      return InvalidArgument("nats: retention must be limits, workqueue or interest, not '" +
+                             it->second + "'");
+    }
+  }
+  if (auto it = config.find("max_age"); it != config.end()) {
+    Result<int64_t> age = ParseDuration(it->second);
+    if (!age.ok()) return InvalidArgument("nats: max_age: " + age.status().message());
+    out.max_age_ns = *age;
+  }
+  if (auto it = config.find("max_bytes"); it != config.end()) {
+    Result<int64_t> bytes = ParseSize(it->second);
+    if (!bytes.ok()) return InvalidArgument("nats: max_bytes: " + bytes.status().message());
+    out.max_bytes = *bytes;
+  }
+  return out;
+}
+
+struct ConsumerSettings {
+  bool push = false;
+  int batch = kDefaultBatch;
+  int64_t ack_wait_ns = kDefaultAckWaitNs;
+  int64_t max_ack_pending = kDefaultMaxAckPending;
+};
+
+Result<ConsumerSettings> ParseConsumerSettings(const std::map<std::string, std::string>& config) {
+  RETURN_IF_ERROR(CheckKeys(config, ConsumerKeys(), "consumer_config"));
+  ConsumerSettings out;
+  if (auto it = config.find("mode"); it != config.end()) {
+    if (it->second != "pull" && it->second != "push") {
+      return InvalidArgument("nats: consumer_config mode must be pull or push, not '" + it->second + "'");
+    }
+    out.push = it->second == "push";
+  }
+  ASSIGN_OR_RETURN(int64_t batch, PositiveInt(config, "batch", kDefaultBatch));
+  out.batch = static_cast<int>(std::min<int64_t>(batch, 1 << 20));
+  if (auto it = config.find("ack_wait"); it != config.end()) {
+    Result<int64_t> d = ParseDuration(it->second);
+    if (!d.ok() || *d <= 0) return InvalidArgument("nats: ack_wait must be a duration such as 30s");
+    out.ack_wait_ns = *d;
+  }
+  ASSIGN_OR_RETURN(out.max_ack_pending, PositiveInt(config, "max_ack_pending", kDefaultMaxAckPending));
+  return out;
+}
+
 std::string Text(natsStatus s) {
   const char* last = nats_GetLastError(nullptr);
   std::string out = natsStatus_GetText(s);
@@ -243,51 +317,22 @@ class NatsAdmin : public Admin {
   }
 
   Status CreateTopic(const TopicRequest& request, int64_t timeout_ns) override {
-    RETURN_IF_ERROR(CheckKeys(request.config, StreamKeys(), "topic config"));
     if (request.partitions != 1) {
       return InvalidArgument("nats: a JetStream stream has no partitions; use partitions: 1 (got " +
                              std::to_string(request.partitions) + ")");
     }
-    int64_t replicas = request.replication;
-    ASSIGN_OR_RETURN(replicas, PositiveInt(request.config, "replicas", std::max(replicas, int64_t{1})));
+    ASSIGN_OR_RETURN(StreamSettings settings, ParseStreamConfig(request.config, request.replication));
     jsStreamConfig sc;
     jsStreamConfig_Init(&sc);
     const char* subjects[] = {request.name.c_str()};
     sc.Name = request.name.c_str();
     sc.Subjects = subjects;
     sc.SubjectsLen = 1;
-    sc.Replicas = replicas;
-    if (auto it = request.config.find("storage"); it != request.config.end()) {
-      if (it->second == "file") {
-        sc.Storage = js_FileStorage;
-      } else if (it->second == "memory") {
-        sc.Storage = js_MemoryStorage;
-      } else {
-        return InvalidArgument("nats: storage must be file or memory, not '" + it->second + "'");
-      }
-    }
-    if (auto it = request.config.find("retention"); it != request.config.end()) {
-      if (it->second == "limits") {
-        sc.Retention = js_LimitsPolicy;
-      } else if (it->second == "workqueue") {
-        sc.Retention = js_WorkQueuePolicy;
-      } else if (it->second == "interest") {
-        sc.Retention = js_InterestPolicy;
-      } else {
-        return InvalidArgument("nats: retention must be limits, workqueue or interest, not '" +
-                               it->second + "'");
-      }
-    }
-    if (auto it = request.config.find("max_age"); it != request.config.end()) {
-      Result<int64_t> age = ParseDuration(it->second);
-      if (!age.ok()) return InvalidArgument("nats: max_age: " + age.status().message());
-      sc.MaxAge = *age;
-    }
-    if (auto it = request.config.find("max_bytes"); it != request.config.end()) {
-      Result<int64_t> bytes = ParseSize(it->second);
-      if (!bytes.ok()) return InvalidArgument("nats: max_bytes: " + bytes.status().message());
-      sc.MaxBytes = *bytes;
-    }
+    sc.Replicas = settings.replicas;
+    sc.Storage = settings.storage;
+    sc.Retention = settings.retention;
+    sc.MaxAge = settings.max_age_ns;
+    sc.MaxBytes = settings.max_bytes;
     const int64_t deadline = MonotonicNs() + timeout_ns;
     RETURN_IF_ERROR(Ensure(timeout_ns));
     // JetStream answers a create with an identical configuration with success; Drone's contract
@@ -315,11 +360,6 @@ class NatsAdmin : public Admin {
   Result<TopicInfo> DescribeTopic(const std::string& name, int64_t timeout_ns) override {
     RETURN_IF_ERROR(Ensure(timeout_ns));
     return Describe(js_.get(), name, timeout_ns);
-  }
-
-  Result<std::vector<int64_t>> EndOffsets(const std::string& topic, int64_t /*timeout_ns*/) override {
-    return Unimplemented("nats: stream " + topic +
-                         " has no per-lane end offsets; the consumer backlog tells when it is drained");
   }
 
   Result<int64_t> Backlog(const std::string& topic, const std::string& group,
@@ -553,24 +593,10 @@ class NatsConsumer : public Consumer, public ConnectionEvents {
  public:
   static Result<std::unique_ptr<Consumer>> Create(const Endpoint& endpoint,
                                                   const ConsumerOptions& options) {
-    RETURN_IF_ERROR(CheckKeys(options.extra, ConsumerKeys(), "consumer_config"));
+    ASSIGN_OR_RETURN(ConsumerSettings settings, ParseConsumerSettings(options.extra));
     auto c = std::unique_ptr<NatsConsumer>(new NatsConsumer());
-    std::string mode = "pull";
-    if (auto it = options.extra.find("mode"); it != options.extra.end()) mode = it->second;
-    if (mode != "pull" && mode != "push") {
-      return InvalidArgument("nats: consumer_config mode must be pull or push, not '" + mode + "'");
-    }
-    c->push_ = mode == "push";
-    ASSIGN_OR_RETURN(int64_t batch, PositiveInt(options.extra, "batch", kDefaultBatch));
-    c->batch_ = static_cast<int>(std::min<int64_t>(batch, 1 << 20));
-    int64_t ack_wait = kDefaultAckWaitNs;
-    if (auto it = options.extra.find("ack_wait"); it != options.extra.end()) {
-      Result<int64_t> d = ParseDuration(it->second);
-      if (!d.ok() || *d <= 0) return InvalidArgument("nats: ack_wait must be a duration such as 30s");
-      ack_wait = *d;
-    }
-    ASSIGN_OR_RETURN(int64_t max_ack_pending,
-                     PositiveInt(options.extra, "max_ack_pending", kDefaultMaxAckPending));
+    c->push_ = settings.push;
+    c->batch_ = settings.batch;
     ASSIGN_OR_RETURN(c->nc_, Connect(endpoint, options.client_id, 10 * kNsPerSec, c.get()));
     ASSIGN_OR_RETURN(c->js_, NewJetStream(c->nc_.get(), 10 * kNsPerSec));
     jsOptions_Init(&c->ack_options_);
@@ -584,8 +610,8 @@ class NatsConsumer : public Consumer, public ConnectionEvents {
     cc.Durable = durable.c_str();
     cc.AckPolicy = js_AckExplicit;
     cc.DeliverPolicy = js_DeliverAll;
-    cc.AckWait = ack_wait;
-    cc.MaxAckPending = max_ack_pending;
+    cc.AckWait = settings.ack_wait_ns;
+    cc.MaxAckPending = settings.max_ack_pending;
     if (c->push_) {
       cc.DeliverSubject = deliver.c_str();
       cc.DeliverGroup = durable.c_str();
@@ -727,6 +753,11 @@ class NatsDriver : public Driver {
  public:
   std::string Name() const override { return "nats"; }
 
+  Status ValidateOptions(OptionScope scope,
+                         const std::map<std::string, std::string>& options) const override {
+    return ValidateNatsOptions(scope, options);
+  }
+
   Result<std::unique_ptr<Admin>> NewAdmin(const Endpoint& endpoint) override {
     return std::unique_ptr<Admin>(new NatsAdmin(endpoint));
   }
@@ -754,20 +785,15 @@ Outcome NatsPubAckOutcome(int nats_status, int js_error_code) {
   return Outcome::kIndeterminate;
 }
 
-Status ValidateNatsOptions(const std::map<std::string, std::string>& producer_config,
-                           const std::map<std::string, std::string>& consumer_config) {
-  RETURN_IF_ERROR(CheckKeys(producer_config, ProducerKeys(), "producer_config"));
-  RETURN_IF_ERROR(PositiveInt(producer_config, "window", 1).status());
-  RETURN_IF_ERROR(CheckKeys(consumer_config, ConsumerKeys(), "consumer_config"));
-  if (auto it = consumer_config.find("mode"); it != consumer_config.end() && it->second != "pull" &&
-                                              it->second != "push") {
-    return InvalidArgument("nats: consumer_config mode must be pull or push, not '" + it->second + "'");
-  }
-  RETURN_IF_ERROR(PositiveInt(consumer_config, "batch", 1).status());
-  RETURN_IF_ERROR(PositiveInt(consumer_config, "max_ack_pending", 1).status());
-  if (auto it = consumer_config.find("ack_wait"); it != consumer_config.end()) {
-    Result<int64_t> d = ParseDuration(it->second);
-    if (!d.ok() || *d <= 0) return InvalidArgument("nats: ack_wait must be a duration such as 30s");
+Status ValidateNatsOptions(OptionScope scope, const std::map<std::string, std::string>& options) {
+  switch (scope) {
+    case OptionScope::kTopic:
+      return ParseStreamConfig(options, 1).status();
+    case OptionScope::kProducer:
+      RETURN_IF_ERROR(CheckKeys(options, ProducerKeys(), "producer_config"));
+      return PositiveInt(options, "window", 1).status();
+    case OptionScope::kConsumer:
+      return ParseConsumerSettings(options).status();
   }
   return Status::Ok();
 }

@@ -19,10 +19,10 @@ namespace drone::drivers {
 
 std::unique_ptr<Driver> NewNatsDriver();
 
-// Checks workload `producer_config` / `consumer_config` keys for the NATS driver: InvalidArgument
-// naming the key and the accepted ones.
-Status ValidateNatsOptions(const std::map<std::string, std::string>& producer_config,
-                           const std::map<std::string, std::string>& consumer_config);
+// Driver::ValidateOptions of the NATS driver: topic `config` (replicas, storage, retention,
+// max_age, max_bytes), `producer_config` (window) and `consumer_config` (mode, batch, ack_wait,
+// max_ack_pending). InvalidArgument naming the key and the accepted ones.
+Status ValidateNatsOptions(OptionScope scope, const std::map<std::string, std::string>& options);
 
 // Outcome of one asynchronous JetStream publish: `nats_status` is the natsStatus the library
 // reported (NATS_OK for a PubAck), `js_error_code` the JetStream API error code of an error reply

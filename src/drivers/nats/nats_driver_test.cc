@@ -28,14 +28,21 @@ TEST(NatsPubAckOutcomeTest, MapsAckErrorReplyAndTimeout) {
 }
 
 TEST(NatsOptionsTest, RejectsUnknownKeysAndBadValues) {
-  EXPECT_OK(ValidateNatsOptions({{"window", "64"}}, {{"mode", "push"}, {"ack_wait", "5s"}}));
-  Status s = ValidateNatsOptions({{"windw", "64"}}, {});
+  EXPECT_OK(ValidateNatsOptions(OptionScope::kProducer, {{"window", "64"}}));
+  EXPECT_OK(ValidateNatsOptions(OptionScope::kConsumer, {{"mode", "push"}, {"ack_wait", "5s"}}));
+  EXPECT_OK(ValidateNatsOptions(OptionScope::kTopic, {{"replicas", "3"}, {"storage", "memory"}}));
+  Status s = ValidateNatsOptions(OptionScope::kProducer, {{"windw", "64"}});
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("windw"), std::string::npos) << s.ToString();
   EXPECT_NE(s.message().find("window"), std::string::npos) << "names the accepted keys";
-  EXPECT_FALSE(ValidateNatsOptions({}, {{"mode", "pool"}}).ok());
-  EXPECT_FALSE(ValidateNatsOptions({{"window", "0"}}, {}).ok());
-  EXPECT_FALSE(ValidateNatsOptions({}, {{"ack_wait", "soon"}}).ok());
+  EXPECT_FALSE(ValidateNatsOptions(OptionScope::kConsumer, {{"mode", "pool"}}).ok());
+  EXPECT_FALSE(ValidateNatsOptions(OptionScope::kProducer, {{"window", "0"}}).ok());
+  EXPECT_FALSE(ValidateNatsOptions(OptionScope::kConsumer, {{"ack_wait", "soon"}}).ok());
+  EXPECT_FALSE(ValidateNatsOptions(OptionScope::kTopic, {{"replicas", "three"}}).ok());
+  EXPECT_FALSE(ValidateNatsOptions(OptionScope::kTopic, {{"storage", "disk"}}).ok());
+  EXPECT_FALSE(ValidateNatsOptions(OptionScope::kTopic, {{"queue_type", "quorum"}}).ok());
+  // The registered driver answers preflight with the same checks.
+  EXPECT_FALSE(NewNatsDriver()->ValidateOptions(OptionScope::kConsumer, {{"prefetch", "1"}}).ok());
 }
 
 class Collect : public DeliveryHandler, public ReceiveHandler {
