@@ -78,6 +78,15 @@ class NatsDriverTest : public ::testing::Test {
     ASSERT_OK(server_->Start({"nats-server", "-a", "127.0.0.1", "-p", std::to_string(port_), "-js",
                               "-sd", server_->dir() + "/js"},
                              port_, 20 * kNsPerSec));
+    // The client port opens before JetStream has finished starting: wait until it answers.
+    Endpoint endpoint{"127.0.0.1:" + std::to_string(port_), {}, {}};
+    auto admin = NewNatsDriver()->NewAdmin(endpoint);
+    ASSERT_TRUE(admin.ok());
+    Status ping = Unavailable("not asked");
+    for (int64_t deadline = MonotonicNs() + 20 * kNsPerSec; MonotonicNs() < deadline;) {
+      if ((ping = (*admin)->Ping(kNsPerSec)).ok()) break;
+    }
+    ASSERT_OK(ping);
   }
   static void TearDownTestSuite() {
     delete server_;

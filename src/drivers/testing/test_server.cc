@@ -1,12 +1,8 @@
 #include "drivers/testing/test_server.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,8 +14,6 @@
 #include <thread>
 
 #include "core/clock.h"
-
-extern char** environ;
 
 namespace drone::drivers::testing {
 namespace {
@@ -34,18 +28,6 @@ bool Accepts(int port) {
   bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
   return ok;
-}
-
-// Waits up to `timeout_ns` for `pid` to exit; true when it did (and was reaped).
-bool Reap(pid_t pid, int64_t timeout_ns) {
-  int64_t deadline = MonotonicNs() + timeout_ns;
-  while (true) {
-    int status = 0;
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid || (r < 0 && errno == ECHILD)) return true;
-    if (MonotonicNs() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
 }
 
 }  // namespace
@@ -92,31 +74,19 @@ TestServer::~TestServer() {
 
 Status TestServer::Start(const std::vector<std::string>& argv, int port, int64_t timeout_ns) {
   if (dir_.empty()) return Internal("no temporary directory");
-  if (pid_ > 0) return FailedPrecondition("server already running");
-  std::string log = dir_ + "/server.log";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return Unavailable("spawn " + argv[0] + ": " + strerror(rc));
-  pid_ = pid;
+  if (process_) return FailedPrecondition("server already running");
+  platforms::local::ProcessSpec spec;
+  spec.name = argv.empty() ? "server" : argv[0];
+  spec.argv = argv;
+  spec.cwd = dir_;
+  spec.log_path = dir_ + "/server.log";
+  ASSIGN_OR_RETURN(process_, platforms::local::ChildProcess::Start(spec));
   int64_t deadline = MonotonicNs() + timeout_ns;
   while (!Accepts(port)) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return Unavailable(argv[0] + " exited at start: " + LogTail());
+    if (!process_->Running()) {
+      std::string why = process_->DescribeExit();
+      process_.reset();
+      return Unavailable(argv[0] + " " + why + " at start: " + LogTail());
     }
     if (MonotonicNs() >= deadline) {
       Kill();
@@ -129,29 +99,23 @@ Status TestServer::Start(const std::vector<std::string>& argv, int port, int64_t
 }
 
 void TestServer::Stop(int64_t grace_ns) {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGCONT);  // a paused server cannot handle SIGTERM
-  kill(pid_, SIGTERM);
-  if (!Reap(pid_, grace_ns)) {
-    kill(pid_, SIGKILL);
-    Reap(pid_, 10 * kNsPerSec);
-  }
-  pid_ = -1;
+  if (!process_) return;
+  (void)process_->Stop(grace_ns);
+  process_.reset();
 }
 
 void TestServer::Kill() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGKILL);
-  Reap(pid_, 10 * kNsPerSec);
-  pid_ = -1;
+  if (!process_) return;
+  (void)process_->Kill();
+  process_.reset();
 }
 
 void TestServer::Pause() {
-  if (pid_ > 0) kill(pid_, SIGSTOP);
+  if (process_) (void)process_->Pause();
 }
 
 void TestServer::Resume() {
-  if (pid_ > 0) kill(pid_, SIGCONT);
+  if (process_) (void)process_->Resume();
 }
 
 std::string TestServer::LogTail() const {

@@ -1,17 +1,18 @@
-// A real broker server process for driver unit tests: spawned from an argv array (never a shell)
-// in its own process group, with a temporary directory for its data and log, and always killed
-// and reaped when the object goes away. Tests skip when the server binary is not installed.
+// A real broker server process for driver unit tests, on the local platform's ChildProcess
+// (argv array, own process group, dies with the test through PR_SET_PDEATHSIG, always reaped),
+// with a temporary directory for its data and log that is removed when the object goes away.
+// Tests skip when the server binary is not installed.
 //
 // Thread-safety: one TestServer is used by one thread (the test body).
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "platforms/local/child_process.h"
 
 namespace drone::drivers::testing {
 
@@ -39,12 +40,13 @@ class TestServer {
   void Kill();    // SIGKILL and reap
   void Pause();   // SIGSTOP
   void Resume();  // SIGCONT
-  bool running() const { return pid_ > 0; }
+  bool running() const { return process_ != nullptr; }
   std::string LogTail() const;
 
  private:
   std::string dir_;
-  pid_t pid_ = -1;
+  std::vector<std::string> argv_;
+  std::unique_ptr<platforms::local::ChildProcess> process_;
 };
 
 }  // namespace drone::drivers::testing
