@@ -12,6 +12,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema kcat
   # formatting and static analysis (make format, make tidy)
   clang-format clang-tidy
+  # NATS and MQTT: client libraries, servers and command-line clients (platform: local)
+  libnats-dev nats-server libmosquitto-dev mosquitto mosquitto-clients libcpp-httplib-dev
 )
 
 missing=()

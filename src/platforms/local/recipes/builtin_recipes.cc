@@ -3,10 +3,14 @@
 #include <mutex>
 
 #include "platforms/local/broker_recipe.h"
+#include "platforms/local/recipes/nats_recipe.h"
 
 namespace drone::platforms::local {
 
-void RegisterBuiltinRecipes(Registry<BrokerRecipe>& /*registry*/) {}
+void RegisterBuiltinRecipes(Registry<BrokerRecipe>& registry) {
+  registry.Register("nats", "nats-server with JetStream, clustered through routes",
+                    [] { return NewNatsRecipe(); });
+}
 
 Registry<BrokerRecipe>& RecipeRegistry() {
   static Registry<BrokerRecipe> registry("recipe");
