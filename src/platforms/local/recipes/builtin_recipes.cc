@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "platforms/local/broker_recipe.h"
+#include "platforms/local/recipes/mosquitto_recipe.h"
 #include "platforms/local/recipes/nats_recipe.h"
 
 namespace drone::platforms::local {
@@ -10,6 +11,7 @@ namespace drone::platforms::local {
 void RegisterBuiltinRecipes(Registry<BrokerRecipe>& registry) {
   registry.Register("nats", "nats-server with JetStream, clustered through routes",
                     [] { return NewNatsRecipe(); });
+  registry.Register("mqtt", "one mosquitto broker with persistence", [] { return NewMosquittoRecipe(); });
 }
 
 Registry<BrokerRecipe>& RecipeRegistry() {
