@@ -5,7 +5,8 @@
 #
 #   bench/run_all.sh build
 #   MIN_TIME=1 bench/run_all.sh build      # longer micro-benchmark runs, steadier numbers
-#   SKIP_KCAT=1 bench/run_all.sh build     # micro-benchmarks only
+#   SKIP_KCAT=1 bench/run_all.sh build     # without the Drone-vs-kcat macro-benchmark
+#   SKIP_MQTT=1 bench/run_all.sh build     # without the Drone-vs-mosquitto_pub macro-benchmark
 set -euo pipefail
 
 BUILD_DIR=${1:-build}
@@ -32,5 +33,10 @@ done
 if [[ -z ${SKIP_KCAT:-} ]]; then
   echo "=== kafka_vs_kcat"
   BUILD=$BUILD_DIR bench/kafka_vs_kcat.sh || { echo "run_all: kafka_vs_kcat failed" >&2; status=1; }
+fi
+if [[ -z ${SKIP_MQTT:-} ]]; then
+  echo "=== mqtt_vs_mosquitto_pub"
+  BUILD=$BUILD_DIR bench/mqtt_vs_mosquitto_pub.sh ||
+    { echo "run_all: mqtt_vs_mosquitto_pub failed" >&2; status=1; }
 fi
 exit $status
