@@ -90,9 +90,14 @@ class MqttUnsafeKillTest(unittest.TestCase):
         cls.tmp.__exit__(None, None, None)
 
     def test_drone_reports_the_loss(self):
-        self.assertEqual(self.proc.returncode, 0, self.proc.stdout + self.proc.stderr)
+        # The check (lost > 0) passes; the verdict fails: the broker broke at-least-once.
+        self.assertEqual(self.proc.returncode, 1, self.proc.stdout + self.proc.stderr)
+        self.assertEqual(self.result["verdict"], "fail")
         validate_result(self.result)
+        checks = [s for s in self.result["steps"] if s["id"] == "verify"]
+        self.assertEqual(checks[0]["status"], "succeeded", "Drone saw the loss it was told to expect")
         w = self.result["workloads"]["load"]
+        self.assertEqual(w["verdict"], "fail")
         self.assertGreater(w["delivery"]["lost"], 0)
         self.assertEqual(w["delivery"]["unseen"], 0, "later messages arrived: the drain caught up")
         self.assertEqual(w["delivery"]["lost"], w["delivery"]["lost_gap"])
