@@ -4,7 +4,7 @@ import os
 import shutil
 import unittest
 
-from drone_test_support import FLOWS, TempDir, load_json, run_drone, validate_result
+from drone_test_support import FLOWS, TempDir, load_json, run_drone, validate_result, write_flow
 
 HAVE_NATS = shutil.which("nats-server") is not None
 
@@ -77,6 +77,33 @@ class NatsMissingServerTest(unittest.TestCase):
         self.assertIn("nats-server", proc.stderr)
         self.assertIn("apt-get install", proc.stderr)
         self.assertNotIn("STEP_START", proc.stdout, "nothing started")
+
+
+BAD_SETTINGS_FLOW = """
+name: bad-nats-settings
+steps:
+  cluster: { kind: cluster, with: { broker: nats, platform: local, nodes: 3 } }
+  topic:
+    kind: topic
+    needs: [cluster]
+    with: { name: orders, partitions: 1, replication: 3, config: { replica: "3" } }
+  load:
+    kind: workload
+    needs: [topic]
+    with: { topic: orders, messages: 10, consumer_config: { prefetch: "10" } }
+"""
+
+
+class NatsBadSettingsTest(unittest.TestCase):
+    def test_unknown_stream_and_consumer_keys_are_bad_input(self):
+        with TempDir() as d:
+            flow = write_flow(d, "bad.yaml", BAD_SETTINGS_FLOW)
+            proc = run_drone("validate", flow, timeout=60)
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        self.assertRegex(proc.stderr, r"bad\.yaml:\d+:\d+: steps\.topic\.with\.config: nats: unknown topic "
+                                      r"config key 'replica' \(accepted: .*replicas")
+        self.assertRegex(proc.stderr, r"bad\.yaml:\d+:\d+: steps\.load\.with\.consumer_config: nats: "
+                                      r"unknown consumer_config key 'prefetch' \(accepted: .*mode")
 
 
 if __name__ == "__main__":
