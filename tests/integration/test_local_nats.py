@@ -3,6 +3,7 @@ cluster, the stream leader killed under load), and the error when nats-server is
 import os
 import shutil
 import unittest
+from datetime import datetime
 
 from drone_test_support import FLOWS, TempDir, load_json, run_drone, validate_result, write_flow
 
@@ -55,10 +56,20 @@ class NatsNodeKillTest(unittest.TestCase):
         types = [e["type"] for e in self.result["events"]]
         self.assertIn("FAULT_HEALED", types)
 
-    def test_the_outage_shows_in_the_outcomes(self):
-        # While no leader is elected, publishes cannot all be acknowledged: the outage is visible.
+    def test_the_outage_shows_and_a_new_leader_takes_over_before_the_node_returns(self):
         w = self.result["workloads"]["load"]
+        # While no leader is elected, publishes cannot be acknowledged: the outage is visible.
         self.assertGreater(w["failed"] + w["indeterminate"], 0)
+        fault = self.result["faults"][0]
+        load_start_ns = datetime.fromisoformat(w["started_at"].replace("Z", "+00:00")).timestamp() * 1e9
+        start_s = (fault["start_ns"] - load_start_ns) / 1e9
+        end_s = (fault["end_ns"] - load_start_ns) / 1e9
+        # Seconds of the series that lie wholly inside the outage.
+        during = [p for p in w["series"] if start_s + 1 <= p["t"] <= end_s]
+        self.assertGreaterEqual(len(during), 5, "the series covers the outage")
+        self.assertEqual(during[0]["acked"], 0, "the leader is gone: nothing is acknowledged at first")
+        self.assertTrue(any(p["acked"] > 0 for p in during),
+                        "acks resume on the surviving replicas while the node is down")
 
     def test_no_server_is_left_running(self):
         cluster = next(s for s in self.result["steps"] if s["id"] == "cluster")
