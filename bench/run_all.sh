@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every benchmark of bench/: each Google Benchmark binary that BUILD_DIR/bench holds, then
 # the Drone-vs-kcat macro-benchmark (bench/kafka_vs_kcat.sh, which takes N, S and ROUNDS from the
-# environment). `make bench` calls it with the build directory.
+# environment) and Drone-vs-redis-benchmark (bench/redis_vs_redis_benchmark.sh: N, S, P, ROUNDS). `make bench` calls it with the build directory.
 #
 #   bench/run_all.sh build
 #   MIN_TIME=1 bench/run_all.sh build      # longer micro-benchmark runs, steadier numbers
-#   SKIP_KCAT=1 bench/run_all.sh build     # without the Drone-vs-kcat macro-benchmark
-#   SKIP_MQTT=1 bench/run_all.sh build     # without the Drone-vs-mosquitto_pub macro-benchmark
+#   SKIP_KCAT=1 bench/run_all.sh build     # without the Drone-vs-kcat run
+#   SKIP_REDIS=1 bench/run_all.sh build    # without the Drone-vs-redis-benchmark run
+#   SKIP_MQTT=1 bench/run_all.sh build     # without the Drone-vs-mosquitto_pub run
 set -euo pipefail
 
 BUILD_DIR=${1:-build}
@@ -33,6 +34,11 @@ done
 if [[ -z ${SKIP_KCAT:-} ]]; then
   echo "=== kafka_vs_kcat"
   BUILD=$BUILD_DIR bench/kafka_vs_kcat.sh || { echo "run_all: kafka_vs_kcat failed" >&2; status=1; }
+fi
+if [[ -z ${SKIP_REDIS:-} ]]; then
+  echo "=== redis_vs_redis_benchmark"
+  BUILD=$BUILD_DIR bench/redis_vs_redis_benchmark.sh ||
+    { echo "run_all: redis_vs_redis_benchmark failed" >&2; status=1; }
 fi
 if [[ -z ${SKIP_MQTT:-} ]]; then
   echo "=== mqtt_vs_mosquitto_pub"

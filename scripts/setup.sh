@@ -10,6 +10,8 @@ PACKAGES=(
   librdkafka-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libsqlite3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema python3-yaml kcat
+  # the local platform: Redis (hiredis client, server, sentinel, redis-cli, redis-benchmark), HAProxy
+  libhiredis-dev redis-server redis-sentinel redis-tools haproxy
   # formatting and static analysis (make format, make tidy)
   clang-format clang-tidy
   # NATS and MQTT: client libraries, servers and command-line clients (platform: local)

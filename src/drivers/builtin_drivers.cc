@@ -5,6 +5,7 @@
 #include "drivers/kafka/kafka_driver.h"
 #include "drivers/mqtt/mqtt_driver.h"
 #include "drivers/nats/nats_driver.h"
+#include "drivers/redis/redis_driver.h"
 
 namespace drone::drivers {
 
@@ -15,6 +16,8 @@ void RegisterBuiltinDrivers(Registry<Driver>& registry) {
                     [] { return NewNatsDriver(); });
   registry.Register("mqtt", "MQTT 3.1.1 through libmosquitto (QoS 0/1/2, clean and persistent sessions)",
                     [] { return NewMqttDriver(); });
+  registry.Register("redis", "Redis Streams through hiredis (XADD + WAIT, XREADGROUP/XACK, sentinel)",
+                    [] { return NewRedisDriver(); });
 }
 
 Registry<Driver>& DriverRegistry() {

@@ -50,6 +50,18 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
       Status s = (*platform)->Validate(request);
       if (!s.ok()) add(step, "with", s.message(), "");
     }
+    const bool process_fault = step.kind == spec::StepKind::kFaultStop ||
+                               step.kind == spec::StepKind::kFaultPause ||
+                               step.kind == spec::StepKind::kFaultRestart;
+    if (process_fault) {
+      const spec::ClusterWith* cluster = cluster_of(std::get<spec::FaultWith>(step.with).cluster);
+      if (cluster != nullptr && cluster->platform != "local") {
+        add(step, "kind",
+            std::string(spec::StepKindName(step.kind)) + " needs server processes to signal; platform " +
+                cluster->platform + " has none",
+            "run the cluster on platform local, or use fault.kill");
+      }
+    }
     if (step.kind == spec::StepKind::kFaultKill || step.kind == spec::StepKind::kFaultNetwork) {
       const auto& with = std::get<spec::FaultWith>(step.with);
       const spec::ClusterWith* cluster = cluster_of(with.cluster);

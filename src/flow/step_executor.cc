@@ -11,6 +11,9 @@ std::unique_ptr<StepExecutor> NewTopicStep();
 std::unique_ptr<StepExecutor> NewWorkloadStep();
 std::unique_ptr<StepExecutor> NewFaultKillStep();
 std::unique_ptr<StepExecutor> NewFaultNetworkStep();
+std::unique_ptr<StepExecutor> NewFaultStopStep();
+std::unique_ptr<StepExecutor> NewFaultPauseStep();
+std::unique_ptr<StepExecutor> NewFaultRestartStep();
 std::unique_ptr<StepExecutor> NewCheckStep();
 std::unique_ptr<StepExecutor> NewSleepStep();
 std::unique_ptr<StepExecutor> NewExecStep();
@@ -29,6 +32,12 @@ void RegisterBuiltinStepKinds(Registry<StepExecutor>& registry) {
                     [] { return NewFaultKillStep(); });
   registry.Register("fault.network", "impair a node's links (embedded: added round-trip time)",
                     [] { return NewFaultNetworkStep(); });
+  registry.Register("fault.stop", "stop a node gracefully (local: SIGTERM), start it after `duration`",
+                    [] { return NewFaultStopStep(); });
+  registry.Register("fault.pause", "freeze a node (local: SIGSTOP), thaw it after `duration` (SIGCONT)",
+                    [] { return NewFaultPauseStep(); });
+  registry.Register("fault.restart", "stop a node gracefully and start it again (after `duration`)",
+                    [] { return NewFaultRestartStep(); });
   registry.Register("check", "assert thresholds on a workload's results",
                     [] { return NewCheckStep(); });
   registry.Register("sleep", "wait for a duration", [] { return NewSleepStep(); });

@@ -303,6 +303,16 @@ std::vector<StepKindSchema> MakeKinds() {
             .description = "How much of stdout is kept in the outputs.",
             .default_json = "\"1MiB\""},
        }},
+      {"fault.stop",
+       "Stops a node gracefully (SIGTERM, then SIGKILL after the grace period); with a duration, "
+       "starts it again afterwards.",
+       Concat(ClusterRef(), {fault_target, fault_duration})},
+      {"fault.pause",
+       "Freezes a node (SIGSTOP); with a duration, resumes it (SIGCONT) afterwards.",
+       Concat(ClusterRef(), {fault_target, fault_duration})},
+      {"fault.restart",
+       "Stops a node gracefully and starts it again at once.",
+       Concat(ClusterRef(), {fault_target, fault_duration})},
   };
 }
 

@@ -32,6 +32,12 @@ const char* StepKindName(StepKind kind) {
       return "sleep";
     case StepKind::kExec:
       return "exec";
+    case StepKind::kFaultStop:
+      return "fault.stop";
+    case StepKind::kFaultPause:
+      return "fault.pause";
+    case StepKind::kFaultRestart:
+      return "fault.restart";
   }
   return "unknown";
 }

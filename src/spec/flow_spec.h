@@ -100,6 +100,9 @@ struct WorkloadWith {
 };
 
 // fault.kill: take a node down; when `duration` is set, bring it back afterwards.
+// fault.stop: the same through a graceful shutdown (SIGTERM); fault.pause: freeze the node
+// (SIGSTOP) and thaw it (SIGCONT); fault.restart: stop, stay down for `duration` (default 0),
+// start again — the step ends with the node back. (Local platform.)
 // fault.network: impair a node's links (embedded platform: added round-trip time).
 struct FaultWith {
   std::string cluster;   // step id; the loader fills in the only cluster when omitted
@@ -137,7 +140,10 @@ struct ExecWith {
   int64_t max_output = kDefaultExecMaxOutput;  // stdout kept in the outputs, bytes
 };
 
-enum class StepKind { kCluster, kTopic, kWorkload, kFaultKill, kFaultNetwork, kCheck, kSleep, kExec };
+enum class StepKind {
+  kCluster, kTopic, kWorkload, kFaultKill, kFaultNetwork, kCheck, kSleep, kExec,
+  kFaultStop, kFaultPause, kFaultRestart,
+};
 
 const char* StepKindName(StepKind kind);  // "cluster", "fault.kill", ...
 

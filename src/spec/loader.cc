@@ -37,6 +37,7 @@ const std::vector<std::string> kTopicKeys = FieldNames(FindStepKind("topic")->wi
 const std::vector<std::string> kWorkloadKeys = FieldNames(FindStepKind("workload")->with);
 const std::vector<std::string> kFaultKillKeys = FieldNames(FindStepKind("fault.kill")->with);
 const std::vector<std::string> kFaultNetworkKeys = FieldNames(FindStepKind("fault.network")->with);
+const std::vector<std::string> kFaultProcessKeys = FieldNames(FindStepKind("fault.stop")->with);
 const std::vector<std::string> kCheckKeys = FieldNames(FindStepKind("check")->with);
 const std::vector<std::string> kSleepKeys = FieldNames(FindStepKind("sleep")->with);
 const std::vector<std::string> kExecKeys = FieldNames(FindStepKind("exec")->with);
@@ -1102,6 +1103,9 @@ class FlowLoader {
         break;
       case StepKind::kFaultKill:
       case StepKind::kFaultNetwork:
+      case StepKind::kFaultStop:
+      case StepKind::kFaultPause:
+      case StepKind::kFaultRestart:
         info.step.with = ReadFault(with, info);
         break;
       case StepKind::kCheck:
@@ -1447,11 +1451,15 @@ class FlowLoader {
   FaultWith ReadFault(const Field& with, StepInfo& info) {
     FaultWith fw;
     const bool kill = info.step.kind == StepKind::kFaultKill;
+    const bool network = info.step.kind == StepKind::kFaultNetwork;
     const std::map<std::string, std::string> elsewhere =
         kill ? std::map<std::string, std::string>{{"delay", "'delay' is for kind: fault.network"}}
-             : std::map<std::string, std::string>{
-                   {"failback", "'failback' is for kind: fault.kill"}};
-    auto m = ReadMap(with, kill ? &kFaultKillKeys : &kFaultNetworkKeys, elsewhere);
+        : network
+            ? std::map<std::string, std::string>{{"failback", "'failback' is for kind: fault.kill"}}
+            : std::map<std::string, std::string>{{"delay", "'delay' is for kind: fault.network"},
+                                                 {"failback", "'failback' is for kind: fault.kill"}};
+    auto m = ReadMap(with, kill ? &kFaultKillKeys : network ? &kFaultNetworkKeys : &kFaultProcessKeys,
+                     elsewhere);
     if (!m) return fw;
     if (const Field* f = m->Find("cluster")) {
       if (auto v = ReadString(*f, Refs::kReject)) {
@@ -1469,7 +1477,7 @@ class FlowLoader {
     if (const Field* f = m->Find("duration")) fw.duration_ns = ReadDuration(*f, false);
     if (const Field* f = m->Find("delay")) {
       fw.delay_ns = ReadDuration(*f, false);
-    } else if (!kill) {
+    } else if (network) {
       Missing(*m, "delay", "the added round-trip time, e.g. delay: 50ms");
     }
     if (const Field* f = m->Find("failback")) {

@@ -105,6 +105,40 @@ class MqttUnsafeKillTest(unittest.TestCase):
         self.assertEqual(self.result["faults"][0]["backend"], "signal")
 
 
+@unittest.skipUnless(HAVE_MOSQUITTO, "mosquitto is not installed (apt-get install mosquitto)")
+class MqttQos1RestartTest(unittest.TestCase):
+    """flows/mqtt-qos1-restart.yaml: a graceful restart loses nothing at QoS 1."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        d = cls.tmp.__enter__()
+        cls.json_path = os.path.join(d, "result.json")
+        cls.proc = run_drone("run", os.path.join(FLOWS, "mqtt-qos1-restart.yaml"), "--json", cls.json_path)
+        cls.result = load_json(cls.json_path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.__exit__(None, None, None)
+
+    def test_passes_and_loses_nothing(self):
+        self.assertEqual(self.proc.returncode, 0, self.proc.stdout + self.proc.stderr)
+        self.assertEqual(self.result["verdict"], "pass")
+        validate_result(self.result)
+        w = self.result["workloads"]["load"]
+        self.assertGreater(w["acked"], 10000)
+        self.assertEqual(w["delivery"]["lost"], 0)
+        self.assertEqual(w["delivery"]["unseen"], 0)
+        self.assertGreaterEqual(w["received"], w["acked"])
+
+    def test_the_broker_really_went_away(self):
+        fault = self.result["faults"][0]
+        self.assertEqual(fault["target"], "mosquitto-1")
+        # The producers waited while it was away: the longest publish took about the outage.
+        w = self.result["workloads"]["load"]
+        self.assertGreater(w["latency_ms"]["publish"]["max"], 1000)
+
+
 class MqttMissingServerTest(unittest.TestCase):
     def test_missing_mosquitto_names_the_package(self):
         with TempDir() as empty:

@@ -1,9 +1,10 @@
-// kind: fault.kill and fault.network — disturb a node, hold, heal. Heal is registered as an undo
+// kind: fault.kill, fault.stop, fault.pause, fault.restart and fault.network — disturb a node (or
+// several: target `minority`), hold, heal. Heal is registered as an undo
 // action before the fault is injected, so a failed or interrupted run still heals it.
 #include "core/clock.h"
 #include "core/units.h"
 #include "faults/network/node_delay.h"
-#include "faults/process/node_kill.h"
+#include "faults/process/process_fault.h"
 #include "flow/step_executor.h"
 
 namespace drone::flow {
@@ -48,8 +49,9 @@ class FaultStep : public StepExecutor {
     *index = run.AddFault(record);
     run.Emit("FAULT_INJECTED", step, record.kind + " on " + node + " via " + record.backend);
     run.SetOutputs(step, {{"target", node}, {"kind", record.kind}});
-    if (!with.duration_ns) return Status::Ok();  // stays until teardown heals it
-    ctx.cancel.WaitFor(*with.duration_ns);
+    const std::optional<int64_t> hold = with.duration_ns ? with.duration_ns : DefaultHold();
+    if (!hold) return Status::Ok();  // stays until teardown heals it
+    if (*hold > 0) ctx.cancel.WaitFor(*hold);
     // Heal now (also when cancelled: teardown would do it anyway, this is just sooner).
     Status healed = fault->Heal();
     if (!healed.ok()) return healed.WithContext("heal " + record.kind + " on " + node);
@@ -60,6 +62,8 @@ class FaultStep : public StepExecutor {
   }
 
  protected:
+  // How long the fault holds without `duration`; nullopt: until teardown.
+  virtual std::optional<int64_t> DefaultHold() const { return std::nullopt; }
   virtual std::shared_ptr<faults::Fault> Make(platforms::NodeControl& control, const std::string& node,
                                               const spec::FaultWith& with) = 0;
 };
@@ -71,8 +75,30 @@ class FaultKillStep : public FaultStep {
  protected:
   std::shared_ptr<faults::Fault> Make(platforms::NodeControl& control, const std::string& node,
                                       const spec::FaultWith& with) override {
-    return faults::NewNodeKill(control, node, with.failback, control.Backend());
+    return faults::NewProcessFault(faults::ProcessAction::kKill, control, faults::SplitNodes(node),
+                                   with.failback, control.Backend());
   }
+};
+
+// fault.stop, fault.pause, fault.restart: the other process faults (local platform: signals).
+class ProcessFaultStep : public FaultStep {
+ public:
+  ProcessFaultStep(std::string kind, faults::ProcessAction action) : kind_(std::move(kind)), action_(action) {}
+  std::string Kind() const override { return kind_; }
+
+ protected:
+  // A restart brings the node back at once unless `duration` says how long it stays down.
+  std::optional<int64_t> DefaultHold() const override {
+    return action_ == faults::ProcessAction::kRestart ? std::optional<int64_t>(0) : std::nullopt;
+  }
+  std::shared_ptr<faults::Fault> Make(platforms::NodeControl& control, const std::string& node,
+                                      const spec::FaultWith& /*with*/) override {
+    return faults::NewProcessFault(action_, control, faults::SplitNodes(node), true, control.Backend());
+  }
+
+ private:
+  const std::string kind_;
+  const faults::ProcessAction action_;
 };
 
 class FaultNetworkStep : public FaultStep {
@@ -91,5 +117,14 @@ class FaultNetworkStep : public FaultStep {
 
 std::unique_ptr<StepExecutor> NewFaultKillStep() { return std::make_unique<FaultKillStep>(); }
 std::unique_ptr<StepExecutor> NewFaultNetworkStep() { return std::make_unique<FaultNetworkStep>(); }
+std::unique_ptr<StepExecutor> NewFaultStopStep() {
+  return std::make_unique<ProcessFaultStep>("fault.stop", faults::ProcessAction::kStop);
+}
+std::unique_ptr<StepExecutor> NewFaultPauseStep() {
+  return std::make_unique<ProcessFaultStep>("fault.pause", faults::ProcessAction::kPause);
+}
+std::unique_ptr<StepExecutor> NewFaultRestartStep() {
+  return std::make_unique<ProcessFaultStep>("fault.restart", faults::ProcessAction::kRestart);
+}
 
 }  // namespace drone::flow

@@ -5,6 +5,7 @@
 #include "platforms/local/broker_recipe.h"
 #include "platforms/local/recipes/mosquitto_recipe.h"
 #include "platforms/local/recipes/nats_recipe.h"
+#include "platforms/local/recipes/redis_recipe.h"
 
 namespace drone::platforms::local {
 
@@ -12,6 +13,8 @@ void RegisterBuiltinRecipes(Registry<BrokerRecipe>& registry) {
   registry.Register("nats", "nats-server with JetStream, clustered through routes",
                     [] { return NewNatsRecipe(); });
   registry.Register("mqtt", "one mosquitto broker with persistence", [] { return NewMosquittoRecipe(); });
+  registry.Register("redis", "a primary, replicas and sentinels (redis-server, redis-sentinel)",
+                    [] { return NewRedisRecipe(); });
 }
 
 Registry<BrokerRecipe>& RecipeRegistry() {

@@ -1,0 +1,236 @@
+// The Redis driver against a real redis-server (one per test suite, on 127.0.0.1 with a free port
+// and a temporary directory). Skipped only when redis-server is not installed.
+#include "drivers/redis/redis_driver.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <set>
+
+#include "core/clock.h"
+#include "core/testutil.h"
+#include "drivers/redis/redis_client.h"
+#include "platforms/local/child_process.h"
+#include "platforms/local/loopback.h"
+
+namespace drone::drivers {
+namespace {
+
+using platforms::local::ChildProcess;
+
+class Collector : public DeliveryHandler {
+ public:
+  void OnDelivery(const Delivery& d) override {
+    outcomes.push_back(d.outcome);
+    errors.emplace_back(d.error);
+  }
+  std::vector<Outcome> outcomes;
+  std::vector<std::string> errors;
+  size_t Count(Outcome o) const { return static_cast<size_t>(std::count(outcomes.begin(), outcomes.end(), o)); }
+};
+
+class Receiver : public ReceiveHandler {
+ public:
+  void OnReceive(const Received& m) override {
+    payloads.emplace_back(m.payload);
+    if (m.redelivered) ++redelivered;
+  }
+  std::vector<std::string> payloads;
+  int redelivered = 0;
+};
+
+class RedisDriverTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!platforms::local::FindExecutable("redis-server").ok()) return;
+    std::string pattern = ::testing::TempDir() + "/redis-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = new std::string(pattern);
+    Result<int> port = platforms::local::FreeTcpPort("127.0.0.1");
+    ASSERT_TRUE(port.ok());
+    port_ = *port;
+    platforms::local::ProcessSpec spec;
+    spec.name = "redis";
+    spec.argv = {"redis-server", "--bind", "127.0.0.1", "--port", std::to_string(port_), "--dir", *dir_,
+                 "--save", "", "--appendonly", "no"};
+    spec.log_path = *dir_ + "/redis.log";
+    auto child = ChildProcess::Start(spec);
+    ASSERT_TRUE(child.ok()) << child.status().ToString();
+    server_ = child->release();
+    ASSERT_OK(platforms::local::WaitForPort("127.0.0.1", port_, MonotonicNs() + 10 * kNsPerSec, nullptr));
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    if (dir_ != nullptr) std::filesystem::remove_all(*dir_);
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override {
+    if (server_ == nullptr) GTEST_SKIP() << "redis-server is not installed";
+    topic_ = "t-" + std::to_string(NowNs());
+  }
+
+  Endpoint Ep() const { return Endpoint{"127.0.0.1:" + std::to_string(port_), {}, {}}; }
+
+  ProducerOptions Po(std::map<std::string, std::string> extra = {}) {
+    ProducerOptions o;
+    o.client_id = "p1";
+    o.topic = topic_;
+    o.extra = std::move(extra);
+    return o;
+  }
+
+  ConsumerOptions Co(const std::string& group) {
+    ConsumerOptions o;
+    o.client_id = "c1";
+    o.topic = topic_;
+    o.group = group;
+    return o;
+  }
+
+  // Runs a command on the server directly.
+  redis::Reply Redis(const std::vector<std::string>& argv) {
+    auto c = redis::Connect({"127.0.0.1", port_}, 2 * kNsPerSec);
+    EXPECT_TRUE(c.ok());
+    auto r = redis::Command(c->get(), argv);
+    EXPECT_TRUE(r.ok());
+    return std::move(*r);
+  }
+
+  static inline ChildProcess* server_ = nullptr;
+  static inline std::string* dir_ = nullptr;
+  static inline int port_ = 0;
+  std::unique_ptr<Driver> driver_ = NewRedisDriver();
+  std::string topic_;
+};
+
+TEST_F(RedisDriverTest, ProducesConsumesAndAccountsTheBacklog) {
+  auto admin = driver_->NewAdmin(Ep());
+  ASSERT_TRUE(admin.ok());
+  ASSERT_OK((*admin)->Ping(kNsPerSec));
+  ASSERT_OK((*admin)->CreateTopic({topic_, 1, 1, {}}, kNsPerSec));
+  EXPECT_EQ((*admin)->CreateTopic({topic_, 1, 1, {}}, kNsPerSec).code(), StatusCode::kAlreadyExists);
+  auto info = (*admin)->DescribeTopic(topic_, kNsPerSec);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->partitions, 1);
+  EXPECT_EQ((*admin)->DescribeTopic("no-such-stream", kNsPerSec).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ((*admin)->EndOffsets(topic_, kNsPerSec).status().code(), StatusCode::kUnimplemented);
+
+  auto consumer = driver_->NewConsumer(Ep(), Co("g1"));
+  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+  EXPECT_EQ((*consumer)->AssignedLanes(), 1);
+  Collector deliveries;
+  auto producer = driver_->NewProducer(Ep(), Po({{"pipeline", "8"}}), deliveries);
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+  EXPECT_EQ((*producer)->Lanes(), 1);
+  constexpr int kMessages = 500;
+  for (int i = 0; i < kMessages; ++i) {
+    const std::string payload = "m" + std::to_string(i);
+    Status s;
+    while ((s = (*producer)->Send(0, "", payload, static_cast<uint64_t>(i))).code() == StatusCode::kUnavailable) {
+      (*producer)->Poll(1);
+    }
+    ASSERT_OK(s);
+    EXPECT_LE((*producer)->InFlight(), 8u) << "the pipeline depth bounds what is in flight";
+  }
+  EXPECT_EQ((*producer)->Flush(10 * kNsPerSec), 0u);
+  EXPECT_EQ(deliveries.Count(Outcome::kAck), static_cast<size_t>(kMessages));
+  EXPECT_EQ(Redis({"XLEN", topic_})->integer, kMessages);
+
+  auto backlog = (*admin)->Backlog(topic_, "g1", kNsPerSec);
+  ASSERT_TRUE(backlog.ok()) << backlog.status().ToString();
+  EXPECT_EQ(*backlog, kMessages);
+  Receiver received;
+  const int64_t deadline = MonotonicNs() + 10 * kNsPerSec;
+  while (received.payloads.size() < static_cast<size_t>(kMessages) && MonotonicNs() < deadline) {
+    ASSERT_TRUE((*consumer)->Poll(50, received).ok());
+  }
+  ASSERT_EQ(received.payloads.size(), static_cast<size_t>(kMessages));
+  EXPECT_EQ(received.payloads.front(), "m0");
+  EXPECT_EQ(received.payloads.back(), "m" + std::to_string(kMessages - 1));
+  backlog = (*admin)->Backlog(topic_, "g1", kNsPerSec);
+  ASSERT_TRUE(backlog.ok());
+  EXPECT_EQ(*backlog, 0) << "everything delivered and acknowledged";
+  EXPECT_EQ((*admin)->Backlog(topic_, "no-such-group", kNsPerSec).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(RedisDriverTest, ErrorReplyIsANack) {
+  Redis({"SET", topic_, "not-a-stream"});
+  Collector deliveries;
+  auto producer = driver_->NewProducer(Ep(), Po(), deliveries);
+  ASSERT_TRUE(producer.ok());
+  ASSERT_OK((*producer)->Send(0, "", "x", 1));
+  EXPECT_EQ((*producer)->Flush(5 * kNsPerSec), 0u);
+  ASSERT_EQ(deliveries.outcomes.size(), 1u);
+  EXPECT_EQ(deliveries.outcomes[0], Outcome::kNack);
+  EXPECT_NE(deliveries.errors[0].find("WRONGTYPE"), std::string::npos) << deliveries.errors[0];
+}
+
+TEST_F(RedisDriverTest, WaitWithFewerReplicasThanAskedIsIndeterminate) {
+  // A lone server has no replicas: WAIT 1 answers 0 after its timeout. The writes are applied
+  // (XLEN shows them) but not replicated, so their survival is not known.
+  Collector deliveries;
+  auto producer = driver_->NewProducer(Ep(), Po({{"wait_replicas", "1"}, {"wait_timeout_ms", "50"}}), deliveries);
+  ASSERT_TRUE(producer.ok());
+  for (uint64_t i = 0; i < 5; ++i) ASSERT_OK((*producer)->Send(0, "", "w", i));
+  EXPECT_EQ((*producer)->Flush(5 * kNsPerSec), 0u);
+  EXPECT_EQ(deliveries.Count(Outcome::kIndeterminate), 5u);
+  EXPECT_NE(deliveries.errors[0].find("0 of 1 replicas"), std::string::npos) << deliveries.errors[0];
+  EXPECT_EQ(Redis({"XLEN", topic_})->integer, 5);
+}
+
+TEST_F(RedisDriverTest, AcksAllWithoutKnownReplicasDoesNotWait) {
+  Collector deliveries;
+  auto producer = driver_->NewProducer(Ep(), Po(), deliveries);  // acks: all by default
+  ASSERT_TRUE(producer.ok());
+  ASSERT_OK((*producer)->Send(0, "", "x", 1));
+  EXPECT_EQ((*producer)->Flush(5 * kNsPerSec), 0u);
+  EXPECT_EQ(deliveries.Count(Outcome::kAck), 1u);
+}
+
+TEST_F(RedisDriverTest, ValidatesItsSettings) {
+  EXPECT_OK(driver_->ValidateOptions(OptionScope::kProducer, {{"pipeline", "16"}, {"wait_replicas", "1"}}));
+  Status s = driver_->ValidateOptions(OptionScope::kProducer, {{"pipelining", "16"}});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("pipeline, wait_replicas"), std::string::npos) << s.message();
+  EXPECT_EQ(driver_->ValidateOptions(OptionScope::kProducer, {{"pipeline", "0"}}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_OK(driver_->ValidateOptions(OptionScope::kConsumer, {{"count", "10"}}));
+  EXPECT_EQ(driver_->ValidateOptions(OptionScope::kConsumer, {{"prefetch", "10"}}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(driver_->ValidateOptions(OptionScope::kTopic, {{"retention.ms", "1"}}).code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(RedisDriverTest, UnacknowledgedEntriesAreRedeliveredToTheSameConsumer) {
+  auto consumer = driver_->NewConsumer(Ep(), Co("g2"));
+  ASSERT_TRUE(consumer.ok());
+  Redis({"XADD", topic_, "*", "d", "one"});
+  // Another client of the same consumer name takes the entry and dies before XACK.
+  Redis({"XREADGROUP", "GROUP", "g2", "c1", "COUNT", "10", "STREAMS", topic_, ">"});
+  Receiver received;
+  const int64_t deadline = MonotonicNs() + 5 * kNsPerSec;
+  while (received.payloads.empty() && MonotonicNs() < deadline) ASSERT_TRUE((*consumer)->Poll(50, received).ok());
+  ASSERT_EQ(received.payloads.size(), 1u);
+  EXPECT_EQ(received.payloads[0], "one");
+  EXPECT_EQ(received.redelivered, 1);
+}
+
+// Last: it stops the suite's server.
+TEST_F(RedisDriverTest, ZzConnectionLostWithCommandsInFlightIsIndeterminate) {
+  Collector deliveries;
+  auto producer = driver_->NewProducer(Ep(), Po(), deliveries);
+  ASSERT_TRUE(producer.ok());
+  ASSERT_OK(server_->Pause());  // the commands are written, no reply comes
+  for (uint64_t i = 0; i < 10; ++i) ASSERT_OK((*producer)->Send(0, "", "x", i));
+  (*producer)->Poll(10);
+  EXPECT_EQ((*producer)->InFlight(), 10u);
+  ASSERT_OK(server_->Kill());
+  EXPECT_EQ((*producer)->Flush(5 * kNsPerSec), 0u);
+  EXPECT_EQ(deliveries.Count(Outcome::kIndeterminate), 10u);
+  EXPECT_EQ(deliveries.Count(Outcome::kAck), 0u);
+}
+
+}  // namespace
+}  // namespace drone::drivers
