@@ -6,6 +6,7 @@
 #include "drivers/mqtt/mqtt_driver.h"
 #include "drivers/nats/nats_driver.h"
 #include "drivers/redis/redis_driver.h"
+#include "drivers/rabbitmq/rabbitmq_driver.h"
 
 namespace drone::drivers {
 
@@ -18,6 +19,8 @@ void RegisterBuiltinDrivers(Registry<Driver>& registry) {
                     [] { return NewMqttDriver(); });
   registry.Register("redis", "Redis Streams through hiredis (XADD + WAIT, XREADGROUP/XACK, sentinel)",
                     [] { return NewRedisDriver(); });
+  registry.Register("rabbitmq", "RabbitMQ (AMQP 0-9-1) through rabbitmq-c (quorum/classic queues, confirms)",
+                    [] { return NewRabbitMqDriver(); });
 }
 
 Registry<Driver>& DriverRegistry() {

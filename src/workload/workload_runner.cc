@@ -604,6 +604,7 @@ void WorkloadRunner::Impl::Drain(const CancelToken& cancel, WorkloadResult& resu
   std::vector<bool> caught_up(lanes_, false);
   std::vector<bool> domain_caught_up(domain_count, false);
   Status backlog_error;
+  uint64_t backlog_received = UINT64_MAX;  // consumers' receive count at the previous backlog read
   int64_t deadline = MonotonicNs() + opt_.drain_timeout_ns;
   while (true) {
     bool all = true;
@@ -625,7 +626,12 @@ void WorkloadRunner::Impl::Drain(const CancelToken& cancel, WorkloadResult& resu
           LogWarn("workload " + opt_.name + ": cannot read the backlog (" + backlog_error.ToString() +
                   "); retrying until the drain timeout");
         }
-        all = backlog.ok() && *backlog == 0;
+        // A backlog counts what the broker has not handed out yet (RabbitMQ: ready messages);
+        // deliveries already on their way to a consumer are not in it. So: caught up once it is
+        // 0 and the consumers received nothing more over the last interval.
+        const uint64_t received = LiveCounters().received;
+        all = backlog.ok() && *backlog == 0 && received == backlog_received;
+        backlog_received = received;
         std::fill(caught_up.begin(), caught_up.end(), all);
         break;
       }
