@@ -7,6 +7,7 @@
 #   MIN_TIME=1 bench/run_all.sh build      # longer micro-benchmark runs, steadier numbers
 #   SKIP_KCAT=1 bench/run_all.sh build     # without the Drone-vs-kcat run
 #   SKIP_REDIS=1 bench/run_all.sh build    # without the Drone-vs-redis-benchmark run
+#   SKIP_MQTT=1 bench/run_all.sh build     # without the Drone-vs-mosquitto_pub run
 set -euo pipefail
 
 BUILD_DIR=${1:-build}
@@ -38,5 +39,10 @@ if [[ -z ${SKIP_REDIS:-} ]]; then
   echo "=== redis_vs_redis_benchmark"
   BUILD=$BUILD_DIR bench/redis_vs_redis_benchmark.sh ||
     { echo "run_all: redis_vs_redis_benchmark failed" >&2; status=1; }
+fi
+if [[ -z ${SKIP_MQTT:-} ]]; then
+  echo "=== mqtt_vs_mosquitto_pub"
+  BUILD=$BUILD_DIR bench/mqtt_vs_mosquitto_pub.sh ||
+    { echo "run_all: mqtt_vs_mosquitto_pub failed" >&2; status=1; }
 fi
 exit $status

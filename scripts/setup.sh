@@ -18,6 +18,8 @@ PACKAGES=(
   libhiredis-dev redis-server redis-sentinel redis-tools haproxy
   # formatting and static analysis (make format, make tidy)
   clang-format clang-tidy
+  # NATS and MQTT: client libraries, servers and command-line clients (platform: local)
+  libnats-dev nats-server libmosquitto-dev mosquitto mosquitto-clients libcpp-httplib-dev
 )
 
 missing=()

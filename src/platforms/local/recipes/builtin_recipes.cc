@@ -3,16 +3,21 @@
 #include <mutex>
 
 #include "platforms/local/broker_recipe.h"
-#include "platforms/local/recipes/rabbitmq_recipe.h"
+#include "platforms/local/recipes/mosquitto_recipe.h"
+#include "platforms/local/recipes/nats_recipe.h"
 #include "platforms/local/recipes/redis_recipe.h"
+#include "platforms/local/recipes/rabbitmq_recipe.h"
 
 namespace drone::platforms::local {
 
 void RegisterBuiltinRecipes(Registry<BrokerRecipe>& registry) {
-  registry.Register("rabbitmq", "RabbitMQ nodes (rabbitmq-server) joined into one cluster, with their own epmd",
-                    [] { return NewRabbitMqRecipe(); });
+  registry.Register("nats", "nats-server with JetStream, clustered through routes",
+                    [] { return NewNatsRecipe(); });
+  registry.Register("mqtt", "one mosquitto broker with persistence", [] { return NewMosquittoRecipe(); });
   registry.Register("redis", "a primary, replicas and sentinels (redis-server, redis-sentinel)",
                     [] { return NewRedisRecipe(); });
+  registry.Register("rabbitmq", "RabbitMQ nodes (rabbitmq-server) joined into one cluster, with their own epmd",
+                    [] { return NewRabbitMqRecipe(); });
 }
 
 Registry<BrokerRecipe>& RecipeRegistry() {

@@ -1,0 +1,824 @@
+#include "drivers/nats/nats_driver.h"
+
+#include <nats/nats.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/units.h"
+
+namespace drone::drivers {
+namespace {
+
+constexpr int kDefaultWindow = 4096;     // JetStream publishes awaiting their ack, per producer
+constexpr int kDefaultBatch = 256;       // messages per pull request
+constexpr int64_t kDefaultAckWaitNs = 30 * kNsPerSec;
+constexpr int kDefaultMaxAckPending = 20000;
+constexpr int kCoreFlushEvery = 1024;    // core publishes between flushes even without Poll()
+
+const std::set<std::string>& ProducerKeys() {
+  static const std::set<std::string> keys = {"window"};
+  return keys;
+}
+const std::set<std::string>& ConsumerKeys() {
+  static const std::set<std::string> keys = {"mode", "batch", "ack_wait", "max_ack_pending"};
+  return keys;
+}
+const std::set<std::string>& StreamKeys() {
+  static const std::set<std::string> keys = {"replicas", "storage", "retention", "max_age",
+                                             "max_bytes"};
+  return keys;
+}
+
+std::string Join(const std::set<std::string>& keys) {
+  std::string out;
+  for (const std::string& k : keys) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
+Status CheckKeys(const std::map<std::string, std::string>& config,
+                 const std::set<std::string>& allowed, const std::string& what) {
+  for (const auto& [k, v] : config) {
+    if (allowed.count(k) == 0) {
+      return InvalidArgument("nats: unknown " + what + " key '" + k + "' (accepted: " +
+                             Join(allowed) + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> PositiveInt(const std::map<std::string, std::string>& config,
+                            const std::string& key, int64_t fallback) {
+  auto it = config.find(key);
+  if (it == config.end()) return fallback;
+  try {
+    size_t used = 0;
+    long long v = std::stoll(it->second, &used);
+    if (used == it->second.size() && v > 0) return static_cast<int64_t>(v);
+  } catch (...) {  // not on a hot path: option parsing at client creation
+  }
+  return InvalidArgument("nats: " + key + " must be a positive integer, not '" + it->second + "'");
+}
+
+struct StreamSettings {
+  int64_t replicas = 1;
+  jsStorageType storage = js_FileStorage;
+  jsRetentionPolicy retention = js_LimitsPolicy;
+  int64_t max_age_ns = 0;  // 0: unlimited
+  int64_t max_bytes = -1;  // -1: unlimited
+};
+
+Result<StreamSettings> ParseStreamConfig(const std::map<std::string, std::string>& config,
+                                         int replication) {
+  RETURN_IF_ERROR(CheckKeys(config, StreamKeys(), "topic config"));
+  StreamSettings out;
+  ASSIGN_OR_RETURN(out.replicas, PositiveInt(config, "replicas", std::max(replication, 1)));
+  if (auto it = config.find("storage"); it != config.end()) {
+    if (it->second == "file") {
+      out.storage = js_FileStorage;
+    } else if (it->second == "memory") {
+      out.storage = js_MemoryStorage;
+    } else {
+      return InvalidArgument("nats: storage must be file or memory, not '" + it->second + "'");
+    }
+  }
+  if (auto it = config.find("retention"); it != config.end()) {
+    if (it->second == "limits") {
+      out.retention = js_LimitsPolicy;
+    } else if (it->second == "workqueue") {
+      out.retention = js_WorkQueuePolicy;
+    } else if (it->second == "interest") {
+      out.retention = js_InterestPolicy;
+    } else {
+      return InvalidArgument("nats: retention must be limits, workqueue or interest, not '" +
+                             it->second + "'");
+    }
+  }
+  if (auto it = config.find("max_age"); it != config.end()) {
+    Result<int64_t> age = ParseDuration(it->second);
+    if (!age.ok()) return InvalidArgument("nats: max_age: " + age.status().message());
+    out.max_age_ns = *age;
+  }
+  if (auto it = config.find("max_bytes"); it != config.end()) {
+    Result<int64_t> bytes = ParseSize(it->second);
+    if (!bytes.ok()) return InvalidArgument("nats: max_bytes: " + bytes.status().message());
+    out.max_bytes = *bytes;
+  }
+  return out;
+}
+
+struct ConsumerSettings {
+  bool push = false;
+  int batch = kDefaultBatch;
+  int64_t ack_wait_ns = kDefaultAckWaitNs;
+  int64_t max_ack_pending = kDefaultMaxAckPending;
+};
+
+Result<ConsumerSettings> ParseConsumerSettings(const std::map<std::string, std::string>& config) {
+  RETURN_IF_ERROR(CheckKeys(config, ConsumerKeys(), "consumer_config"));
+  ConsumerSettings out;
+  if (auto it = config.find("mode"); it != config.end()) {
+    if (it->second != "pull" && it->second != "push") {
+      return InvalidArgument("nats: consumer_config mode must be pull or push, not '" + it->second + "'");
+    }
+    out.push = it->second == "push";
+  }
+  ASSIGN_OR_RETURN(int64_t batch, PositiveInt(config, "batch", kDefaultBatch));
+  out.batch = static_cast<int>(std::min<int64_t>(batch, 1 << 20));
+  if (auto it = config.find("ack_wait"); it != config.end()) {
+    Result<int64_t> d = ParseDuration(it->second);
+    if (!d.ok() || *d <= 0) return InvalidArgument("nats: ack_wait must be a duration such as 30s");
+    out.ack_wait_ns = *d;
+  }
+  ASSIGN_OR_RETURN(out.max_ack_pending, PositiveInt(config, "max_ack_pending", kDefaultMaxAckPending));
+  return out;
+}
+
+std::string Text(natsStatus s) {
+  const char* last = nats_GetLastError(nullptr);
+  std::string out = natsStatus_GetText(s);
+  if (last != nullptr && *last != '\0' && out != last) out += std::string(" (") + last + ")";
+  return out;
+}
+
+Status NatsStatus(natsStatus s, jsErrCode jerr, const std::string& context) {
+  if (s == NATS_OK) return Status::Ok();
+  std::string what = context + ": " + Text(s);
+  if (jerr != 0) what += " [JetStream error " + std::to_string(static_cast<int>(jerr)) + "]";
+  switch (jerr) {
+    case JSStreamNameExistErr: return {StatusCode::kAlreadyExists, what};
+    case JSStreamNotFoundErr:
+    case JSConsumerNotFoundErr: return NotFound(what);
+    case JSClusterNoPeersErr:
+      return InvalidArgument(what + ": not enough JetStream servers for the replicas asked for");
+    case JSClusterNotAvailErr: return Unavailable(what);
+    default: break;
+  }
+  switch (s) {
+    case NATS_TIMEOUT: return DeadlineExceeded(what);
+    case NATS_NO_RESPONDERS:
+      return Unavailable(what + ": no JetStream server answered (is JetStream enabled?)");
+    case NATS_NO_SERVER:
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_NOT_YET_CONNECTED:
+    case NATS_IO_ERROR:
+      return Unavailable(what);
+    case NATS_NOT_FOUND: return NotFound(what);
+    case NATS_INVALID_ARG: return InvalidArgument(what);
+    default: return Internal(what);
+  }
+}
+
+// Transient while a cluster elects leaders: worth retrying until the caller's deadline.
+bool Transient(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
+}
+
+// "a:1,b:2" or "nats://a:1,nats://b:2" -> server URLs.
+std::vector<std::string> ServerUrls(const std::string& bootstrap) {
+  std::vector<std::string> urls;
+  size_t start = 0;
+  while (start <= bootstrap.size()) {
+    size_t comma = bootstrap.find(',', start);
+    std::string part = bootstrap.substr(start, comma == std::string::npos ? std::string::npos
+                                                                          : comma - start);
+    part.erase(0, part.find_first_not_of(" \t"));
+    part.erase(part.find_last_not_of(" \t") + 1);
+    if (!part.empty()) urls.push_back(part.find("://") == std::string::npos ? "nats://" + part : part);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return urls;
+}
+
+// Consumer names may not hold '.', '*', '>' or white space; a group id from any flow must fit.
+std::string DurableName(const std::string& group) {
+  std::string out = group;
+  for (char& c : out) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    if (!ok) c = '_';
+  }
+  return out.empty() ? "drone" : out;
+}
+
+struct ConnectionDeleter {
+  void operator()(natsConnection* nc) const { natsConnection_Destroy(nc); }
+};
+using Connection = std::unique_ptr<natsConnection, ConnectionDeleter>;
+struct JsDeleter {
+  void operator()(jsCtx* js) const { jsCtx_Destroy(js); }
+};
+using JetStream = std::unique_ptr<jsCtx, JsDeleter>;
+
+// Called on nats.c's threads when the connection drops or comes back.
+struct ConnectionEvents {
+  virtual ~ConnectionEvents() = default;
+  virtual void OnConnectionChange(bool up) = 0;
+};
+
+void OnDisconnected(natsConnection* /*nc*/, void* closure) {
+  LogInfo("nats: disconnected, reconnecting");
+  if (closure != nullptr) static_cast<ConnectionEvents*>(closure)->OnConnectionChange(false);
+}
+void OnReconnected(natsConnection* nc, void* closure) {
+  char url[256] = {0};
+  natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+  LogInfo(std::string("nats: reconnected to ") + url);
+  if (closure != nullptr) static_cast<ConnectionEvents*>(closure)->OnConnectionChange(true);
+}
+void OnAsyncError(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsStatus err, void* /*c*/) {
+  LogDebug(std::string("nats: asynchronous error: ") + natsStatus_GetText(err));
+}
+
+Result<Connection> Connect(const Endpoint& endpoint, const std::string& name, int64_t timeout_ns,
+                           ConnectionEvents* events) {
+  std::vector<std::string> urls = ServerUrls(endpoint.bootstrap);
+  if (urls.empty()) return InvalidArgument("nats: empty bootstrap address");
+  std::vector<const char*> servers;
+  for (const std::string& u : urls) servers.push_back(u.c_str());
+  natsOptions* opts = nullptr;
+  natsStatus s = natsOptions_Create(&opts);
+  if (s == NATS_OK) s = natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size()));
+  if (s == NATS_OK && !name.empty()) s = natsOptions_SetName(opts, name.c_str());
+  if (s == NATS_OK) s = natsOptions_SetTimeout(opts, std::max<int64_t>(timeout_ns / kNsPerMs, 1));
+  // A node kill must not end the run's clients: reconnect without limit, quickly, and notice a
+  // paused (SIGSTOP) server within a few seconds through pings.
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 100);
+  if (s == NATS_OK) s = natsOptions_SetPingInterval(opts, 1000);
+  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 3);
+  if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(opts, 64 * 1024 * 1024);
+  if (s == NATS_OK) s = natsOptions_SetErrorHandler(opts, OnAsyncError, nullptr);
+  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, OnDisconnected, events);
+  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, OnReconnected, events);
+  natsConnection* nc = nullptr;
+  if (s == NATS_OK) s = natsConnection_Connect(&nc, opts);
+  natsOptions_Destroy(opts);
+  if (s != NATS_OK) return NatsStatus(s, static_cast<jsErrCode>(0), "nats: connect to " + endpoint.bootstrap);
+  return Connection(nc);
+}
+
+Result<JetStream> NewJetStream(natsConnection* nc, int64_t wait_ns, jsOptions* opts = nullptr) {
+  jsOptions local;
+  if (opts == nullptr) {
+    jsOptions_Init(&local);
+    opts = &local;
+  }
+  opts->Wait = std::max<int64_t>(wait_ns / kNsPerMs, 1);
+  jsCtx* js = nullptr;
+  natsStatus s = natsConnection_JetStream(&js, nc, opts);
+  if (s != NATS_OK) return NatsStatus(s, static_cast<jsErrCode>(0), "nats: JetStream context");
+  return JetStream(js);
+}
+
+Result<TopicInfo> Describe(jsCtx* js, const std::string& name, int64_t timeout_ns) {
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = std::max<int64_t>(timeout_ns / kNsPerMs, 1);
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&si, js, name.c_str(), &jo, &jerr);
+  if (s != NATS_OK) return NatsStatus(s, jerr, "nats: stream " + name);
+  TopicInfo info;
+  info.name = name;
+  info.partitions = 1;
+  info.replication = si->Config != nullptr ? static_cast<int>(si->Config->Replicas) : 1;
+  jsStreamInfo_Destroy(si);
+  return info;
+}
+
+class NatsAdmin : public Admin {
+ public:
+  explicit NatsAdmin(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
+
+  Status Ping(int64_t timeout_ns) override {
+    RETURN_IF_ERROR(Ensure(timeout_ns));
+    natsStatus s = natsConnection_FlushTimeout(nc_.get(), std::max<int64_t>(timeout_ns / kNsPerMs, 1));
+    if (s != NATS_OK) return Unavailable("nats: no answer from the server: " + Text(s));
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = std::max<int64_t>(timeout_ns / kNsPerMs, 1);
+    jsAccountInfo* ai = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    s = js_GetAccountInfo(&ai, js_.get(), &jo, &jerr);
+    if (ai != nullptr) jsAccountInfo_Destroy(ai);
+    return NatsStatus(s, jerr, "nats: JetStream account info");
+  }
+
+  Status CreateTopic(const TopicRequest& request, int64_t timeout_ns) override {
+    if (request.partitions != 1) {
+      return InvalidArgument("nats: a JetStream stream has no partitions; use partitions: 1 (got " +
+                             std::to_string(request.partitions) + ")");
+    }
+    ASSIGN_OR_RETURN(StreamSettings settings, ParseStreamConfig(request.config, request.replication));
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    const char* subjects[] = {request.name.c_str()};
+    sc.Name = request.name.c_str();
+    sc.Subjects = subjects;
+    sc.SubjectsLen = 1;
+    sc.Replicas = settings.replicas;
+    sc.Storage = settings.storage;
+    sc.Retention = settings.retention;
+    sc.MaxAge = settings.max_age_ns;
+    sc.MaxBytes = settings.max_bytes;
+    const int64_t deadline = MonotonicNs() + timeout_ns;
+    RETURN_IF_ERROR(Ensure(timeout_ns));
+    // JetStream answers a create with an identical configuration with success; Drone's contract
+    // is AlreadyExists for a topic that exists.
+    Result<TopicInfo> existing = Describe(js_.get(), request.name, timeout_ns);
+    if (existing.ok()) {
+      return {StatusCode::kAlreadyExists, "nats: stream " + request.name + " already exists"};
+    }
+    // A cluster that has just formed may not have elected its meta leader yet: retry the
+    // transient answers until the deadline.
+    while (true) {
+      jsOptions jo;
+      jsOptions_Init(&jo);
+      jo.Wait = std::clamp<int64_t>((deadline - MonotonicNs()) / kNsPerMs, 1, 5000);
+      jsStreamInfo* si = nullptr;
+      jsErrCode jerr = static_cast<jsErrCode>(0);
+      natsStatus s = js_AddStream(&si, js_.get(), &sc, &jo, &jerr);
+      if (si != nullptr) jsStreamInfo_Destroy(si);
+      Status status = NatsStatus(s, jerr, "nats: create stream " + request.name);
+      if (status.ok() || !Transient(status) || MonotonicNs() >= deadline) return status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  Result<TopicInfo> DescribeTopic(const std::string& name, int64_t timeout_ns) override {
+    RETURN_IF_ERROR(Ensure(timeout_ns));
+    return Describe(js_.get(), name, timeout_ns);
+  }
+
+  Result<int64_t> Backlog(const std::string& topic, const std::string& group,
+                          int64_t timeout_ns) override {
+    RETURN_IF_ERROR(Ensure(timeout_ns));
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = std::max<int64_t>(timeout_ns / kNsPerMs, 1);
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    std::string durable = DurableName(group);
+    natsStatus s = js_GetConsumerInfo(&ci, js_.get(), topic.c_str(), durable.c_str(), &jo, &jerr);
+    if (s != NATS_OK) return NatsStatus(s, jerr, "nats: consumer " + durable + " of " + topic);
+    int64_t backlog = static_cast<int64_t>(ci->NumPending) + ci->NumAckPending;
+    jsConsumerInfo_Destroy(ci);
+    return backlog;
+  }
+
+ private:
+  Status Ensure(int64_t timeout_ns) {
+    if (nc_) return Status::Ok();
+    ASSIGN_OR_RETURN(nc_, Connect(endpoint_, "drone-admin", timeout_ns, nullptr));
+    ASSIGN_OR_RETURN(js_, NewJetStream(nc_.get(), timeout_ns));
+    return Status::Ok();
+  }
+
+  const Endpoint endpoint_;
+  Connection nc_;
+  JetStream js_;  // declared after nc_: destroyed first
+};
+
+// Pub acks arrive on nats.c's threads; they wait here until the producer's thread polls.
+struct AckSink {
+  struct Done {
+    uint64_t token;
+    Outcome outcome;
+    int64_t sequence;
+    std::string error;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::unordered_map<natsMsg*, uint64_t> pending;  // guarded by mu
+  std::vector<Done> done;                          // guarded by mu
+};
+
+void OnPubAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
+  auto* sink = static_cast<AckSink*>(closure);
+  {
+    std::lock_guard<std::mutex> lock(sink->mu);
+    auto it = sink->pending.find(msg);
+    if (it != sink->pending.end()) {
+      AckSink::Done d{it->second, Outcome::kAck, -1, {}};
+      sink->pending.erase(it);
+      if (pa != nullptr) {
+        d.sequence = static_cast<int64_t>(pa->Sequence);
+      } else {
+        natsStatus err = pae != nullptr ? pae->Err : NATS_ERR;
+        d.outcome = NatsPubAckOutcome(err, pae != nullptr ? static_cast<int>(pae->ErrCode) : 0);
+        d.error = pae != nullptr && pae->ErrText != nullptr ? pae->ErrText : natsStatus_GetText(err);
+      }
+      sink->done.push_back(std::move(d));
+    }
+  }
+  sink->cv.notify_one();
+  natsMsg_Destroy(msg);
+}
+
+class NatsProducer : public Producer {
+ public:
+  static Result<std::unique_ptr<Producer>> Create(const Endpoint& endpoint,
+                                                  const ProducerOptions& options,
+                                                  DeliveryHandler& handler) {
+    RETURN_IF_ERROR(CheckKeys(options.extra, ProducerKeys(), "producer_config"));
+    if (options.acks != "0" && options.acks != "1" && options.acks != "all") {
+      return InvalidArgument("nats: acks must be 0, 1 or all, not '" + options.acks + "'");
+    }
+    auto p = std::unique_ptr<NatsProducer>(new NatsProducer());
+    p->handler_ = &handler;
+    p->subject_ = options.topic;
+    p->core_ = options.acks == "0";
+    p->timeout_ns_ = std::max<int64_t>(options.message_timeout_ns, kNsPerMs);
+    ASSIGN_OR_RETURN(int64_t window, PositiveInt(options.extra, "window", kDefaultWindow));
+    p->window_ = static_cast<size_t>(window);
+    ASSIGN_OR_RETURN(p->nc_, Connect(endpoint, options.client_id, 10 * kNsPerSec, nullptr));
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.AckHandler = OnPubAck;
+    jo.PublishAsync.AckHandlerClosure = &p->sink_;
+    jo.PublishAsync.MaxPending = window;
+    ASSIGN_OR_RETURN(p->js_, NewJetStream(p->nc_.get(), p->timeout_ns_, &jo));
+    // Both kinds of publish go to the stream's subject; the stream must exist so that what is
+    // published is stored at all.
+    RETURN_IF_ERROR(Describe(p->js_.get(), options.topic, 10 * kNsPerSec).status());
+    jsPubOptions_Init(&p->pub_options_);
+    p->pub_options_.MaxWait = p->timeout_ns_ / kNsPerMs;
+    return std::unique_ptr<Producer>(std::move(p));
+  }
+
+  ~NatsProducer() override {
+    handler_ = nullptr;
+    // Closing first stops the library's threads from delivering more acks; what is still
+    // pending is reclaimed and dropped (the engine classifies it as indeterminate).
+    if (nc_) natsConnection_Close(nc_.get());
+    // nats.c 3.4 dereferences its pending table even when no asynchronous publish ever made it.
+    if (js_ && !core_ && in_flight_.load() > 0) {
+      natsMsgList left{};
+      if (js_PublishAsyncGetPendingList(&left, js_.get()) == NATS_OK) natsMsgList_Destroy(&left);
+    }
+    js_.reset();
+    nc_.reset();
+  }
+
+  int Lanes() const override { return 1; }
+
+  Status Send(int /*lane*/, std::string_view /*key*/, std::string_view payload,
+              uint64_t token) override {
+    if (core_) {
+      natsStatus s = natsConnection_Publish(nc_.get(), subject_.c_str(), payload.data(),
+                                            static_cast<int>(payload.size()));
+      if (s != NATS_OK) return SendError(s);
+      unflushed_.push_back(token);
+      in_flight_.fetch_add(1, std::memory_order_relaxed);
+      if (unflushed_.size() >= kCoreFlushEvery) FlushCore();
+      return Status::Ok();
+    }
+    if (in_flight_.load(std::memory_order_relaxed) >= window_) return Unavailable("queue full");
+    natsMsg* msg = nullptr;
+    natsStatus s = natsMsg_Create(&msg, subject_.c_str(), nullptr, payload.data(),
+                                  static_cast<int>(payload.size()));
+    if (s != NATS_OK) return Internal("nats: message: " + Text(s));
+    natsMsg* key = msg;
+    {
+      // Registered before publishing: the ack may arrive before js_PublishMsgAsync returns.
+      std::lock_guard<std::mutex> lock(sink_.mu);
+      sink_.pending[key] = token;
+    }
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    s = js_PublishMsgAsync(js_.get(), &msg, &pub_options_);
+    if (s != NATS_OK) {
+      // The library did not take the message: it was never sent, no ack will come.
+      {
+        std::lock_guard<std::mutex> lock(sink_.mu);
+        sink_.pending.erase(key);
+      }
+      in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      natsMsg_Destroy(msg);
+      return SendError(s);
+    }
+    return Status::Ok();
+  }
+
+  void Poll(int timeout_ms) override {
+    if (core_) {
+      if (!unflushed_.empty()) FlushCore();
+      return;
+    }
+    std::vector<AckSink::Done> done;
+    {
+      std::unique_lock<std::mutex> lock(sink_.mu);
+      if (sink_.done.empty() && timeout_ms > 0) {
+        sink_.cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                          [this] { return !sink_.done.empty(); });
+      }
+      done.swap(sink_.done);
+    }
+    for (const AckSink::Done& d : done) {
+      in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      if (handler_ == nullptr) continue;
+      Delivery delivery;
+      delivery.token = d.token;
+      delivery.outcome = d.outcome;
+      delivery.lane = 0;
+      delivery.offset = d.sequence;
+      delivery.error = d.error;
+      handler_->OnDelivery(delivery);
+    }
+  }
+
+  size_t Flush(int64_t timeout_ns) override {
+    const int64_t deadline = MonotonicNs() + timeout_ns;
+    while (InFlight() > 0 && MonotonicNs() < deadline) Poll(10);
+    return InFlight();
+  }
+
+  size_t InFlight() const override { return in_flight_.load(std::memory_order_relaxed); }
+
+ private:
+  NatsProducer() = default;
+
+  static Status SendError(natsStatus s) {
+    // The reconnect buffer is full while the client is away from every server: back-pressure.
+    if (s == NATS_INSUFFICIENT_BUFFER) return Unavailable("queue full");
+    // Not kUnavailable: the caller would retry it as back-pressure; it is a definite failure.
+    return FailedPrecondition("nats: publish: " + Text(s));
+  }
+
+  // Core NATS has no acknowledgement: a flush (PING answered by PONG) is the most the server
+  // confirms — it has read everything published before it. See docs/brokers/nats.md.
+  void FlushCore() {
+    natsStatus s = natsConnection_FlushTimeout(nc_.get(), std::max<int64_t>(timeout_ns_ / kNsPerMs, 1));
+    Outcome outcome = s == NATS_OK ? Outcome::kAck : Outcome::kIndeterminate;
+    std::string error = s == NATS_OK ? "" : "flush: " + Text(s);
+    std::vector<uint64_t> tokens;
+    tokens.swap(unflushed_);
+    for (uint64_t t : tokens) {
+      in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      if (handler_ == nullptr) continue;
+      Delivery d;
+      d.token = t;
+      d.outcome = outcome;
+      d.lane = 0;
+      d.error = error;
+      handler_->OnDelivery(d);
+    }
+  }
+
+  Connection nc_;
+  JetStream js_;
+  AckSink sink_;
+  jsPubOptions pub_options_{};
+  DeliveryHandler* handler_ = nullptr;
+  std::string subject_;
+  bool core_ = false;
+  int64_t timeout_ns_ = 0;
+  size_t window_ = kDefaultWindow;
+  std::vector<uint64_t> unflushed_;  // core publishes since the last flush
+  std::atomic<size_t> in_flight_{0};
+};
+
+class NatsConsumer : public Consumer, public ConnectionEvents {
+ public:
+  static Result<std::unique_ptr<Consumer>> Create(const Endpoint& endpoint,
+                                                  const ConsumerOptions& options) {
+    ASSIGN_OR_RETURN(ConsumerSettings settings, ParseConsumerSettings(options.extra));
+    auto c = std::unique_ptr<NatsConsumer>(new NatsConsumer());
+    c->push_ = settings.push;
+    c->batch_ = settings.batch;
+    ASSIGN_OR_RETURN(c->nc_, Connect(endpoint, options.client_id, 10 * kNsPerSec, c.get()));
+    ASSIGN_OR_RETURN(c->js_, NewJetStream(c->nc_.get(), 10 * kNsPerSec));
+    jsOptions_Init(&c->ack_options_);
+    const std::string durable = DurableName(options.group);
+    const std::string deliver = "_drone.deliver." + durable;
+
+    // The consumer is created explicitly and then bound to: a subscription that created its
+    // consumer would delete it when it closes, and the drain reads its backlog after that.
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = durable.c_str();
+    cc.AckPolicy = js_AckExplicit;
+    cc.DeliverPolicy = js_DeliverAll;
+    cc.AckWait = settings.ack_wait_ns;
+    cc.MaxAckPending = settings.max_ack_pending;
+    if (c->push_) {
+      cc.DeliverSubject = deliver.c_str();
+      cc.DeliverGroup = durable.c_str();
+    }
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_AddConsumer(&ci, c->js_.get(), options.topic.c_str(), &cc, nullptr, &jerr);
+    if (ci != nullptr) jsConsumerInfo_Destroy(ci);
+    // Another consumer of the group may have created it with the same settings just now.
+    if (s != NATS_OK && jerr != JSConsumerNameExistErr && jerr != JSConsumerExistingActiveErr) {
+      return NatsStatus(s, jerr, "nats: create consumer " + durable + " on " + options.topic);
+    }
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = options.topic.c_str();
+    so.Consumer = durable.c_str();
+    so.ManualAck = true;
+    natsSubscription* sub = nullptr;
+    jerr = static_cast<jsErrCode>(0);
+    if (c->push_) {
+      so.Queue = durable.c_str();
+      s = js_SubscribeSync(&sub, c->js_.get(), options.topic.c_str(), nullptr, &so, &jerr);
+      // The open-loop producer may outrun us for a while: queue it here rather than drop it.
+      if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, -1, -1);
+    } else {
+      s = js_PullSubscribe(&sub, c->js_.get(), options.topic.c_str(), durable.c_str(), nullptr,
+                           &so, &jerr);
+    }
+    if (s != NATS_OK) {
+      if (sub != nullptr) natsSubscription_Destroy(sub);
+      return NatsStatus(s, jerr, "nats: subscribe to " + options.topic + " as " + durable);
+    }
+    c->sub_ = sub;
+    return std::unique_ptr<Consumer>(std::move(c));
+  }
+
+  ~NatsConsumer() override { Close(); }
+
+  Result<size_t> Poll(int timeout_ms, ReceiveHandler& handler) override {
+    if (sub_ == nullptr) return FailedPrecondition("nats: consumer is closed");
+    size_t delivered = 0;
+    if (!push_) {
+      natsMsgList list{};
+      jsErrCode jerr = static_cast<jsErrCode>(0);
+      natsStatus s = natsSubscription_Fetch(&list, sub_, batch_, std::max(timeout_ms, 1), &jerr);
+      if (s == NATS_OK) {
+        for (int i = 0; i < list.Count; ++i) {
+          Deliver(list.Msgs[i], handler);
+          list.Msgs[i] = nullptr;
+          ++delivered;
+        }
+        natsMsgList_Destroy(&list);
+        return delivered;
+      }
+      natsMsgList_Destroy(&list);
+      if (s == NATS_TIMEOUT) return delivered;
+      return Absorb(s, timeout_ms);
+    }
+    int64_t wait = std::max(timeout_ms, 1);
+    while (delivered < static_cast<size_t>(batch_)) {
+      natsMsg* msg = nullptr;
+      natsStatus s = natsSubscription_NextMsg(&msg, sub_, wait);
+      if (s == NATS_TIMEOUT) break;
+      if (s != NATS_OK) {
+        if (delivered > 0) break;
+        return Absorb(s, timeout_ms);
+      }
+      Deliver(msg, handler);
+      ++delivered;
+      wait = 1;  // take what is queued, then return to the caller
+    }
+    return delivered;
+  }
+
+  uint32_t Session() const override { return session_.load(std::memory_order_acquire); }
+  int AssignedLanes() const override { return sub_ != nullptr ? 1 : 0; }
+
+  void Close() override {
+    if (sub_ != nullptr) {
+      // Destroying without unsubscribing keeps the durable consumer (and its backlog) on the
+      // server; it was not created by this subscription, so the library does not delete it.
+      natsSubscription_Destroy(sub_);
+      sub_ = nullptr;
+    }
+    js_.reset();
+    nc_.reset();
+  }
+
+  void OnConnectionChange(bool up) override {
+    if (up) session_.fetch_add(1, std::memory_order_acq_rel);
+  }
+
+ private:
+  NatsConsumer() = default;
+
+  void Deliver(natsMsg* msg, ReceiveHandler& handler) {
+    Received r;
+    r.payload = std::string_view(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    r.lane = 0;
+    // The stream sequence is not reported as the lane offset: the consumers of a group each see
+    // an interleaved share of the sequence, which the engine would read as skipped offsets.
+    r.offset = -1;
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+      r.redelivered = meta->NumDelivered > 1;
+      jsMsgMetaData_Destroy(meta);
+    }
+    // A redelivery (ack wait passed, or a consumer leader moved) comes after later messages:
+    // order is promised only within the run of deliveries between two redeliveries.
+    if (r.redelivered) session_.fetch_add(1, std::memory_order_acq_rel);
+    handler.OnReceive(r);
+    // Acknowledged after the handler has counted it; a lost ack means a redelivery, which is
+    // counted as a duplicate, never as a loss.
+    natsMsg_Ack(msg, &ack_options_);
+    natsMsg_Destroy(msg);
+  }
+
+  // Errors while the cluster fails over (disconnected, leader moved, request expired) pass:
+  // the client reconnects by itself. A closed connection or subscription is fatal.
+  Result<size_t> Absorb(natsStatus s, int timeout_ms) {
+    if (s == NATS_CONNECTION_CLOSED || s == NATS_INVALID_SUBSCRIPTION) {
+      return Unavailable("nats: consume: " + Text(s));
+    }
+    LogDebug("nats: consume: " + Text(s));
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::clamp(timeout_ms, 1, 50)));
+    return size_t{0};
+  }
+
+  Connection nc_;
+  JetStream js_;
+  natsSubscription* sub_ = nullptr;
+  jsOptions ack_options_{};
+  bool push_ = false;
+  int batch_ = kDefaultBatch;
+  std::atomic<uint32_t> session_{0};
+};
+
+class NatsDriver : public Driver {
+ public:
+  std::string Name() const override { return "nats"; }
+
+  Status ValidateOptions(OptionScope scope,
+                         const std::map<std::string, std::string>& options) const override {
+    return ValidateNatsOptions(scope, options);
+  }
+
+  Result<std::unique_ptr<Admin>> NewAdmin(const Endpoint& endpoint) override {
+    return std::unique_ptr<Admin>(new NatsAdmin(endpoint));
+  }
+
+  Result<std::unique_ptr<Producer>> NewProducer(const Endpoint& endpoint,
+                                                const ProducerOptions& options,
+                                                DeliveryHandler& handler) override {
+    return NatsProducer::Create(endpoint, options, handler);
+  }
+
+  Result<std::unique_ptr<Consumer>> NewConsumer(const Endpoint& endpoint,
+                                                const ConsumerOptions& options) override {
+    return NatsConsumer::Create(endpoint, options);
+  }
+};
+
+}  // namespace
+
+Outcome NatsPubAckOutcome(int nats_status, int js_error_code) {
+  if (nats_status == NATS_OK) return Outcome::kAck;
+  // An error reply from the stream (limits, wrong expected sequence, ...) says it did not
+  // store the message; so does "no responders": no stream was listening on the subject.
+  if (js_error_code != 0 || nats_status == NATS_NO_RESPONDERS) return Outcome::kNack;
+  // A timeout or a lost connection: the stream may have stored it and the ack got lost.
+  return Outcome::kIndeterminate;
+}
+
+Status ValidateNatsOptions(OptionScope scope, const std::map<std::string, std::string>& options) {
+  switch (scope) {
+    case OptionScope::kTopic:
+      return ParseStreamConfig(options, 1).status();
+    case OptionScope::kProducer:
+      RETURN_IF_ERROR(CheckKeys(options, ProducerKeys(), "producer_config"));
+      return PositiveInt(options, "window", 1).status();
+    case OptionScope::kConsumer:
+      return ParseConsumerSettings(options).status();
+  }
+  return Status::Ok();
+}
+
+Result<std::string> NatsJetStreamLeader(const std::string& bootstrap, const std::string& stream,
+                                        int64_t timeout_ns) {
+  Endpoint endpoint;
+  endpoint.bootstrap = bootstrap;
+  ASSIGN_OR_RETURN(Connection nc, Connect(endpoint, "drone-leader-probe", timeout_ns, nullptr));
+  ASSIGN_OR_RETURN(JetStream js, NewJetStream(nc.get(), timeout_ns));
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = std::max<int64_t>(timeout_ns / kNsPerMs, 1);
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&si, js.get(), stream.c_str(), &jo, &jerr);
+  if (s != NATS_OK) return NatsStatus(s, jerr, "nats: stream " + stream);
+  std::string leader;
+  if (si->Cluster != nullptr && si->Cluster->Leader != nullptr) leader = si->Cluster->Leader;
+  jsStreamInfo_Destroy(si);
+  // A server without clustering reports no replica group at all.
+  if (leader.empty()) return Unavailable("nats: stream " + stream + " has no leader right now");
+  return leader;
+}
+
+std::unique_ptr<Driver> NewNatsDriver() { return std::make_unique<NatsDriver>(); }
+
+}  // namespace drone::drivers
