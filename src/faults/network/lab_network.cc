@@ -180,7 +180,7 @@ Result<int> CleanLab(const std::string& run_id) {
 }
 
 nlohmann::json KernelSupport::ToJson() const {
-  return {{"privileged", privileged}, {"netns", netns}, {"netem", netem}, {"tbf", tbf},
+  return {{"privileged", privileged}, {"netns", netns}, {"netem", netem}, {"tbf", tbf}, {"htb", htb},
           {"iptables", iptables}, {"iptables_statistic", iptables_statistic},
           {"nfqueue", nfqueue}, {"notes", notes}};
 }
@@ -230,6 +230,14 @@ KernelSupport ProbeKernelSupport() {
     k.netem = note("netem", RunChecked({"tc", "qdisc", "add", "dev", "p0", "root", "netem", "delay", "1ms"}, ns));
     k.tbf = note("tbf", RunChecked({"tc", "qdisc", "add", "dev", "p0", "root", "tbf", "rate", "1mbit",
                                     "burst", "32kb", "latency", "50ms"}, ns));
+    if (k.tbf) {
+      [[maybe_unused]] Status d = RunChecked({"tc", "qdisc", "del", "dev", "p0", "root"}, ns);
+    }
+    k.htb = note("htb", RunChecked({"tc", "qdisc", "add", "dev", "p0", "root", "handle", "1:", "htb",
+                                    "default", "0"}, ns)) &&
+            note("u32", RunChecked({"tc", "filter", "add", "dev", "p0", "parent", "1:", "protocol",
+                                    "ip", "prio", "1", "u32", "match", "ip", "dst",
+                                    "10.213.0.254/32", "flowid", "1:1"}, ns));
   }
   k.iptables = note("iptables", RunChecked({"iptables", "-w", "-A", "OUTPUT", "-d", "10.213.0.254", "-j", "DROP"}, ns));
   if (k.iptables) {

@@ -92,6 +92,7 @@ struct KernelSupport {
   bool netns = false;               // a namespace and a veth pair could be created
   bool netem = false;               // sch_netem
   bool tbf = false;                 // sch_tbf
+  bool htb = false;                 // sch_htb + u32: per-destination classes
   bool iptables = false;            // iptables works inside a namespace
   bool iptables_statistic = false;  // -m statistic --mode random
   bool nfqueue = false;             // -j NFQUEUE
