@@ -16,3 +16,5 @@ endif()
 if(DRONE_BUILD_BENCHMARKS)
   find_package(benchmark REQUIRED)
 endif()
+# Network faults: the userspace packet impairer binds NFQUEUE through libnetfilter_queue.
+pkg_check_modules(NETFILTER_QUEUE REQUIRED IMPORTED_TARGET libnetfilter_queue libmnl)

@@ -8,6 +8,8 @@ PACKAGES=(
   build-essential cmake pkg-config git
   # libraries
   librdkafka-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libsqlite3-dev
+  # network faults: namespaces, tc, iptables, the NFQUEUE impairer
+  iproute2 iptables libnetfilter-queue-dev libmnl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema kcat
   # formatting and static analysis (make format, make tidy)

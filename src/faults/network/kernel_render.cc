@@ -1,5 +1,7 @@
 #include "faults/network/kernel_render.h"
 
+#include "faults/network/packet_impairer.h"
+
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -212,8 +214,11 @@ CommandPlan RenderIptablesBlock(Direction dir, const std::string& device,
 CommandPlan RenderNfqueue(Direction dir, const std::string& device,
                           const std::vector<std::string>& peers, int queue,
                           const std::string& tag) {
+  char mark[16];
+  std::snprintf(mark, sizeof(mark), "0x%x", kInjectMark);
   return Rules("-A", dir, device, peers, tag,
-               {"-j", "NFQUEUE", "--queue-num", std::to_string(queue), "--queue-bypass"});
+               {"-m", "mark", "!", "--mark", mark, "-j", "NFQUEUE", "--queue-num",
+                std::to_string(queue), "--queue-bypass"});
 }
 
 Result<LabPlan> PlanLabImpairments(const std::vector<LabHost>& hosts, const std::string& hub_netns,

@@ -59,7 +59,8 @@ CommandPlan RenderIptablesLoss(Direction dir, const std::string& device,
 // DROP rules, inserted first in the chain so that they win over any impairment rule.
 CommandPlan RenderIptablesBlock(Direction dir, const std::string& device,
                                 const std::vector<std::string>& peers, const std::string& tag);
-// NFQUEUE rules handing the packets to queue `queue`. --queue-bypass: when no impairer listens
+// NFQUEUE rules handing the packets to queue `queue`, except the impairer's own copies (marked
+// kInjectMark). --queue-bypass: when no impairer listens
 // (it crashed), packets pass unimpaired instead of the link going dark.
 CommandPlan RenderNfqueue(Direction dir, const std::string& device,
                           const std::vector<std::string>& peers, int queue, const std::string& tag);

@@ -92,7 +92,8 @@ TEST(KernelRenderTest, IptablesRulesAndTheirHeals) {
                                             "drone:p", "-j", "DROP"}}));
   CommandPlan q = RenderNfqueue(Direction::kEgress, "eth0", {}, 7, "drone:q");
   EXPECT_EQ(q.apply, (std::vector<Argv>{{"iptables", "-w", "-A", "OUTPUT", "-o", "eth0", "-m",
-                                         "comment", "--comment", "drone:q", "-j", "NFQUEUE",
+                                         "comment", "--comment", "drone:q", "-m", "mark", "!",
+                                         "--mark", "0xd7a1", "-j", "NFQUEUE",
                                          "--queue-num", "7", "--queue-bypass"}}));
 }
 
