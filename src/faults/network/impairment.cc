@@ -276,7 +276,7 @@ Status Impairment::Validate() const {
   }
   if (target.from == target.to) return FieldError("to", "a link needs two different endpoints");
   if (Empty()) {
-    return FieldError("impairment", "names nothing to do; add delay, loss, duplicate, corrupt, reorder or rate");
+    return FieldError("impairment", "names nothing to do; add delay, loss, duplicate, corrupt, reorder, rate, reset, blackhole or slicer");
   }
   if (reorder && reorder->probability > 0 && (!delay || delay->time_ns == 0)) {
     return FieldError("reorder", "needs a delay to reorder against; add delay.time");
@@ -287,6 +287,9 @@ Status Impairment::Validate() const {
   if (loss && loss->model == LossModel::kGilbertElliott && loss->r == 0 && loss->p > 0) {
     return FieldError("loss.r", "0 would never leave the bad state; give a chance above 0");
   }
+  if (reset && blackhole) {
+    return FieldError("blackhole", "and reset exclude each other: a reset connection carries nothing");
+  }
   if (rate && rate->burst_bytes != 0 && rate->burst_bytes < 1514) {
     return FieldError("rate.burst", "must hold at least one full frame (1514 bytes)");
   }
@@ -295,7 +298,8 @@ Status Impairment::Validate() const {
 
 Result<Impairment> Impairment::FromJson(const json& j) {
   RETURN_IF_ERROR(CheckKeys(j, "", {"from", "to", "endpoint", "delay", "loss", "duplicate",
-                                    "corrupt", "reorder", "rate", "seed"}));
+                                    "corrupt", "reorder", "rate", "reset", "blackhole",
+                                    "slicer", "seed"}));
   Impairment imp;
   if (j.contains("endpoint")) {
     if (j.contains("from") || j.contains("to")) {
@@ -327,6 +331,30 @@ Result<Impairment> Impairment::FromJson(const json& j) {
   }
   if (j.contains("reorder")) RETURN_IF_ERROR(ReadReorder(j["reorder"], &imp.reorder.emplace()));
   if (j.contains("rate")) RETURN_IF_ERROR(ReadRate(j["rate"], &imp.rate.emplace()));
+  for (const char* flag : {"reset", "blackhole"}) {
+    if (!j.contains(flag)) continue;
+    if (!j[flag].is_boolean()) return FieldError(flag, "expected true or false");
+    (std::string(flag) == "reset" ? imp.reset : imp.blackhole) = j[flag].get<bool>();
+  }
+  if (j.contains("slicer")) {
+    const json& s = j["slicer"];
+    RETURN_IF_ERROR(CheckKeys(s, "slicer", {"size", "variation", "delay"}));
+    SlicerSpec& sl = imp.slicer.emplace();
+    for (const char* k : {"size", "variation"}) {
+      if (!s.contains(k)) continue;
+      if (!s[k].is_number_integer() || s[k].get<int64_t>() < 0 || s[k].get<int64_t>() > 65536) {
+        return FieldError(std::string("slicer.") + k, "expected a byte count from 0 to 65536");
+      }
+      (std::string(k) == "size" ? sl.size_bytes : sl.variation_bytes) = s[k].get<int64_t>();
+    }
+    if (s.contains("delay")) {
+      ASSIGN_OR_RETURN(sl.delay_ns, GetDuration(s["delay"], "slicer.delay"));
+    }
+    if (sl.size_bytes < 1) return FieldError("slicer.size", "must be at least 1 byte");
+    if (sl.variation_bytes >= sl.size_bytes) {
+      return FieldError("slicer.variation", "must be smaller than slicer.size");
+    }
+  }
   if (j.contains("seed")) {
     if (!j["seed"].is_number_unsigned()) return FieldError("seed", "expected a whole number >= 0");
     imp.seed = j["seed"].get<uint64_t>();
@@ -372,6 +400,12 @@ json Impairment::ToJson() const {
     if (rate->burst_bytes != 0) r["burst"] = std::to_string(rate->burst_bytes);
     if (rate->limit_ns != 0) r["limit"] = FormatExactDuration(rate->limit_ns);
     j["rate"] = r;
+  }
+  if (reset) j["reset"] = true;
+  if (blackhole) j["blackhole"] = true;
+  if (slicer) {
+    j["slicer"] = {{"size", slicer->size_bytes}, {"variation", slicer->variation_bytes},
+                   {"delay", FormatExactDuration(slicer->delay_ns)}};
   }
   j["seed"] = seed;
   return j;

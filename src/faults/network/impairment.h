@@ -77,6 +77,15 @@ struct RateSpec {
   bool operator==(const RateSpec&) const = default;
 };
 
+// The TCP proxy's slicer: each chunk of the stream is cut into pieces of about `size_bytes`
+// (± `variation_bytes`), sent `delay_ns` apart. Stream-level; only the TCP proxy carries it.
+struct SlicerSpec {
+  int64_t size_bytes = 64;
+  int64_t variation_bytes = 0;
+  int64_t delay_ns = 0;
+  bool operator==(const SlicerSpec&) const = default;
+};
+
 inline constexpr int64_t kDefaultRateLimitNs = 100'000'000;
 // Enough for two full Ethernet frames or 4 ms at the rate, whichever is more: smaller bursts make
 // tbf refuse the configuration and make the bucket stall on every frame.
@@ -99,13 +108,23 @@ struct Impairment {
   std::optional<ChanceSpec> corrupt;
   std::optional<ReorderSpec> reorder;
   std::optional<RateSpec> rate;
+  // Stream-level faults of the TCP proxy: `reset` answers every connection with a TCP reset,
+  // `blackhole` takes the bytes and forwards none, `slicer` cuts the stream into small pieces.
+  bool reset = false;
+  bool blackhole = false;
+  std::optional<SlicerSpec> slicer;
   uint64_t seed = 1;
   bool operator==(const Impairment&) const = default;
 
   // Problems a user can fix: probabilities outside 0..1, reorder without delay, ...; the message
   // names the field.
   Status Validate() const;
-  bool Empty() const { return !delay && !loss && !duplicate && !corrupt && !reorder && !rate; }
+  bool Empty() const {
+    return !delay && !loss && !duplicate && !corrupt && !reorder && !rate && !reset && !blackhole &&
+           !slicer;
+  }
+  // Whether only a TCP proxy can carry it (reset, blackhole, slicer).
+  bool NeedsProxy() const { return reset || blackhole || slicer.has_value(); }
 
   // The JSON form (docs/network-faults.md). FromJson reports the first bad field by its path,
   // e.g. "delay.jitter: ...", and validates the result.

@@ -85,6 +85,20 @@ TEST(ImpairmentTest, ShorthandsAndEndpoint) {
   EXPECT_EQ(Impairment::FromJson(imp.ToJson()).value(), imp);
 }
 
+TEST(ImpairmentTest, ProxyFaults) {
+  Impairment imp = Parse(R"({"from": "client", "to": "node-1", "blackhole": true,
+      "slicer": {"size": 100, "variation": 20, "delay": "1ms"}})");
+  EXPECT_TRUE(imp.blackhole);
+  EXPECT_TRUE(imp.NeedsProxy());
+  EXPECT_EQ(imp.slicer->variation_bytes, 20);
+  EXPECT_EQ(Impairment::FromJson(imp.ToJson()).value(), imp);
+  EXPECT_NE(ParseError(R"({"endpoint": "a", "reset": true, "blackhole": true})").find("exclude"),
+            std::string::npos);
+  EXPECT_NE(ParseError(R"({"endpoint": "a", "slicer": {"size": 10, "variation": 10}})")
+                .find("slicer.variation"), std::string::npos);
+  EXPECT_FALSE(Parse(R"({"endpoint": "a", "delay": "1ms"})").NeedsProxy());
+}
+
 TEST(ImpairmentTest, ErrorsNameTheField) {
   EXPECT_NE(ParseError(R"({"endpoint": "a", "delya": "1ms"})").find("delya: unknown field"), std::string::npos);
   EXPECT_NE(ParseError(R"({"endpoint": "a", "loss": 1.5})").find("loss: must be between"), std::string::npos);

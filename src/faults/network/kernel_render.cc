@@ -247,6 +247,10 @@ Result<LabPlan> PlanLabImpairments(const std::vector<LabHost>& hosts, const std:
   };
   for (const Impairment& imp : impairments) {
     RETURN_IF_ERROR(imp.Validate());
+    if (imp.NeedsProxy()) {
+      return FailedPrecondition("reset, blackhole and slicer act on TCP streams: only the "
+                                "tcp-proxy backend carries them");
+    }
     ASSIGN_OR_RETURN(const LabHost* from, host(imp.target.from));
     const LabHost* to = nullptr;
     if (!imp.target.IsEndpoint()) {
