@@ -77,9 +77,10 @@ Result<std::unique_ptr<LabNetwork>> LabNetwork::Create(const std::string& run_id
 
 Status LabNetwork::Build(const std::vector<std::string>& hosts) {
   hub_netns_ = LabNamespaceName(run_id_, "hub");
-  // Recorded before it exists: a half-made namespace is deleted too.
-  created_.push_back(hub_netns_);
+  // Recorded once `ip netns add` succeeded (a failed add made nothing, and a name that already
+  // existed is not ours to delete); a half-configured namespace is deleted with the rest.
   RETURN_IF_ERROR(Ip({"netns", "add", hub_netns_}));
+  created_.push_back(hub_netns_);
   RETURN_IF_ERROR(Ip({"link", "set", "lo", "up"}, hub_netns_));
   RETURN_IF_ERROR(Ip({"link", "add", "br0", "type", "bridge"}, hub_netns_));
   RETURN_IF_ERROR(Ip({"link", "set", "br0", "up"}, hub_netns_));
@@ -90,8 +91,8 @@ Status LabNetwork::Build(const std::vector<std::string>& hosts) {
     h.address = "10.213.0." + std::to_string(i + 2);
     h.interface = "eth0";
     h.hub_interface = "vh" + std::to_string(i + 1);
-    created_.push_back(h.netns);
     RETURN_IF_ERROR(Ip({"netns", "add", h.netns}));
+    created_.push_back(h.netns);
     RETURN_IF_ERROR(Ip({"link", "set", "lo", "up"}, h.netns));
     RETURN_IF_ERROR(Ip({"link", "add", h.hub_interface, "type", "veth", "peer", "name", h.interface,
                         "netns", h.netns},
