@@ -11,7 +11,7 @@ PACKAGES=(
   # network faults: namespaces, tc, iptables, the NFQUEUE impairer
   iproute2 iptables libnetfilter-queue-dev libmnl-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema kcat
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema python3-yaml kcat
   # formatting and static analysis (make format, make tidy)
   clang-format clang-tidy
 )
