@@ -70,14 +70,20 @@ struct PacketImpairer::State {
   std::priority_queue<Held, std::vector<Held>, Later> held;  // impairer thread only
   uint64_t order = 0;
   std::atomic<uint64_t> queued{0}, dropped{0}, duplicated{0}, corrupted{0}, reordered{0},
-      delayed{0}, released{0}, max_held{0};
+      delayed{0}, released{0}, max_held{0}, verdict_errors{0};
+  std::atomic<int> last_errno{0};
   explicit State(const Impairment& imp) : model(imp) {}
 
   void Verdict(Held& h) {
+    int r;
     if (h.corrupt) {
-      nfq_set_verdict(queue, h.id, NF_ACCEPT, static_cast<uint32_t>(h.payload.size()), h.payload.data());
+      r = nfq_set_verdict(queue, h.id, NF_ACCEPT, static_cast<uint32_t>(h.payload.size()), h.payload.data());
     } else {
-      nfq_set_verdict(queue, h.id, NF_ACCEPT, 0, nullptr);
+      r = nfq_set_verdict(queue, h.id, NF_ACCEPT, 0, nullptr);
+    }
+    if (r < 0) {
+      verdict_errors.fetch_add(1, std::memory_order_relaxed);
+      last_errno.store(errno, std::memory_order_relaxed);
     }
     released.fetch_add(1, std::memory_order_relaxed);
     if (h.duplicate && raw_fd >= 0 && h.payload.size() >= 20) {
@@ -113,7 +119,10 @@ int OnPacket(nfq_q_handle* /*qh*/, nfgenmsg* /*msg*/, nfq_data* nfa, void* data)
     v = s->model.Decide(now, len > 0 ? static_cast<size_t>(len) : 0);
   }
   if (v.drop) {
-    nfq_set_verdict(s->queue, id, NF_DROP, 0, nullptr);
+    if (nfq_set_verdict(s->queue, id, NF_DROP, 0, nullptr) < 0) {
+      s->verdict_errors.fetch_add(1, std::memory_order_relaxed);
+      s->last_errno.store(errno, std::memory_order_relaxed);
+    }
     s->dropped.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
@@ -150,7 +159,8 @@ int OnPacket(nfq_q_handle* /*qh*/, nfgenmsg* /*msg*/, nfq_data* nfa, void* data)
 nlohmann::json PacketImpairerStats::ToJson() const {
   return {{"queued", queued},       {"dropped", dropped},   {"duplicated", duplicated},
           {"corrupted", corrupted}, {"reordered", reordered}, {"delayed", delayed},
-          {"released", released},   {"max_held", max_held}};
+          {"released", released},   {"max_held", max_held}, {"verdict_errors", verdict_errors},
+          {"last_error", last_error}};
 }
 
 Result<std::unique_ptr<PacketImpairer>> PacketImpairer::Start(const std::string& netns, int queue,
@@ -223,6 +233,8 @@ PacketImpairerStats PacketImpairer::stats() const {
   out.delayed = s.delayed.load();
   out.released = s.released.load();
   out.max_held = s.max_held.load();
+  out.verdict_errors = s.verdict_errors.load();
+  out.last_error = s.last_errno.load() ? std::strerror(s.last_errno.load()) : "";
   return out;
 }
 

@@ -51,6 +51,8 @@ struct PacketImpairerStats {
   uint64_t delayed = 0;     // held for a while before their verdict
   uint64_t released = 0;    // accepted (at once or later)
   uint64_t max_held = 0;    // the most packets held at one time
+  uint64_t verdict_errors = 0;  // verdicts the kernel refused (the packet then waits for Stop)
+  std::string last_error;
   nlohmann::json ToJson() const;
 };
 

@@ -20,6 +20,7 @@ namespace {
 using nlohmann::json;
 
 Impairment Imp(const char* text) { return Impairment::FromJson(json::parse(text)).value(); }
+int Queue() { return 3 + ::getpid() % 1000; }
 
 class PacketImpairerTest : public ::testing::Test {
  protected:
@@ -43,10 +44,10 @@ class PacketImpairerTest : public ::testing::Test {
 
   // Starts the impairer in n1 and queues n1 -> n2 to it.
   void Impair(const Impairment& imp) {
-    auto p = PacketImpairer::Start(H("n1").netns, 3, imp);
+    auto p = PacketImpairer::Start(H("n1").netns, Queue(), imp);
     ASSERT_OK(p.status());
     impairer_ = std::move(*p);
-    CommandPlan rules = RenderNfqueue(Direction::kEgress, "eth0", {H("n2").address + "/32"}, 3, "drone:t");
+    CommandPlan rules = RenderNfqueue(Direction::kEgress, "eth0", {H("n2").address + "/32"}, Queue(), "drone:t");
     for (const Argv& a : rules.apply) plan_.apply.push_back({H("n1").netns, a});
     for (const Argv& a : rules.heal) plan_.heal.push_back({H("n1").netns, a});
     ASSERT_OK(ApplyPlan(plan_));
@@ -121,7 +122,7 @@ TEST_F(PacketImpairerTest, CorruptFlipsPayloadBits) {
   EXPECT_NEAR(static_cast<double>(stats.corrupted) / 3000, 0.10, 0.02);
   // Each corrupted datagram arrives damaged, or is dropped by a receiving kernel that checks the
   // UDP checksum; either way it never counts as intact, and every other one arrives intact.
-  EXPECT_EQ(r.received, 3000 - static_cast<int>(stats.corrupted));
+  EXPECT_EQ(r.received, 3000 - static_cast<int>(stats.corrupted)) << stats.ToJson().dump() << " send failures " << r.send_failures << ": " << r.last_send_error;
   EXPECT_LE(r.corrupt, static_cast<int>(stats.corrupted));
 }
 

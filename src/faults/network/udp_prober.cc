@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <thread>
+#include <ctime>
 
 #include "core/clock.h"
 #include "faults/network/command.h"
@@ -28,6 +29,14 @@ uint64_t Fnv(const uint8_t* p, size_t n) {
 }
 
 // Everything but the checksum field, so corruption anywhere shows.
+// Send and arrival times both on CLOCK_REALTIME, the clock of the kernel's receive timestamps;
+// sender and receiver are one process, so no offset enters.
+int64_t RealtimeNs() {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 uint64_t Checksum(const uint8_t* p, size_t n) {
   return Fnv(p, 16) ^ (n > kHeader ? Fnv(p + kHeader, n - kHeader) * 31 : 0);
 }
@@ -78,6 +87,8 @@ Result<ProbeResult> ProbeUdp(const std::string& from_netns, const std::string& t
   const int buf_size = 32 << 20;
   ::setsockopt(rx, SOL_SOCKET, SO_RCVBUFFORCE, &buf_size, sizeof(buf_size));
   ::setsockopt(tx, SOL_SOCKET, SO_SNDBUFFORCE, &buf_size, sizeof(buf_size));
+  const int on = 1;
+  ::setsockopt(rx, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
   sockaddr_in at{};
   at.sin_family = AF_INET;
   at.sin_port = htons(o.port);
@@ -104,8 +115,27 @@ Result<ProbeResult> ProbeUdp(const std::string& from_netns, const std::string& t
       if (stop != 0 && now >= stop) break;
       pollfd p{rx, POLLIN, 0};
       if (::poll(&p, 1, 20) <= 0) continue;
-      const ssize_t n = ::recv(rx, buf.data(), buf.size(), MSG_DONTWAIT);
-      const int64_t t = MonotonicNs();
+      // Two arrival times: when this thread read the datagram (for latency: an impairment on the
+      // receiver's INPUT hook holds packets after the device stamped them), and the device's
+      // (SO_TIMESTAMPNS, for the rate: a receiver thread running late on a busy machine reads a
+      // burst at once, which would inflate the rate).
+      iovec iov{buf.data(), buf.size()};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      const ssize_t n = ::recvmsg(rx, &msg, MSG_DONTWAIT);
+      const int64_t t = RealtimeNs();
+      int64_t t_dev = t;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          timespec ts;
+          std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+          t_dev = static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+        }
+      }
       if (n < static_cast<ssize_t>(kHeader)) continue;
       uint32_t magic, seq;
       uint64_t sent_ns, sum;
@@ -128,8 +158,9 @@ Result<ProbeResult> ProbeUdp(const std::string& from_netns, const std::string& t
       ++result.received;
       result.rx_bytes += n;
       result.latency_ns.push_back(t - static_cast<int64_t>(sent_ns));
-      if (result.first_rx_ns == 0) result.first_rx_ns = t;
-      result.last_rx_ns = t;
+      if (result.first_rx_ns == 0) result.first_rx_ns = t_dev;
+      result.first_rx_ns = std::min(result.first_rx_ns, t_dev);
+      result.last_rx_ns = std::max(result.last_rx_ns, t_dev);
     }
   });
 
@@ -148,13 +179,17 @@ Result<ProbeResult> ProbeUdp(const std::string& from_netns, const std::string& t
       }
     }
     const uint32_t seq = static_cast<uint32_t>(i);
-    const uint64_t now = static_cast<uint64_t>(MonotonicNs());
+    const uint64_t now = static_cast<uint64_t>(RealtimeNs());
     std::memcpy(pkt.data() + 4, &seq, 4);
     std::memcpy(pkt.data() + 8, &now, 8);
     const uint64_t sum = Checksum(pkt.data(), pkt.size());
     std::memcpy(pkt.data() + 16, &sum, 8);
     while (::sendto(tx, pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&at), sizeof(at)) < 0) {
-      if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) break;
+      if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
+        ++result.send_failures;
+        result.last_send_error = std::strerror(errno);
+        break;
+      }
       ::usleep(50);  // a full queue below us: wait for room rather than lose the probe
     }
   }

@@ -1,8 +1,8 @@
 // A UDP prober of timestamped packets across a lab link, for the accuracy benchmark and the live
 // tests of the backends: the sender (in one host's namespace) paces `count` datagrams, each with a
 // sequence number, its send time and a checksum of its bytes; a receiver thread (in the other
-// host's namespace) records one-way latency (both ends share this process's monotonic clock, so no
-// clock offset enters), losses, duplicates, corruption, reordering and the received bit rate.
+// host's namespace) records one-way latency from the send time to the read (both ends share this
+// machine's clock, so no offset enters), losses, duplicates, corruption, reordering and the received bit rate.
 //
 // Thread-safety: ProbeUdp is reentrant; each call uses its own sockets and receiver thread.
 #pragma once
@@ -30,15 +30,19 @@ struct ProbeResult {
   int corrupt = 0;     // arrivals whose checksum did not match
   int reordered = 0;   // arrivals with a sequence number below the highest seen before
   std::vector<int64_t> latency_ns;  // one-way latency of each first intact arrival
+  // Device arrival times (SO_TIMESTAMPNS, CLOCK_REALTIME) of the first and last intact datagram.
   int64_t first_rx_ns = 0, last_rx_ns = 0;
   int64_t rx_bytes = 0;  // payload bytes of intact first arrivals
   int64_t send_span_ns = 0;
+  int send_failures = 0;         // datagrams the sender's kernel refused (e.g. EPERM: a drop rule)
+  std::string last_send_error;
 
   double LossRate() const { return sent ? 1.0 - static_cast<double>(received) / sent : 0; }
   double MeanLatencyMs() const;
   double PercentileLatencyMs(double q) const;
   double StddevLatencyMs() const;
-  // Payload bits per second between the first and the last arrival.
+  // Payload bits per second between the first and the last arrival at the receiving device (a
+  // rate imposed on the receiver's own INPUT hook does not show here).
   double ReceiveBitsPerSecond() const;
 };
 
