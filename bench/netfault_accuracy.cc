@@ -115,18 +115,22 @@ int main(int argc, char** argv) {
               base_ms, base_median, base->PercentileLatencyMs(0.99));
 
   // Delay: the added mean (measured minus the baseline) against the request.
-  for (const char* spec : {R"({"from": "a", "to": "b", "delay": "10ms"})",
-                           R"({"from": "a", "to": "b", "delay": "2ms"})",
-                           R"({"from": "a", "to": "b", "delay": {"time": "50ms", "jitter": "5ms", "distribution": "normal"}})",
-                           R"({"from": "a", "to": "b", "delay": {"time": "20ms", "jitter": "4ms", "distribution": "pareto"}})"}) {
+  for (
+      const char* spec :
+      {R"({"from": "a", "to": "b", "delay": "10ms"})",
+       R"({"from": "a", "to": "b", "delay": "2ms"})",
+       R"({"from": "a", "to": "b", "delay": {"time": "50ms", "jitter": "5ms", "distribution": "normal"}})",
+       R"({"from": "a", "to": "b", "delay": {"time": "20ms", "jitter": "4ms", "distribution": "pareto"}})"}) {
     With(l, spec, [&](const std::string& backend) {
       net::Impairment imp = Imp(spec);
       auto r = Probe(l, 2000, 500'000, 64);
       if (!r.ok()) return;
       const double want = static_cast<double>(imp.delay->time_ns) / 1e6;
-      const std::string label = "delay " + std::to_string(static_cast<int>(want)) + "ms" +
-                                (imp.delay->jitter_ns ? std::string(" ") +
-                                     net::DelayDistributionName(imp.delay->distribution) : "");
+      const std::string label =
+          "delay " + std::to_string(static_cast<int>(want)) + "ms" +
+          (imp.delay->jitter_ns
+               ? std::string(" ") + net::DelayDistributionName(imp.delay->distribution)
+               : "");
       // A fixed delay is judged by the median (scheduling noise on a busy machine only adds, and
       // skews the mean); a distribution by its mean, the parameter asked for.
       if (imp.delay->jitter_ns == 0) {
@@ -158,17 +162,21 @@ int main(int argc, char** argv) {
           r->LossRate() * 100, 1.0);
     });
   }
-  With(l, R"({"from": "a", "to": "b", "loss": {"model": "gilbert-elliott", "p": 0.02, "r": 0.25, "bad_loss": 1, "good_loss": 0}})",
-       [&](const std::string& backend) {
-         auto r = Probe(l, loss_probes, 20'000, 64);
-         if (!r.ok()) return;
-         Row("loss gilbert-elliott p=2% r=25%", backend, "%", 100 * 0.02 / 0.27, r->LossRate() * 100, 1.0);
-       });
+  With(
+      l,
+      R"({"from": "a", "to": "b", "loss": {"model": "gilbert-elliott", "p": 0.02, "r": 0.25, "bad_loss": 1, "good_loss": 0}})",
+      [&](const std::string& backend) {
+        auto r = Probe(l, loss_probes, 20'000, 64);
+        if (!r.ok()) return;
+        Row("loss gilbert-elliott p=2% r=25%", backend, "%", 100 * 0.02 / 0.27, r->LossRate() * 100,
+            1.0);
+      });
 
   // Rate: 1000-byte datagrams offered at twice the rate for a second; the rate counted at the IP
   // layer (payload + 28 bytes of headers).
   for (int64_t mbit : {10, 50}) {
-    const std::string spec = R"({"from": "a", "to": "b", "rate": ")" + std::to_string(mbit) + R"(mbit"})";
+    const std::string spec =
+        R"({"from": "a", "to": "b", "rate": ")" + std::to_string(mbit) + R"(mbit"})";
     With(l, spec, [&](const std::string& backend) {
       const double bits = static_cast<double>(mbit) * 1e6;
       const int64_t interval = static_cast<int64_t>(1028.0 * 8 / (2 * bits) * 1e9);
@@ -181,26 +189,29 @@ int main(int argc, char** argv) {
 
   // The same rate through the userspace impairer: a zero duplicate chance is a netem-only field,
   // which sends the whole impairment, rate included, to NFQUEUE on a kernel without sch_netem.
-  With(l, R"({"from": "a", "to": "b", "rate": "10mbit", "duplicate": 0})", [&](const std::string& backend) {
-    const int64_t interval = static_cast<int64_t>(1028.0 * 8 / 20e6 * 1e9);
-    auto r = Probe(l, static_cast<int>(1e9 / static_cast<double>(interval)), interval, 1000);
-    if (!r.ok()) return;
-    Row("rate 10mbit (+ duplicate 0)", backend, "Mbit/s", 10.0,
-        r->ReceiveBitsPerSecond() * 1028 / 1000 / 1e6, 0.5);
-  });
+  With(l, R"({"from": "a", "to": "b", "rate": "10mbit", "duplicate": 0})",
+       [&](const std::string& backend) {
+         const int64_t interval = static_cast<int64_t>(1028.0 * 8 / 20e6 * 1e9);
+         auto r = Probe(l, static_cast<int>(1e9 / static_cast<double>(interval)), interval, 1000);
+         if (!r.ok()) return;
+         Row("rate 10mbit (+ duplicate 0)", backend, "Mbit/s", 10.0,
+             r->ReceiveBitsPerSecond() * 1028 / 1000 / 1e6, 0.5);
+       });
   With(l, R"({"from": "a", "to": "b", "duplicate": "5%"})", [&](const std::string& backend) {
     auto r = Probe(l, 20'000, 20'000, 64);
     if (!r.ok()) return;
     Row("duplicate 5%", backend, "%", 5.0, 100.0 * r->duplicates / std::max(1, r->received), 0.5);
   });
-  With(l, R"({"from": "a", "to": "b", "delay": "10ms", "reorder": "25%"})", [&](const std::string& backend) {
-    auto r = Probe(l, 4000, 500'000, 64);
-    if (!r.ok()) return;
-    // The packets sent ahead are those that skipped the 10 ms delay.
-    int early = 0;
-    for (int64_t ns : r->latency_ns) early += ns < 5'000'000 ? 1 : 0;
-    Row("reorder 25% (sent ahead)", backend, "%", 25.0, 100.0 * early / std::max(1, r->received), 1.5);
-  });
+  With(l, R"({"from": "a", "to": "b", "delay": "10ms", "reorder": "25%"})",
+       [&](const std::string& backend) {
+         auto r = Probe(l, 4000, 500'000, 64);
+         if (!r.ok()) return;
+         // The packets sent ahead are those that skipped the 10 ms delay.
+         int early = 0;
+         for (int64_t ns : r->latency_ns) early += ns < 5'000'000 ? 1 : 0;
+         Row("reorder 25% (sent ahead)", backend, "%", 25.0,
+             100.0 * early / std::max(1, r->received), 1.5);
+       });
 
   // The userspace impairer's throughput: pass-through (loss 0 forces every packet through it) vs
   // the same path with no rule at all, as fast as the sender can go.
@@ -217,16 +228,19 @@ int main(int argc, char** argv) {
     for (int round = 0; round < 2; ++round) {
       auto p = Probe(l, count, 0, size, 500'000'000);
       if (p.ok()) plain = std::max(plain, pps(*p));
-      With(l, R"({"from": "a", "to": "b", "loss": {"model": "gilbert-elliott", "p": 0, "r": 1, "bad_loss": 0, "good_loss": 0}})",
-           [&](const std::string& b) {
-             backend = b;
-             auto r = Probe(l, count, 0, size, 500'000'000);
-             if (r.ok()) through = std::max(through, pps(*r));
-           });
+      With(
+          l,
+          R"({"from": "a", "to": "b", "loss": {"model": "gilbert-elliott", "p": 0, "r": 1, "bad_loss": 0, "good_loss": 0}})",
+          [&](const std::string& b) {
+            backend = b;
+            auto r = Probe(l, count, 0, size, 500'000'000);
+            if (r.ok()) through = std::max(through, pps(*r));
+          });
     }
-    std::printf("impairer throughput, %4zu-byte datagrams (%s): %9.0f pkt/s vs %9.0f pkt/s "
-                "unimpaired, ratio %.2f\n",
-                size, backend.c_str(), through, plain, plain > 0 ? through / plain : 0.0);
+    std::printf(
+        "impairer throughput, %4zu-byte datagrams (%s): %9.0f pkt/s vs %9.0f pkt/s "
+        "unimpaired, ratio %.2f\n",
+        size, backend.c_str(), through, plain, plain > 0 ? through / plain : 0.0);
   }
 
   drone::Status s = l.lab->Teardown();

@@ -11,8 +11,10 @@ Result<BackendChoice> ChooseBackend(const Impairment& imp, const KernelSupport& 
   const std::string packet_fields = ProxyUnsupportedFields(imp);
   if (imp.NeedsProxy()) {
     if (!packet_fields.empty()) {
-      return InvalidArgument("reset, blackhole and slicer act on TCP streams and cannot be "
-                             "combined with " + packet_fields + "; use two faults");
+      return InvalidArgument(
+          "reset, blackhole and slicer act on TCP streams and cannot be "
+          "combined with " +
+          packet_fields + "; use two faults");
     }
     return BackendChoice{kBackendTcpProxy, "stream faults (reset, blackhole, slicer) need a proxy"};
   }
@@ -37,8 +39,9 @@ Result<BackendChoice> ChooseBackend(const Impairment& imp, const KernelSupport& 
   }
   if (NeedsNetem(imp)) {
     if (!support.nfqueue) {
-      return FailedPrecondition("this kernel has neither sch_netem nor NFQUEUE; only rate, plain "
-                                "random loss and partitions are possible here");
+      return FailedPrecondition(
+          "this kernel has neither sch_netem nor NFQUEUE; only rate, plain "
+          "random loss and partitions are possible here");
     }
     return BackendChoice{kBackendNfqueue,
                          "no sch_netem in this kernel: the userspace impairer (NFQUEUE) carries "
@@ -59,8 +62,9 @@ Result<BackendChoice> ChooseBackend(const Impairment& imp, const KernelSupport& 
     }
     backend += backend.empty() ? kBackendIptables : std::string("+") + kBackendIptables;
   }
-  return BackendChoice{backend, "no sch_netem in this kernel; rate and plain random loss stay in "
-                                "the kernel (tbf, iptables statistic)"};
+  return BackendChoice{backend,
+                       "no sch_netem in this kernel; rate and plain random loss stay in "
+                       "the kernel (tbf, iptables statistic)"};
 }
 
 }  // namespace drone::faults::network

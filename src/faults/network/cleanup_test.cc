@@ -1,14 +1,13 @@
 // Nothing of a network fault remains after any exit: a normal heal, a failed inject, a failed lab
 // creation, and a SIGKILLed process (whose namespaces CleanLab finds by name). The host's own
 // rules, qdiscs and links are compared before and after. Skipped without privilege.
-#include <signal.h>
+#include <gtest/gtest.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
-
-#include <gtest/gtest.h>
 
 #include "core/clock.h"
 #include "core/testutil.h"
@@ -61,7 +60,8 @@ TEST(CleanupTest, FullCycleLeavesTheHostAsItWasAndNoThreads) {
                             Imp(R"({"from": "n2", "to": "n3", "rate": "5mbit", "loss": "2%"})")},
                            DetectKernelSupport(), "drone:test:cycle");
     ASSERT_OK(imp.Inject());
-    auto spec = PartitionSpec::FromJson(json::parse(R"({"partition": "isolate", "nodes": ["n3"]})"));
+    auto spec =
+        PartitionSpec::FromJson(json::parse(R"({"partition": "isolate", "nodes": ["n3"]})"));
     LabPartitionFault part(**lab, *spec, "drone:test:cycle");
     ASSERT_OK(part.Inject());
     EXPECT_GT(ThreadCount(), threads);  // the impairers' threads
@@ -82,8 +82,9 @@ TEST(CleanupTest, FailedInjectLeavesNothing) {
   // Claim netem exists: the rate (tbf) goes in first, then netem fails and everything is undone.
   KernelSupport lie = DetectKernelSupport();
   lie.netem = true;
-  LabImpairmentFault f(**lab, {Imp(R"({"from": "n1", "to": "n2", "rate": "1mbit"})"),
-                               Imp(R"({"from": "n1", "to": "n2", "delay": "5ms"})")},
+  LabImpairmentFault f(**lab,
+                       {Imp(R"({"from": "n1", "to": "n2", "rate": "1mbit"})"),
+                        Imp(R"({"from": "n1", "to": "n2", "delay": "5ms"})")},
                        lie, "drone:test:fail");
   Status s = f.Inject();
   EXPECT_FALSE(s.ok());
@@ -103,7 +104,8 @@ TEST(CleanupTest, FailedLabCreationRemovesWhatItMadeAndNothingElse) {
   ASSERT_OK(RunChecked({"ip", "netns", "add", LabNamespaceName(run, "n2")}));
   auto lab = LabNetwork::Create(run, {"n1", "n2", "n3"});
   EXPECT_FALSE(lab.ok());
-  EXPECT_EQ(ListNetns("drone-" + run).value(), std::vector<std::string>{LabNamespaceName(run, "n2")});
+  EXPECT_EQ(ListNetns("drone-" + run).value(),
+            std::vector<std::string>{LabNamespaceName(run, "n2")});
   ASSERT_OK(DeleteNetns(LabNamespaceName(run, "n2")));
 }
 
@@ -122,7 +124,8 @@ TEST(CleanupTest, SigkilledProcessLeavesNamespacesThatCleanLabRemoves) {
     if (!lab.ok()) ::_exit(3);
     LabImpairmentFault imp(**lab, {Imp(R"({"from": "n1", "to": "n2", "delay": "50ms"})")},
                            DetectKernelSupport(), "drone:test:kill");
-    auto spec = PartitionSpec::FromJson(json::parse(R"({"partition": "one-way", "from": "n2", "to": "n1"})"));
+    auto spec = PartitionSpec::FromJson(
+        json::parse(R"({"partition": "one-way", "from": "n2", "to": "n1"})"));
     LabPartitionFault part(**lab, *spec, "drone:test:kill");
     if (!imp.Inject().ok() || !part.Inject().ok()) ::_exit(4);
     const char ok = 1;

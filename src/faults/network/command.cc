@@ -40,7 +40,8 @@ Result<std::string> FindProgram(const std::string& name) {
     }
     start = end + 1;
   }
-  return FailedPrecondition("program '" + name + "' not found in PATH; install it (scripts/setup.sh)");
+  return FailedPrecondition("program '" + name +
+                            "' not found in PATH; install it (scripts/setup.sh)");
 }
 
 Result<int> OpenNetns(const std::string& netns) {
@@ -61,7 +62,8 @@ Result<pid_t> ForkExec(const std::vector<std::string>& argv, int netns_fd, int o
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(report, O_CLOEXEC) != 0)
+    return Internal(std::string("pipe: ") + std::strerror(errno));
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {

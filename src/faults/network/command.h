@@ -23,7 +23,8 @@ struct CommandResult {
 // Runs argv (argv[0] looked up in PATH) to completion, inside the namespace named `netns` (as
 // under /run/netns) when it is not empty. Errors: the program is missing, the namespace does not
 // exist, or the timeout passed (the child's process group is killed and reaped).
-Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std::string& netns = "",
+Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                 const std::string& netns = "",
                                  int64_t timeout_ns = 10'000'000'000);
 
 // RunCommand that also fails on a non-zero exit, with the command line and its output.

@@ -51,7 +51,8 @@ Result<double> GetProbability(const json& j, const std::string& path) {
     }
     v /= 100.0;
   } else {
-    return FieldError(path, "expected a probability: a number from 0 to 1 or a percentage like \"5%\"");
+    return FieldError(path,
+                      "expected a probability: a number from 0 to 1 or a percentage like \"5%\"");
   }
   if (!(v >= 0 && v <= 1)) return FieldError(path, "must be between 0 and 1 (0% and 100%)");
   return v;
@@ -64,7 +65,8 @@ Result<int64_t> GetDuration(const json& j, const std::string& path) {
   return *d;
 }
 
-Status ReadChance(const json& j, const std::string& path, double* probability, double* correlation) {
+Status ReadChance(const json& j, const std::string& path, double* probability,
+                  double* correlation) {
   if (j.is_number() || j.is_string()) {  // shorthand: "duplicate": "1%"
     ASSIGN_OR_RETURN(*probability, GetProbability(j, path));
     return Status::Ok();
@@ -95,10 +97,14 @@ Status ReadDelay(const json& j, DelaySpec* d) {
   if (j.contains("distribution")) {
     const json& v = j["distribution"];
     std::string s = v.is_string() ? v.get<std::string>() : "";
-    if (s == "uniform") d->distribution = DelayDistribution::kUniform;
-    else if (s == "normal") d->distribution = DelayDistribution::kNormal;
-    else if (s == "pareto") d->distribution = DelayDistribution::kPareto;
-    else return FieldError("delay.distribution", "must be uniform, normal or pareto");
+    if (s == "uniform")
+      d->distribution = DelayDistribution::kUniform;
+    else if (s == "normal")
+      d->distribution = DelayDistribution::kNormal;
+    else if (s == "pareto")
+      d->distribution = DelayDistribution::kPareto;
+    else
+      return FieldError("delay.distribution", "must be uniform, normal or pareto");
   }
   return Status::Ok();
 }
@@ -108,8 +114,8 @@ Status ReadLoss(const json& j, LossSpec* l) {
     ASSIGN_OR_RETURN(l->probability, GetProbability(j, "loss"));
     return Status::Ok();
   }
-  RETURN_IF_ERROR(CheckKeys(j, "loss",
-                            {"model", "probability", "correlation", "p", "r", "bad_loss", "good_loss"}));
+  RETURN_IF_ERROR(CheckKeys(
+      j, "loss", {"model", "probability", "correlation", "p", "r", "bad_loss", "good_loss"}));
   std::string model = "random";
   if (j.contains("model")) {
     model = j["model"].is_string() ? j["model"].get<std::string>() : "";
@@ -120,7 +126,8 @@ Status ReadLoss(const json& j, LossSpec* l) {
   if (model == "random") {
     for (const char* k : {"p", "r", "bad_loss", "good_loss"}) {
       if (j.contains(k)) {
-        return FieldError(std::string("loss.") + k, "belongs to model gilbert-elliott; add \"model\": \"gilbert-elliott\"");
+        return FieldError(std::string("loss.") + k,
+                          "belongs to model gilbert-elliott; add \"model\": \"gilbert-elliott\"");
       }
     }
     json chance = j;
@@ -130,10 +137,13 @@ Status ReadLoss(const json& j, LossSpec* l) {
   l->model = LossModel::kGilbertElliott;
   for (const char* k : {"probability", "correlation"}) {
     if (j.contains(k)) {
-      return FieldError(std::string("loss.") + k, "belongs to model random; gilbert-elliott takes p, r, bad_loss, good_loss");
+      return FieldError(std::string("loss.") + k,
+                        "belongs to model random; gilbert-elliott takes p, r, bad_loss, good_loss");
     }
   }
-  if (!j.contains("p")) return FieldError("loss.p", "is required: the chance of going from the good state to the bad one");
+  if (!j.contains("p"))
+    return FieldError("loss.p",
+                      "is required: the chance of going from the good state to the bad one");
   ASSIGN_OR_RETURN(l->p, GetProbability(j["p"], "loss.p"));
   if (j.contains("r")) {
     ASSIGN_OR_RETURN(l->r, GetProbability(j["r"], "loss.r"));
@@ -157,7 +167,8 @@ Status ReadReorder(const json& j, ReorderSpec* r) {
   chance.erase("gap");
   RETURN_IF_ERROR(ReadChance(chance, "reorder", &r->probability, &r->correlation));
   if (j.contains("gap")) {
-    if (!j["gap"].is_number_integer() || j["gap"].get<int64_t>() < 1 || j["gap"].get<int64_t>() > 1'000'000) {
+    if (!j["gap"].is_number_integer() || j["gap"].get<int64_t>() < 1 ||
+        j["gap"].get<int64_t>() > 1'000'000) {
       return FieldError("reorder.gap", "must be a whole number from 1 to 1000000");
     }
     r->gap = j["gap"].get<int>();
@@ -168,8 +179,10 @@ Status ReadReorder(const json& j, ReorderSpec* r) {
 Status ReadRate(const json& j, RateSpec* r) {
   json obj = j.is_string() ? json{{"bandwidth", j}} : j;  // shorthand: "rate": "10mbit"
   RETURN_IF_ERROR(CheckKeys(obj, "rate", {"bandwidth", "burst", "limit"}));
-  if (!obj.contains("bandwidth")) return FieldError("rate.bandwidth", "is required, e.g. \"10mbit\"");
-  if (!obj["bandwidth"].is_string()) return FieldError("rate.bandwidth", "expected a bandwidth like \"10mbit\"");
+  if (!obj.contains("bandwidth"))
+    return FieldError("rate.bandwidth", "is required, e.g. \"10mbit\"");
+  if (!obj["bandwidth"].is_string())
+    return FieldError("rate.bandwidth", "expected a bandwidth like \"10mbit\"");
   auto bw = ParseBandwidth(obj["bandwidth"].get<std::string>());
   if (!bw.ok()) return FieldError("rate.bandwidth", bw.status().message());
   r->bits_per_s = *bw;
@@ -213,9 +226,12 @@ uint64_t StreamSeed(uint64_t seed, uint64_t n) {
 
 const char* DelayDistributionName(DelayDistribution d) {
   switch (d) {
-    case DelayDistribution::kUniform: return "uniform";
-    case DelayDistribution::kNormal: return "normal";
-    case DelayDistribution::kPareto: return "pareto";
+    case DelayDistribution::kUniform:
+      return "uniform";
+    case DelayDistribution::kNormal:
+      return "normal";
+    case DelayDistribution::kPareto:
+      return "pareto";
   }
   return "uniform";
 }
@@ -226,7 +242,8 @@ int64_t DefaultBurstBytes(int64_t bits_per_s) {
 
 Result<int64_t> ParseBandwidth(std::string_view text) {
   size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+    ++i;
   std::string number(text.substr(0, i));
   std::string unit;
   for (char c : text.substr(i)) {
@@ -235,14 +252,22 @@ Result<int64_t> ParseBandwidth(std::string_view text) {
   char* end = nullptr;
   double v = number.empty() ? -1 : std::strtod(number.c_str(), &end);
   double scale = 0;
-  if (unit == "bit") scale = 1;
-  else if (unit == "kbit") scale = 1e3;
-  else if (unit == "mbit") scale = 1e6;
-  else if (unit == "gbit") scale = 1e9;
-  else if (unit == "bps") scale = 8;
-  else if (unit == "kbps") scale = 8e3;
-  else if (unit == "mbps") scale = 8e6;
-  else if (unit == "gbps") scale = 8e9;
+  if (unit == "bit")
+    scale = 1;
+  else if (unit == "kbit")
+    scale = 1e3;
+  else if (unit == "mbit")
+    scale = 1e6;
+  else if (unit == "gbit")
+    scale = 1e9;
+  else if (unit == "bps")
+    scale = 8;
+  else if (unit == "kbps")
+    scale = 8e3;
+  else if (unit == "mbps")
+    scale = 8e6;
+  else if (unit == "gbps")
+    scale = 8e9;
   if (number.empty() || end != number.c_str() + number.size() || scale == 0 || !(v > 0)) {
     return InvalidArgument("'" + std::string(text) +
                            "' is not a bandwidth; write a positive number and one of bit, kbit, "
@@ -276,7 +301,9 @@ Status Impairment::Validate() const {
   }
   if (target.from == target.to) return FieldError("to", "a link needs two different endpoints");
   if (Empty()) {
-    return FieldError("impairment", "names nothing to do; add delay, loss, duplicate, corrupt, reorder, rate, reset, blackhole or slicer");
+    return FieldError("impairment",
+                      "names nothing to do; add delay, loss, duplicate, corrupt, reorder, rate, "
+                      "reset, blackhole or slicer");
   }
   if (reorder && reorder->probability > 0 && (!delay || delay->time_ns == 0)) {
     return FieldError("reorder", "needs a delay to reorder against; add delay.time");
@@ -288,7 +315,8 @@ Status Impairment::Validate() const {
     return FieldError("loss.r", "0 would never leave the bad state; give a chance above 0");
   }
   if (reset && blackhole) {
-    return FieldError("blackhole", "and reset exclude each other: a reset connection carries nothing");
+    return FieldError("blackhole",
+                      "and reset exclude each other: a reset connection carries nothing");
   }
   if (rate && rate->burst_bytes != 0 && rate->burst_bytes < 1514) {
     return FieldError("rate.burst", "must hold at least one full frame (1514 bytes)");
@@ -297,13 +325,14 @@ Status Impairment::Validate() const {
 }
 
 Result<Impairment> Impairment::FromJson(const json& j) {
-  RETURN_IF_ERROR(CheckKeys(j, "", {"from", "to", "endpoint", "delay", "loss", "duplicate",
-                                    "corrupt", "reorder", "rate", "reset", "blackhole",
-                                    "slicer", "seed"}));
+  RETURN_IF_ERROR(CheckKeys(j, "",
+                            {"from", "to", "endpoint", "delay", "loss", "duplicate", "corrupt",
+                             "reorder", "rate", "reset", "blackhole", "slicer", "seed"}));
   Impairment imp;
   if (j.contains("endpoint")) {
     if (j.contains("from") || j.contains("to")) {
-      return FieldError("endpoint", "impairs an endpoint; a link uses from and to instead, not both");
+      return FieldError("endpoint",
+                        "impairs an endpoint; a link uses from and to instead, not both");
     }
     if (!j["endpoint"].is_string()) return FieldError("endpoint", "expected a name");
     imp.target.from = j["endpoint"].get<std::string>();
@@ -384,8 +413,11 @@ json Impairment::ToJson() const {
     if (loss->model == LossModel::kRandom) {
       j["loss"] = ChanceJson(loss->probability, loss->correlation);
     } else {
-      j["loss"] = {{"model", "gilbert-elliott"}, {"p", loss->p}, {"r", loss->r},
-                   {"bad_loss", loss->bad_loss}, {"good_loss", loss->good_loss}};
+      j["loss"] = {{"model", "gilbert-elliott"},
+                   {"p", loss->p},
+                   {"r", loss->r},
+                   {"bad_loss", loss->bad_loss},
+                   {"good_loss", loss->good_loss}};
     }
   }
   if (duplicate) j["duplicate"] = ChanceJson(duplicate->probability, duplicate->correlation);
@@ -404,7 +436,8 @@ json Impairment::ToJson() const {
   if (reset) j["reset"] = true;
   if (blackhole) j["blackhole"] = true;
   if (slicer) {
-    j["slicer"] = {{"size", slicer->size_bytes}, {"variation", slicer->variation_bytes},
+    j["slicer"] = {{"size", slicer->size_bytes},
+                   {"variation", slicer->variation_bytes},
                    {"delay", FormatExactDuration(slicer->delay_ns)}};
   }
   j["seed"] = seed;
@@ -554,7 +587,8 @@ PacketVerdict ImpairmentModel::Decide(int64_t arrival_ns, size_t bytes) {
   if (spec_.rate && spec_.rate->bits_per_s > 0) {
     const RateSpec& r = *spec_.rate;
     const double bytes_per_ns = static_cast<double>(r.bits_per_s) / 8e9;
-    const double burst = static_cast<double>(r.burst_bytes ? r.burst_bytes : DefaultBurstBytes(r.bits_per_s));
+    const double burst =
+        static_cast<double>(r.burst_bytes ? r.burst_bytes : DefaultBurstBytes(r.bits_per_s));
     const int64_t limit = r.limit_ns ? r.limit_ns : kDefaultRateLimitNs;
     // The bucket is FIFO: a packet cannot leave before the one ahead of it.
     const int64_t ready = bucket_primed_ ? std::max(release, last_departure_ns_) : release;
@@ -563,7 +597,8 @@ PacketVerdict ImpairmentModel::Decide(int64_t arrival_ns, size_t bytes) {
       bucket_ns_ = ready;
       bucket_primed_ = true;
     }
-    double tokens = std::min(burst, tokens_ + static_cast<double>(ready - bucket_ns_) * bytes_per_ns);
+    double tokens =
+        std::min(burst, tokens_ + static_cast<double>(ready - bucket_ns_) * bytes_per_ns);
     int64_t departure = ready;
     const double need = static_cast<double>(bytes);
     if (tokens < need) {

@@ -12,10 +12,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
@@ -142,12 +141,12 @@ std::string FormatExactDuration(int64_t ns);
 // What happens to one packet.
 struct PacketVerdict {
   bool drop = false;
-  int copies = 1;            // 2 when duplicated
+  int copies = 1;  // 2 when duplicated
   bool corrupt = false;
   uint32_t corrupt_offset = 0;  // byte index, already reduced modulo the packet length
   uint8_t corrupt_mask = 0;     // non-zero XOR mask for that byte
-  bool reordered = false;    // sent ahead of the delayed packets
-  int64_t delay_ns = 0;      // hold time from arrival to release (delay + rate queueing)
+  bool reordered = false;       // sent ahead of the delayed packets
+  int64_t delay_ns = 0;         // hold time from arrival to release (delay + rate queueing)
 };
 
 // A small, fast generator with a fixed algorithm (xoshiro256**, seeded by splitmix64), so the same

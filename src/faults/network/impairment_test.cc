@@ -1,9 +1,9 @@
 #include "faults/network/impairment.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "core/testutil.h"
 
@@ -47,7 +47,8 @@ Moments Measure(const std::vector<double>& xs) {
 std::vector<double> Delays(const Impairment& imp, int n) {
   ImpairmentModel model(imp);
   std::vector<double> out;
-  for (int i = 0; i < n; ++i) out.push_back(static_cast<double>(model.Decide(i * 1000, 100).delay_ns));
+  for (int i = 0; i < n; ++i)
+    out.push_back(static_cast<double>(model.Decide(i * 1000, 100).delay_ns));
   return out;
 }
 
@@ -77,7 +78,8 @@ TEST(ImpairmentTest, JsonRoundTripKeepsEveryField) {
 }
 
 TEST(ImpairmentTest, ShorthandsAndEndpoint) {
-  Impairment imp = Parse(R"({"endpoint": "node-2", "delay": "20ms", "loss": 0.05, "rate": "1gbit"})");
+  Impairment imp =
+      Parse(R"({"endpoint": "node-2", "delay": "20ms", "loss": 0.05, "rate": "1gbit"})");
   EXPECT_TRUE(imp.target.IsEndpoint());
   EXPECT_EQ(imp.delay->time_ns, 20'000'000);
   EXPECT_DOUBLE_EQ(imp.loss->probability, 0.05);
@@ -95,22 +97,30 @@ TEST(ImpairmentTest, ProxyFaults) {
   EXPECT_NE(ParseError(R"({"endpoint": "a", "reset": true, "blackhole": true})").find("exclude"),
             std::string::npos);
   EXPECT_NE(ParseError(R"({"endpoint": "a", "slicer": {"size": 10, "variation": 10}})")
-                .find("slicer.variation"), std::string::npos);
+                .find("slicer.variation"),
+            std::string::npos);
   EXPECT_FALSE(Parse(R"({"endpoint": "a", "delay": "1ms"})").NeedsProxy());
 }
 
 TEST(ImpairmentTest, ErrorsNameTheField) {
-  EXPECT_NE(ParseError(R"({"endpoint": "a", "delya": "1ms"})").find("delya: unknown field"), std::string::npos);
-  EXPECT_NE(ParseError(R"({"endpoint": "a", "loss": 1.5})").find("loss: must be between"), std::string::npos);
-  EXPECT_NE(ParseError(R"({"endpoint": "a", "delay": {"time": "5"}})").find("delay.time:"), std::string::npos);
-  EXPECT_NE(ParseError(R"({"endpoint": "a", "reorder": 0.1})").find("reorder: needs a delay"), std::string::npos);
-  EXPECT_NE(ParseError(R"({"endpoint": "a", "loss": {"p": 0.1}})").find("loss.p: belongs to model gilbert-elliott"),
+  EXPECT_NE(ParseError(R"({"endpoint": "a", "delya": "1ms"})").find("delya: unknown field"),
+            std::string::npos);
+  EXPECT_NE(ParseError(R"({"endpoint": "a", "loss": 1.5})").find("loss: must be between"),
+            std::string::npos);
+  EXPECT_NE(ParseError(R"({"endpoint": "a", "delay": {"time": "5"}})").find("delay.time:"),
+            std::string::npos);
+  EXPECT_NE(ParseError(R"({"endpoint": "a", "reorder": 0.1})").find("reorder: needs a delay"),
+            std::string::npos);
+  EXPECT_NE(ParseError(R"({"endpoint": "a", "loss": {"p": 0.1}})")
+                .find("loss.p: belongs to model gilbert-elliott"),
             std::string::npos);
   EXPECT_NE(ParseError(R"({"from": "a", "delay": "1ms"})").find("to:"), std::string::npos);
   EXPECT_NE(ParseError(R"({"endpoint": "a"})").find("names nothing"), std::string::npos);
-  EXPECT_NE(ParseError(R"({"endpoint": "a", "rate": "fast"})").find("rate.bandwidth:"), std::string::npos);
+  EXPECT_NE(ParseError(R"({"endpoint": "a", "rate": "fast"})").find("rate.bandwidth:"),
+            std::string::npos);
   EXPECT_NE(ParseError(R"({"endpoint": "a", "delay": {"time": "1ms", "distribution": "cauchy"}})")
-                .find("delay.distribution"), std::string::npos);
+                .find("delay.distribution"),
+            std::string::npos);
 }
 
 TEST(ImpairmentTest, Bandwidths) {
@@ -168,7 +178,8 @@ TEST(ImpairmentModelTest, GilbertElliottBurstLengthsAndRate) {
   // Stationary bad-state share p / (p + r); bursts last 1 / r packets on average.
   EXPECT_NEAR(lost / 200'000.0, 0.01 / 0.26, 0.004);
   EXPECT_NEAR(static_cast<double>(lost) / bursts, 4.0, 0.3);
-  // Random loss at the same rate has bursts of about 1 / (1 - rate) packets: GE is visibly burstier.
+  // Random loss at the same rate has bursts of about 1 / (1 - rate) packets: GE is visibly
+  // burstier.
   EXPECT_GT(static_cast<double>(lost) / bursts, 2.0);
 }
 
@@ -198,7 +209,8 @@ TEST(ImpairmentModelTest, DelayDistributionMoments) {
 }
 
 TEST(ImpairmentModelTest, CorrelationTiesSuccessiveDelays) {
-  Impairment imp = Parse(R"({"endpoint": "a", "delay": {"time": "10ms", "jitter": "2ms", "correlation": 0.75}})");
+  Impairment imp = Parse(
+      R"({"endpoint": "a", "delay": {"time": "10ms", "jitter": "2ms", "correlation": 0.75}})");
   std::vector<double> d = Delays(imp, 50'000);
   Moments m = Measure(d);
   double lag1 = 0;
@@ -215,7 +227,8 @@ TEST(ImpairmentModelTest, CorrelationTiesSuccessiveDelays) {
 }
 
 TEST(ImpairmentModelTest, ReorderGapSendsEveryGapthPacketAhead) {
-  Impairment imp = Parse(R"({"endpoint": "a", "delay": "10ms", "reorder": {"probability": 1, "gap": 5}})");
+  Impairment imp =
+      Parse(R"({"endpoint": "a", "delay": "10ms", "reorder": {"probability": 1, "gap": 5}})");
   ImpairmentModel model(imp);
   for (int i = 0; i < 100; ++i) {
     PacketVerdict v = model.Decide(i, 100);

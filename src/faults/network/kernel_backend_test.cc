@@ -58,12 +58,14 @@ TEST_F(KernelBackendTest, IptablesRandomLossDropsTheRequestedShare) {
 }
 
 TEST_F(KernelBackendTest, TbfRateHoldsABurstBack) {
-  auto plan = PlanLabImpairments(lab_->hosts(), lab_->hub_netns(),
-                                 {Imp(R"({"from": "n1", "to": "n2", "rate": {"bandwidth": "1mbit", "limit": "50ms"}})")},
-                                 DetectKernelSupport().netem, "drone:test-rate");
+  auto plan = PlanLabImpairments(
+      lab_->hosts(), lab_->hub_netns(),
+      {Imp(R"({"from": "n1", "to": "n2", "rate": {"bandwidth": "1mbit", "limit": "50ms"}})")},
+      DetectKernelSupport().netem, "drone:test-rate");
   ASSERT_OK(plan.status());
   ASSERT_OK(ApplyPlan(*plan));
-  EXPECT_NE(Show({"tc", "qdisc", "show", "dev", "eth0"}, H("n1").netns).find("tbf"), std::string::npos);
+  EXPECT_NE(Show({"tc", "qdisc", "show", "dev", "eth0"}, H("n1").netns).find("tbf"),
+            std::string::npos);
   // 300 datagrams of 1000 bytes at once: the bucket (3028 bytes) and 50 ms of queue at 1 Mbit/s
   // let through about 9 (more if the sender is slowed down); unlimited, all 300 arrive.
   auto limited = UdpDelivered(H("n1"), H("n2"), 300, 1000);
@@ -71,7 +73,8 @@ TEST_F(KernelBackendTest, TbfRateHoldsABurstBack) {
   ASSERT_OK(limited.status());
   EXPECT_LT(*limited, 150);
   EXPECT_GT(*limited, 0);
-  EXPECT_EQ(Show({"tc", "qdisc", "show", "dev", "eth0"}, H("n1").netns).find("tbf"), std::string::npos);
+  EXPECT_EQ(Show({"tc", "qdisc", "show", "dev", "eth0"}, H("n1").netns).find("tbf"),
+            std::string::npos);
   EXPECT_EQ(UdpDelivered(H("n1"), H("n2"), 300, 1000).value(), 300);
 }
 
@@ -117,7 +120,8 @@ TEST_F(KernelBackendTest, NetemApplyIsHonestAboutTheKernel) {
     EXPECT_NE(s.message().find("netem"), std::string::npos) << s.message();
   }
   ASSERT_OK(HealPlan(*plan));
-  EXPECT_EQ(Show({"tc", "qdisc", "show", "dev", "eth0"}, H("n2").netns).find("netem"), std::string::npos);
+  EXPECT_EQ(Show({"tc", "qdisc", "show", "dev", "eth0"}, H("n2").netns).find("netem"),
+            std::string::npos);
 }
 
 }  // namespace

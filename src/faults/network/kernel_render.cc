@@ -1,10 +1,10 @@
 #include "faults/network/kernel_render.h"
 
-#include "faults/network/packet_impairer.h"
-
 #include <cmath>
 #include <cstdio>
 #include <map>
+
+#include "faults/network/packet_impairer.h"
 
 namespace drone::faults::network {
 namespace {
@@ -85,8 +85,16 @@ Result<std::vector<Argv>> RuleQdiscs(const std::string& device, const Argv& pare
     a.insert(a.end(), {"limit", "100000"});
     out.push_back(std::move(a));
     if (imp.rate) {
-      Argv t = {"tc", "qdisc", "add", "dev", device, "parent", std::to_string(major) + ":1",
-                "handle", std::to_string(major + 1) + ":", "tbf"};
+      Argv t = {"tc",
+                "qdisc",
+                "add",
+                "dev",
+                device,
+                "parent",
+                std::to_string(major) + ":1",
+                "handle",
+                std::to_string(major + 1) + ":",
+                "tbf"};
       Argv tbf = TbfArgs(*imp.rate);
       t.insert(t.end(), tbf.begin(), tbf.end());
       out.push_back(std::move(t));
@@ -142,7 +150,8 @@ Argv NetemArgs(const Impairment& imp) {
                          Percent(imp.loss->bad_loss), Percent(imp.loss->good_loss)});
     }
   }
-  if (imp.duplicate) AddChance(a, "duplicate", imp.duplicate->probability, imp.duplicate->correlation);
+  if (imp.duplicate)
+    AddChance(a, "duplicate", imp.duplicate->probability, imp.duplicate->correlation);
   if (imp.corrupt) AddChance(a, "corrupt", imp.corrupt->probability, imp.corrupt->correlation);
   if (imp.reorder) {
     AddChance(a, "reorder", imp.reorder->probability, imp.reorder->correlation);
@@ -155,7 +164,8 @@ Argv NetemArgs(const Impairment& imp) {
 Argv TbfArgs(const RateSpec& rate) {
   const int64_t burst = rate.burst_bytes ? rate.burst_bytes : DefaultBurstBytes(rate.bits_per_s);
   const int64_t limit = rate.limit_ns ? rate.limit_ns : kDefaultRateLimitNs;
-  return {"rate", std::to_string(rate.bits_per_s) + "bit", "burst", std::to_string(burst),
+  return {"rate",    std::to_string(rate.bits_per_s) + "bit",
+          "burst",   std::to_string(burst),
           "latency", TcTime(limit)};
 }
 
@@ -176,8 +186,8 @@ Result<CommandPlan> RenderTc(const std::string& device, const std::vector<Egress
     return InvalidArgument("at most " + std::to_string(kMaxRules) +
                            " impaired links leave one device; merge some");
   }
-  plan.apply.push_back({"tc", "qdisc", "add", "dev", device, "root", "handle", "1:", "htb",
-                        "default", "0"});
+  plan.apply.push_back(
+      {"tc", "qdisc", "add", "dev", device, "root", "handle", "1:", "htb", "default", "0"});
   for (size_t i = 0; i < rules.size(); ++i) {
     const std::string cls = "1:" + std::to_string(i + 1);
     const int major = 10 * static_cast<int>(i + 1);
@@ -191,8 +201,8 @@ Result<CommandPlan> RenderTc(const std::string& device, const std::vector<Egress
     if (dsts.empty()) dsts.push_back("0.0.0.0/0");
     for (const std::string& d : dsts) {
       plan.apply.push_back({"tc", "filter", "add", "dev", device, "parent", "1:", "protocol", "ip",
-                            "prio", std::to_string(i + 1), "u32", "match", "ip", "dst", d,
-                            "flowid", cls});
+                            "prio", std::to_string(i + 1), "u32", "match", "ip", "dst", d, "flowid",
+                            cls});
     }
   }
   return plan;
@@ -248,8 +258,9 @@ Result<LabPlan> PlanLabImpairments(const std::vector<LabHost>& hosts, const std:
   for (const Impairment& imp : impairments) {
     RETURN_IF_ERROR(imp.Validate());
     if (imp.NeedsProxy()) {
-      return FailedPrecondition("reset, blackhole and slicer act on TCP streams: only the "
-                                "tcp-proxy backend carries them");
+      return FailedPrecondition(
+          "reset, blackhole and slicer act on TCP streams: only the "
+          "tcp-proxy backend carries them");
     }
     ASSIGN_OR_RETURN(const LabHost* from, host(imp.target.from));
     const LabHost* to = nullptr;

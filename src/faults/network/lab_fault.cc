@@ -39,15 +39,17 @@ std::string JoinUnique(const std::vector<std::string>& parts) {
 }  // namespace
 
 struct LabImpairmentFault::Active {
-  LabPlan kernel;                     // tc + iptables for the kernel-carried impairments
-  LabPlan queue_rules;                // NFQUEUE rules
+  LabPlan kernel;       // tc + iptables for the kernel-carried impairments
+  LabPlan queue_rules;  // NFQUEUE rules
   std::vector<std::unique_ptr<PacketImpairer>> impairers;
-  std::vector<size_t> impairer_of;    // impairers[k] serves impairments_[impairer_of[k]]
+  std::vector<size_t> impairer_of;  // impairers[k] serves impairments_[impairer_of[k]]
 };
 
 LabImpairmentFault::LabImpairmentFault(const LabNetwork& lab, std::vector<Impairment> impairments,
                                        KernelSupport support, std::string tag)
-    : lab_(lab), impairments_(std::move(impairments)), support_(std::move(support)),
+    : lab_(lab),
+      impairments_(std::move(impairments)),
+      support_(std::move(support)),
       tag_(std::move(tag)) {}
 
 LabImpairmentFault::~LabImpairmentFault() { [[maybe_unused]] Status s = Heal(); }
@@ -228,7 +230,9 @@ Status LabPartitionFault::Heal() {
 
 ProxyImpairmentFault::ProxyImpairmentFault(std::string listen, std::string upstream, Impairment up,
                                            Impairment down)
-    : listen_(std::move(listen)), upstream_(std::move(upstream)), up_(std::move(up)),
+    : listen_(std::move(listen)),
+      upstream_(std::move(upstream)),
+      up_(std::move(up)),
       down_(std::move(down)) {}
 
 ProxyImpairmentFault::~ProxyImpairmentFault() {

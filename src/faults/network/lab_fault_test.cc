@@ -61,8 +61,8 @@ class LabFaultTest : public ::testing::Test {
 LabNetwork* LabFaultTest::lab_ = nullptr;
 
 TEST_F(LabFaultTest, EndpointDelayRaisesLatencyBothWaysAndHeals) {
-  LabImpairmentFault f(*lab_, {Imp(R"({"endpoint": "n2", "delay": "20ms"})")}, DetectKernelSupport(),
-                       "drone:test:delay");
+  LabImpairmentFault f(*lab_, {Imp(R"({"endpoint": "n2", "delay": "20ms"})")},
+                       DetectKernelSupport(), "drone:test:delay");
   ASSERT_OK(f.Inject());
   EXPECT_EQ(f.Backend(), DetectKernelSupport().netem ? "tc-netem" : "nfqueue");
   ProbeResult in = Probe("n1", "n2");
@@ -145,7 +145,8 @@ TEST(ProxyImpairmentFaultTest, ImpairsOnlyWhileInjected) {
   EXPECT_EQ(f.Backend(), "tcp-proxy");
   auto connect_and_wait = [&]() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in p = testing::Sockaddr("127.0.0.1", static_cast<uint16_t>(std::stoi(f.address().substr(10))));
+    sockaddr_in p =
+        testing::Sockaddr("127.0.0.1", static_cast<uint16_t>(std::stoi(f.address().substr(10))));
     EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&p), sizeof(p)), 0);
     pollfd pf{fd, POLLIN, 0};
     const bool reset = ::poll(&pf, 1, 300) == 1 && ::recv(fd, &p, 1, 0) < 0;

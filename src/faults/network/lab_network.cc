@@ -173,17 +173,22 @@ Result<int> CleanLab(const std::string& run_id) {
   if (!IsLabName(run_id)) return InvalidArgument("bad run id '" + run_id + "'");
   ASSIGN_OR_RETURN(std::vector<std::string> names, ListNetns(LabNamespaceName(run_id, "")));
   // The hub goes last: deleting a host takes its veth peer off the bridge first.
-  std::stable_partition(names.begin(), names.end(), [&](const std::string& n) {
-    return n != LabNamespaceName(run_id, "hub");
-  });
+  std::stable_partition(names.begin(), names.end(),
+                        [&](const std::string& n) { return n != LabNamespaceName(run_id, "hub"); });
   for (const std::string& n : names) RETURN_IF_ERROR(DeleteNetns(n));
   return static_cast<int>(names.size());
 }
 
 nlohmann::json KernelSupport::ToJson() const {
-  return {{"privileged", privileged}, {"netns", netns}, {"netem", netem}, {"tbf", tbf}, {"htb", htb},
-          {"iptables", iptables}, {"iptables_statistic", iptables_statistic},
-          {"nfqueue", nfqueue}, {"notes", notes}};
+  return {{"privileged", privileged},
+          {"netns", netns},
+          {"netem", netem},
+          {"tbf", tbf},
+          {"htb", htb},
+          {"iptables", iptables},
+          {"iptables_statistic", iptables_statistic},
+          {"nfqueue", nfqueue},
+          {"notes", notes}};
 }
 
 std::string KernelSupport::Summary() const {
@@ -211,11 +216,13 @@ KernelSupport ProbeKernelSupport() {
   constexpr uint64_t kNetAdmin = 1ULL << 12, kSysAdmin = 1ULL << 21;
   k.privileged = (caps & kNetAdmin) && (caps & kSysAdmin);
   if (!k.privileged) {
-    k.notes.push_back("CAP_NET_ADMIN and CAP_SYS_ADMIN are needed for network namespaces (run as root)");
+    k.notes.push_back(
+        "CAP_NET_ADMIN and CAP_SYS_ADMIN are needed for network namespaces (run as root)");
     return k;
   }
   static std::atomic<int> counter{0};
-  const std::string ns = "drone-probe-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  const std::string ns =
+      "drone-probe-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   Status made = Ip({"netns", "add", ns});
   if (!made.ok()) {
     k.notes.push_back(made.message());
@@ -228,26 +235,35 @@ KernelSupport ProbeKernelSupport() {
   k.netns = note("veth", Ip({"link", "add", "p0", "type", "veth", "peer", "name", "p1"}, ns)) &&
             note("veth", Ip({"link", "set", "p0", "up"}, ns));
   if (k.netns) {
-    k.netem = note("netem", RunChecked({"tc", "qdisc", "add", "dev", "p0", "root", "netem", "delay", "1ms"}, ns));
-    k.tbf = note("tbf", RunChecked({"tc", "qdisc", "add", "dev", "p0", "root", "tbf", "rate", "1mbit",
-                                    "burst", "32kb", "latency", "50ms"}, ns));
+    k.netem =
+        note("netem",
+             RunChecked({"tc", "qdisc", "add", "dev", "p0", "root", "netem", "delay", "1ms"}, ns));
+    k.tbf = note("tbf", RunChecked({"tc", "qdisc", "add", "dev", "p0", "root", "tbf", "rate",
+                                    "1mbit", "burst", "32kb", "latency", "50ms"},
+                                   ns));
     if (k.tbf) {
       [[maybe_unused]] Status d = RunChecked({"tc", "qdisc", "del", "dev", "p0", "root"}, ns);
     }
-    k.htb = note("htb", RunChecked({"tc", "qdisc", "add", "dev", "p0", "root", "handle", "1:", "htb",
-                                    "default", "0"}, ns)) &&
+    k.htb = note("htb", RunChecked({"tc", "qdisc", "add", "dev", "p0", "root", "handle",
+                                    "1:", "htb", "default", "0"},
+                                   ns)) &&
             note("u32", RunChecked({"tc", "filter", "add", "dev", "p0", "parent", "1:", "protocol",
                                     "ip", "prio", "1", "u32", "match", "ip", "dst",
-                                    "10.213.0.254/32", "flowid", "1:1"}, ns));
+                                    "10.213.0.254/32", "flowid", "1:1"},
+                                   ns));
   }
-  k.iptables = note("iptables", RunChecked({"iptables", "-w", "-A", "OUTPUT", "-d", "10.213.0.254", "-j", "DROP"}, ns));
+  k.iptables =
+      note("iptables",
+           RunChecked({"iptables", "-w", "-A", "OUTPUT", "-d", "10.213.0.254", "-j", "DROP"}, ns));
   if (k.iptables) {
-    k.iptables_statistic = note(
-        "iptables statistic",
-        RunChecked({"iptables", "-w", "-A", "OUTPUT", "-d", "10.213.0.254", "-m", "statistic",
-                    "--mode", "random", "--probability", "0.5", "-j", "DROP"}, ns));
-    k.nfqueue = note("NFQUEUE", RunChecked({"iptables", "-w", "-A", "OUTPUT", "-d", "10.213.0.254", "-j",
-                                           "NFQUEUE", "--queue-num", "1", "--queue-bypass"}, ns));
+    k.iptables_statistic =
+        note("iptables statistic",
+             RunChecked({"iptables", "-w", "-A", "OUTPUT", "-d", "10.213.0.254", "-m", "statistic",
+                         "--mode", "random", "--probability", "0.5", "-j", "DROP"},
+                        ns));
+    k.nfqueue = note("NFQUEUE", RunChecked({"iptables", "-w", "-A", "OUTPUT", "-d", "10.213.0.254",
+                                            "-j", "NFQUEUE", "--queue-num", "1", "--queue-bypass"},
+                                           ns));
   }
   Status gone = DeleteNetns(ns);
   if (!gone.ok()) k.notes.push_back(gone.message());

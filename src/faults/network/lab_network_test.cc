@@ -1,6 +1,7 @@
 #include "faults/network/lab_network.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,24 +9,20 @@
 #include <cstring>
 #include <filesystem>
 
-#include <gtest/gtest.h>
-
 #include "core/testutil.h"
 
 namespace drone::faults::network {
 namespace {
 
 // The lab needs root (namespaces, veth); without it these tests say so and skip.
-#define SKIP_UNLESS_PRIVILEGED()                                                   \
-  do {                                                                             \
+#define SKIP_UNLESS_PRIVILEGED()                                                       \
+  do {                                                                                 \
     if (!DetectKernelSupport().netns) GTEST_SKIP() << DetectKernelSupport().Summary(); \
   } while (0)
 
 std::string TestRun(const char* tag) { return "t" + std::to_string(::getpid()) + tag; }
 
-bool NetnsExists(const std::string& name) {
-  return std::filesystem::exists("/run/netns/" + name);
-}
+bool NetnsExists(const std::string& name) { return std::filesystem::exists("/run/netns/" + name); }
 
 sockaddr_in Address(const std::string& ip, uint16_t port) {
   sockaddr_in a{};
@@ -122,7 +119,8 @@ TEST(LabNetworkTest, DestructorRemovesTheLab) {
 
 TEST(LabNetworkTest, BadNamesCreateNothing) {
   const std::string run = TestRun("d");
-  EXPECT_EQ(LabNetwork::Create(run, {"ok", "not ok"}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(LabNetwork::Create(run, {"ok", "not ok"}).status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(LabNetwork::Create(run, {"hub"}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(LabNetwork::Create(run, {"a", "a"}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(LabNetwork::Create("bad/run", {"a"}).status().code(), StatusCode::kInvalidArgument);

@@ -65,8 +65,8 @@ struct PacketImpairer::State {
   int fd = -1;
   int raw_fd = -1;  // for duplicates
   std::mutex mu;
-  ImpairmentModel model;                       // guarded by mu
-  std::optional<Impairment> pending;           // guarded by mu: an Update not yet applied
+  ImpairmentModel model;              // guarded by mu
+  std::optional<Impairment> pending;  // guarded by mu: an Update not yet applied
   std::priority_queue<Held, std::vector<Held>, Later> held;  // impairer thread only
   uint64_t order = 0;
   std::atomic<uint64_t> queued{0}, dropped{0}, duplicated{0}, corrupted{0}, reordered{0},
@@ -77,7 +77,8 @@ struct PacketImpairer::State {
   void Verdict(Held& h) {
     int r;
     if (h.corrupt) {
-      r = nfq_set_verdict(queue, h.id, NF_ACCEPT, static_cast<uint32_t>(h.payload.size()), h.payload.data());
+      r = nfq_set_verdict(queue, h.id, NF_ACCEPT, static_cast<uint32_t>(h.payload.size()),
+                          h.payload.data());
     } else {
       r = nfq_set_verdict(queue, h.id, NF_ACCEPT, 0, nullptr);
     }
@@ -90,8 +91,8 @@ struct PacketImpairer::State {
       sockaddr_in dst{};
       dst.sin_family = AF_INET;
       std::memcpy(&dst.sin_addr, h.payload.data() + 16, 4);
-      if (::sendto(raw_fd, h.payload.data(), h.payload.size(), 0,
-                   reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) >= 0) {
+      if (::sendto(raw_fd, h.payload.data(), h.payload.size(), 0, reinterpret_cast<sockaddr*>(&dst),
+                   sizeof(dst)) >= 0) {
         duplicated.fetch_add(1, std::memory_order_relaxed);
       }
     }
@@ -150,16 +151,17 @@ int OnPacket(nfq_q_handle* /*qh*/, nfgenmsg* /*msg*/, nfq_data* nfa, void* data)
   s->delayed.fetch_add(1, std::memory_order_relaxed);
   s->held.push(std::move(h));
   const uint64_t n = s->held.size();
-  if (n > s->max_held.load(std::memory_order_relaxed)) s->max_held.store(n, std::memory_order_relaxed);
+  if (n > s->max_held.load(std::memory_order_relaxed))
+    s->max_held.store(n, std::memory_order_relaxed);
   return 0;
 }
 
 }  // namespace
 
 nlohmann::json PacketImpairerStats::ToJson() const {
-  return {{"queued", queued},       {"dropped", dropped},   {"duplicated", duplicated},
-          {"corrupted", corrupted}, {"reordered", reordered}, {"delayed", delayed},
-          {"released", released},   {"max_held", max_held}, {"verdict_errors", verdict_errors},
+  return {{"queued", queued},        {"dropped", dropped},     {"duplicated", duplicated},
+          {"corrupted", corrupted},  {"reordered", reordered}, {"delayed", delayed},
+          {"released", released},    {"max_held", max_held},   {"verdict_errors", verdict_errors},
           {"last_error", last_error}};
 }
 
@@ -195,7 +197,8 @@ Result<std::unique_ptr<PacketImpairer>> PacketImpairer::Start(const std::string&
     ::setsockopt(s->fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one));
     ::fcntl(s->fd, F_SETFL, ::fcntl(s->fd, F_GETFL) | O_NONBLOCK);
     s->raw_fd = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-    if (s->raw_fd < 0) return FailedPrecondition(std::string("raw socket: ") + std::strerror(errno));
+    if (s->raw_fd < 0)
+      return FailedPrecondition(std::string("raw socket: ") + std::strerror(errno));
     const uint32_t mark = kInjectMark;
     if (::setsockopt(s->raw_fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
       return FailedPrecondition(std::string("SO_MARK: ") + std::strerror(errno));

@@ -29,10 +29,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "faults/network/impairment.h"
@@ -47,10 +46,10 @@ struct PacketImpairerStats {
   uint64_t dropped = 0;     // lost by the model or by the rate limit
   uint64_t duplicated = 0;  // copies written
   uint64_t corrupted = 0;
-  uint64_t reordered = 0;   // sent ahead of held packets
-  uint64_t delayed = 0;     // held for a while before their verdict
-  uint64_t released = 0;    // accepted (at once or later)
-  uint64_t max_held = 0;    // the most packets held at one time
+  uint64_t reordered = 0;       // sent ahead of held packets
+  uint64_t delayed = 0;         // held for a while before their verdict
+  uint64_t released = 0;        // accepted (at once or later)
+  uint64_t max_held = 0;        // the most packets held at one time
   uint64_t verdict_errors = 0;  // verdicts the kernel refused (the packet then waits for Stop)
   std::string last_error;
   nlohmann::json ToJson() const;

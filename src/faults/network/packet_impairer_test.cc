@@ -2,11 +2,10 @@
 // what the prober saw arrive. Skipped without the privilege (or without NFQUEUE).
 #include "faults/network/packet_impairer.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "core/clock.h"
 #include "core/testutil.h"
@@ -47,7 +46,8 @@ class PacketImpairerTest : public ::testing::Test {
     auto p = PacketImpairer::Start(H("n1").netns, Queue(), imp);
     ASSERT_OK(p.status());
     impairer_ = std::move(*p);
-    CommandPlan rules = RenderNfqueue(Direction::kEgress, "eth0", {H("n2").address + "/32"}, Queue(), "drone:t");
+    CommandPlan rules =
+        RenderNfqueue(Direction::kEgress, "eth0", {H("n2").address + "/32"}, Queue(), "drone:t");
     for (const Argv& a : rules.apply) plan_.apply.push_back({H("n1").netns, a});
     for (const Argv& a : rules.heal) plan_.heal.push_back({H("n1").netns, a});
     ASSERT_OK(ApplyPlan(plan_));
@@ -58,7 +58,8 @@ class PacketImpairerTest : public ::testing::Test {
     if (impairer_) impairer_->Stop();
     impairer_.reset();
   }
-  ProbeResult Probe(int count, int64_t interval_ns, size_t size = 64, int64_t settle_ns = 300'000'000) {
+  ProbeResult Probe(int count, int64_t interval_ns, size_t size = 64,
+                    int64_t settle_ns = 300'000'000) {
     ProbeOptions o;
     o.count = count;
     o.interval_ns = interval_ns;
@@ -77,7 +78,8 @@ LabNetwork* PacketImpairerTest::lab_ = nullptr;
 
 TEST_F(PacketImpairerTest, DelayAndJitterShowInOneWayLatency) {
   ProbeResult before = Probe(200, 1'000'000);
-  Impair(Imp(R"({"from": "n1", "to": "n2", "delay": {"time": "20ms", "jitter": "5ms", "distribution": "normal"}})"));
+  Impair(Imp(
+      R"({"from": "n1", "to": "n2", "delay": {"time": "20ms", "jitter": "5ms", "distribution": "normal"}})"));
   ProbeResult during = Probe(1000, 1'000'000);
   EXPECT_EQ(during.received, 1000);
   // Bounds that a loaded machine cannot break: packets are never early, and the spread shows.
@@ -122,12 +124,14 @@ TEST_F(PacketImpairerTest, CorruptFlipsPayloadBits) {
   EXPECT_NEAR(static_cast<double>(stats.corrupted) / 3000, 0.10, 0.02);
   // Each corrupted datagram arrives damaged, or is dropped by a receiving kernel that checks the
   // UDP checksum; either way it never counts as intact, and every other one arrives intact.
-  EXPECT_EQ(r.received, 3000 - static_cast<int>(stats.corrupted)) << stats.ToJson().dump() << " send failures " << r.send_failures << ": " << r.last_send_error;
+  EXPECT_EQ(r.received, 3000 - static_cast<int>(stats.corrupted))
+      << stats.ToJson().dump() << " send failures " << r.send_failures << ": " << r.last_send_error;
   EXPECT_LE(r.corrupt, static_cast<int>(stats.corrupted));
 }
 
 TEST_F(PacketImpairerTest, ReorderSendsPacketsAheadOfTheDelayed) {
-  Impair(Imp(R"({"from": "n1", "to": "n2", "delay": "10ms", "reorder": {"probability": 0.25, "gap": 1}})"));
+  Impair(Imp(
+      R"({"from": "n1", "to": "n2", "delay": "10ms", "reorder": {"probability": 0.25, "gap": 1}})"));
   ProbeResult r = Probe(2000, 200'000);
   EXPECT_EQ(r.received, 2000);
   const auto stats = impairer_->stats();

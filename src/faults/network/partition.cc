@@ -28,12 +28,18 @@ void BlockBoth(BlockedPairs& b, const std::string& x, const std::string& y) {
 
 const char* PartitionKindName(PartitionKind k) {
   switch (k) {
-    case PartitionKind::kIsolate: return "isolate";
-    case PartitionKind::kHalves: return "halves";
-    case PartitionKind::kGroups: return "groups";
-    case PartitionKind::kMajoritiesRing: return "majorities-ring";
-    case PartitionKind::kBridge: return "bridge";
-    case PartitionKind::kOneWay: return "one-way";
+    case PartitionKind::kIsolate:
+      return "isolate";
+    case PartitionKind::kHalves:
+      return "halves";
+    case PartitionKind::kGroups:
+      return "groups";
+    case PartitionKind::kMajoritiesRing:
+      return "majorities-ring";
+    case PartitionKind::kBridge:
+      return "bridge";
+    case PartitionKind::kOneWay:
+      return "one-way";
   }
   return "isolate";
 }
@@ -46,16 +52,17 @@ Result<PartitionSpec> PartitionSpec::FromJson(const json& j) {
   static const char* kKeys[] = {"partition", "nodes", "groups", "from", "to", "among"};
   for (const auto& [key, value] : j.items()) {
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
-      return InvalidArgument(key + ": unknown field; the fields here are partition, nodes, "
-                                   "groups, from, to, among");
+      return InvalidArgument(key +
+                             ": unknown field; the fields here are partition, nodes, "
+                             "groups, from, to, among");
     }
   }
   PartitionSpec p;
   const std::string kind = j["partition"].get<std::string>();
   bool found = false;
-  for (PartitionKind k : {PartitionKind::kIsolate, PartitionKind::kHalves, PartitionKind::kGroups,
-                          PartitionKind::kMajoritiesRing, PartitionKind::kBridge,
-                          PartitionKind::kOneWay}) {
+  for (PartitionKind k :
+       {PartitionKind::kIsolate, PartitionKind::kHalves, PartitionKind::kGroups,
+        PartitionKind::kMajoritiesRing, PartitionKind::kBridge, PartitionKind::kOneWay}) {
     if (kind == PartitionKindName(k)) {
       p.kind = k;
       found = true;

@@ -6,12 +6,11 @@
 // Thread-safety: value types and pure functions.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
@@ -22,10 +21,10 @@ const char* PartitionKindName(PartitionKind k);
 
 struct PartitionSpec {
   PartitionKind kind = PartitionKind::kIsolate;
-  std::vector<std::string> nodes;               // isolate: the nodes cut off from the rest
-  std::vector<std::vector<std::string>> groups; // groups: hosts in different groups are cut
-  std::string from, to;                         // one-way: from can no longer reach to
-  std::vector<std::string> among;               // the hosts taking part (empty: all)
+  std::vector<std::string> nodes;                // isolate: the nodes cut off from the rest
+  std::vector<std::vector<std::string>> groups;  // groups: hosts in different groups are cut
+  std::string from, to;                          // one-way: from can no longer reach to
+  std::vector<std::string> among;                // the hosts taking part (empty: all)
   bool operator==(const PartitionSpec&) const = default;
 
   // JSON form (docs/network-faults.md): {"partition": "isolate", "nodes": ["node-1"]}, ...

@@ -88,11 +88,14 @@ TEST(PartitionTest, ErrorsSayWhatToDo) {
   };
   EXPECT_NE(bad(R"({"partition": "split"})").find("is not a partition"), std::string::npos);
   EXPECT_NE(bad(R"({"partition": "isolate"})").find("nodes: required"), std::string::npos);
-  EXPECT_NE(bad(R"({"partition": "halves", "nodes": ["a"]})").find("does not apply"), std::string::npos);
-  EXPECT_NE(bad(R"({"partition": "one-way", "from": "a", "to": "a"})").find("must differ"), std::string::npos);
+  EXPECT_NE(bad(R"({"partition": "halves", "nodes": ["a"]})").find("does not apply"),
+            std::string::npos);
+  EXPECT_NE(bad(R"({"partition": "one-way", "from": "a", "to": "a"})").find("must differ"),
+            std::string::npos);
   auto ring = PartitionSpec::FromJson(json::parse(R"({"partition": "majorities-ring"})"));
   ASSERT_OK(ring.status());
-  EXPECT_NE(Resolve(*ring, {"a", "b", "c"}).status().message().find("at least 4"), std::string::npos);
+  EXPECT_NE(Resolve(*ring, {"a", "b", "c"}).status().message().find("at least 4"),
+            std::string::npos);
   auto iso = PartitionSpec::FromJson(json::parse(R"({"partition": "isolate", "nodes": ["z"]})"));
   EXPECT_NE(Resolve(*iso, {"a", "b"}).status().message().find("no host 'z'; the hosts are a, b"),
             std::string::npos);

@@ -91,7 +91,7 @@ struct TcpProxy::Impl {
   std::once_flag stopped;
 
   std::mutex mu;
-  Impairment up, down;  // guarded by mu
+  Impairment up, down;   // guarded by mu
   bool changed = false;  // guarded by mu
 
   // Owned by the proxy thread.
@@ -114,8 +114,10 @@ struct TcpProxy::Impl {
     for (int fd : {c.client, c.server}) {
       if (fd < 0) continue;
       ::epoll_ctl(epoll, EPOLL_CTL_DEL, fd, nullptr);
-      if (reset) Abort(fd);
-      else ::close(fd);
+      if (reset)
+        Abort(fd);
+      else
+        ::close(fd);
     }
   }
 
@@ -216,7 +218,8 @@ struct TcpProxy::Impl {
     const int64_t now = MonotonicNs();
     while (!f.q.empty() && f.q.front().release_ns <= now) {
       Chunk& ch = f.q.front();
-      const ssize_t n = ::send(f.dst, ch.data.data() + ch.off, ch.data.size() - ch.off, MSG_NOSIGNAL);
+      const ssize_t n =
+          ::send(f.dst, ch.data.data() + ch.off, ch.data.size() - ch.off, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
         if (errno == EINTR) continue;
@@ -277,7 +280,8 @@ struct TcpProxy::Impl {
       if (next != 0) {
         // MonotonicNs is CLOCK_MONOTONIC, so an absolute timerfd deadline matches it.
         next = std::max<int64_t>(next, 1);
-        its.it_value = {static_cast<time_t>(next / 1'000'000'000), static_cast<long>(next % 1'000'000'000)};
+        its.it_value = {static_cast<time_t>(next / 1'000'000'000),
+                        static_cast<long>(next % 1'000'000'000)};
       }
       ::timerfd_settime(timer, TFD_TIMER_ABSTIME, &its, nullptr);
       const int n = ::epoll_wait(epoll, events, 64, 1000);
@@ -319,8 +323,11 @@ struct TcpProxy::Impl {
 };
 
 nlohmann::json TcpProxyStats::ToJson() const {
-  return {{"connections", connections}, {"resets", resets}, {"bytes_up", bytes_up},
-          {"bytes_down", bytes_down}, {"bytes_blackholed", bytes_blackholed}};
+  return {{"connections", connections},
+          {"resets", resets},
+          {"bytes_up", bytes_up},
+          {"bytes_down", bytes_down},
+          {"bytes_blackholed", bytes_blackholed}};
 }
 
 std::string ProxyUnsupportedFields(const Impairment& imp) {
@@ -336,13 +343,14 @@ std::string ProxyUnsupportedFields(const Impairment& imp) {
 }
 
 Result<std::unique_ptr<TcpProxy>> TcpProxy::Start(const std::string& listen,
-                                                  const std::string& upstream,
-                                                  const Impairment& up, const Impairment& down) {
+                                                  const std::string& upstream, const Impairment& up,
+                                                  const Impairment& down) {
   for (const Impairment* imp : {&up, &down}) {
     const std::string bad = ProxyUnsupportedFields(*imp);
     if (!bad.empty()) {
-      return FailedPrecondition(bad + ": packet faults cannot happen inside a TCP stream; the TCP "
-                                      "proxy carries delay, rate, reset, blackhole and slicer");
+      return FailedPrecondition(bad +
+                                ": packet faults cannot happen inside a TCP stream; the TCP "
+                                "proxy carries delay, rate, reset, blackhole and slicer");
     }
   }
   ASSIGN_OR_RETURN(sockaddr_in at, ParseAddress(listen));

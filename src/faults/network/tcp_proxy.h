@@ -17,11 +17,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "faults/network/impairment.h"
@@ -44,8 +43,8 @@ class TcpProxy {
   // empty (an Impairment with nothing set). Errors: bad addresses, the port is taken, a
   // packet-level fault was asked for.
   static Result<std::unique_ptr<TcpProxy>> Start(const std::string& listen,
-                                                 const std::string& upstream,
-                                                 const Impairment& up, const Impairment& down);
+                                                 const std::string& upstream, const Impairment& up,
+                                                 const Impairment& down);
   ~TcpProxy();
   TcpProxy(const TcpProxy&) = delete;
   TcpProxy& operator=(const TcpProxy&) = delete;

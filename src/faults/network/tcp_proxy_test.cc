@@ -1,6 +1,7 @@
 #include "faults/network/tcp_proxy.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -11,8 +12,6 @@
 #include <cstring>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "core/clock.h"
 #include "core/testutil.h"
@@ -135,8 +134,9 @@ TEST(TcpProxyTest, ForwardsBothWays) {
 
 TEST(TcpProxyTest, LatencyAddsToEachDirection) {
   EchoServer echo;
-  auto proxy = TcpProxy::Start("127.0.0.1:0", echo.address(), Imp(R"({"endpoint": "c", "delay": "30ms"})"),
-                               Imp(R"({"endpoint": "c", "delay": "20ms"})"));
+  auto proxy =
+      TcpProxy::Start("127.0.0.1:0", echo.address(), Imp(R"({"endpoint": "c", "delay": "30ms"})"),
+                      Imp(R"({"endpoint": "c", "delay": "20ms"})"));
   ASSERT_OK(proxy.status());
   const int fd = Connect((*proxy)->port());
   ASSERT_GE(fd, 0);
@@ -202,9 +202,9 @@ TEST(TcpProxyTest, BlackholeSwallowsBytes) {
 
 TEST(TcpProxyTest, SlicerCutsTheStreamIntoPieces) {
   EchoServer echo;
-  auto proxy = TcpProxy::Start("127.0.0.1:0", echo.address(),
-                               Imp(R"({"endpoint": "c", "slicer": {"size": 10, "variation": 3, "delay": "2ms"}})"),
-                               kNone);
+  auto proxy = TcpProxy::Start(
+      "127.0.0.1:0", echo.address(),
+      Imp(R"({"endpoint": "c", "slicer": {"size": 10, "variation": 3, "delay": "2ms"}})"), kNone);
   ASSERT_OK(proxy.status());
   const int fd = Connect((*proxy)->port());
   ASSERT_GE(fd, 0);
@@ -218,7 +218,8 @@ TEST(TcpProxyTest, SlicerCutsTheStreamIntoPieces) {
 
 TEST(TcpProxyTest, RefusesPacketFaultsAndBadAddresses) {
   EchoServer echo;
-  auto lossy = TcpProxy::Start("127.0.0.1:0", echo.address(), Imp(R"({"endpoint": "c", "loss": "5%"})"), kNone);
+  auto lossy = TcpProxy::Start("127.0.0.1:0", echo.address(),
+                               Imp(R"({"endpoint": "c", "loss": "5%"})"), kNone);
   EXPECT_EQ(lossy.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(lossy.status().message().find("loss"), std::string::npos);
   EXPECT_EQ(TcpProxy::Start("localhost", echo.address(), kNone, kNone).status().code(),

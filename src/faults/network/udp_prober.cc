@@ -10,8 +10,8 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <thread>
 #include <ctime>
+#include <thread>
 
 #include "core/clock.h"
 #include "faults/network/command.h"
@@ -54,7 +54,8 @@ double ProbeResult::StddevLatencyMs() const {
   if (latency_ns.size() < 2) return 0;
   const double mean = MeanLatencyMs() * 1e6;
   double sum = 0;
-  for (int64_t l : latency_ns) sum += (static_cast<double>(l) - mean) * (static_cast<double>(l) - mean);
+  for (int64_t l : latency_ns)
+    sum += (static_cast<double>(l) - mean) * (static_cast<double>(l) - mean);
   return std::sqrt(sum / static_cast<double>(latency_ns.size() - 1)) / 1e6;
 }
 
@@ -184,7 +185,8 @@ Result<ProbeResult> ProbeUdp(const std::string& from_netns, const std::string& t
     std::memcpy(pkt.data() + 8, &now, 8);
     const uint64_t sum = Checksum(pkt.data(), pkt.size());
     std::memcpy(pkt.data() + 16, &sum, 8);
-    while (::sendto(tx, pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&at), sizeof(at)) < 0) {
+    while (::sendto(tx, pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&at), sizeof(at)) <
+           0) {
       if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
         ++result.send_failures;
         result.last_send_error = std::strerror(errno);
