@@ -8,6 +8,7 @@
 #   SKIP_KCAT=1 bench/run_all.sh build     # without the Drone-vs-kcat run
 #   SKIP_REDIS=1 bench/run_all.sh build    # without the Drone-vs-redis-benchmark run
 #   SKIP_MQTT=1 bench/run_all.sh build     # without the Drone-vs-mosquitto_pub run
+#   SKIP_NETFAULT=1 bench/run_all.sh build # without the network-fault accuracy benchmark
 set -euo pipefail
 
 BUILD_DIR=${1:-build}
@@ -30,6 +31,14 @@ for bin in "$BUILD_DIR"/bench/*_bench; do
   echo
 done
 ((ran > 0)) || { echo "run_all: no benchmark binaries in $BUILD_DIR/bench" >&2; exit 1; }
+
+# Network-fault accuracy (bench/netfault_accuracy.cc): needs root for its lab namespaces and says
+# so otherwise; about a minute.
+if [[ -z ${SKIP_NETFAULT:-} && -x $BUILD_DIR/bench/netfault_accuracy ]]; then
+  echo "=== netfault_accuracy"
+  "$BUILD_DIR"/bench/netfault_accuracy || { echo "run_all: netfault_accuracy failed" >&2; status=1; }
+  echo
+fi
 
 if [[ -z ${SKIP_KCAT:-} ]]; then
   echo "=== kafka_vs_kcat"

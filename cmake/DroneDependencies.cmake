@@ -22,3 +22,5 @@ if(DRONE_BUILD_BENCHMARKS)
 endif()
 # cpp-httplib (libcpp-httplib-dev): the /metrics endpoint of headless runs.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# Network faults: the userspace packet impairer binds NFQUEUE through libnetfilter_queue.
+pkg_check_modules(NETFILTER_QUEUE REQUIRED IMPORTED_TARGET libnetfilter_queue libmnl)
