@@ -22,7 +22,24 @@ PACKAGES=(
   clang-format clang-tidy
   # NATS and MQTT: client libraries, servers and command-line clients (platform: local)
   libnats-dev nats-server libmosquitto-dev mosquitto mosquitto-clients libcpp-httplib-dev
+  # the Kubernetes manifests' schema validation (tests/k8s/validate.js; npm: see npm_ci_k8s)
+  nodejs
 )
+
+# tests/k8s: kubernetes-models and its validator, from the lock file; skipped when installed.
+npm_ci_k8s() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/k8s"
+  if [ -f "$dir/node_modules/.package-lock.json" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    echo "setup: tests/k8s node modules present"
+    return
+  fi
+  # Debian's nodejs needs its npm package; NodeSource's nodejs carries npm itself.
+  if ! command -v npm >/dev/null; then
+    ${SUDO:-} apt-get install -y -qq --no-install-recommends npm
+  fi
+  (cd "$dir" && npm ci --no-audit --no-fund)
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -33,6 +50,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#PACKAGES[@]} packages present"
+  npm_ci_k8s
   exit 0
 fi
 
@@ -45,3 +63,4 @@ echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+npm_ci_k8s

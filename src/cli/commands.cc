@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <random>
@@ -11,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/k8s_command.h"
 #include "cli/signals.h"
 #include "cli/stored_run.h"
 #include "core/clock.h"
@@ -38,10 +40,12 @@ constexpr int kExitBadInput = 2;
 constexpr int kExitIncomplete = 3;
 
 // Loads, validates and preflights a flow; prints every problem; nullopt when there was one.
-std::optional<spec::FlowSpec> LoadChecked(const std::string& path,
-                                          const std::map<std::string, std::string>& params) {
+std::optional<spec::FlowSpec> LoadChecked(
+    const std::string& path, const std::map<std::string, std::string>& params,
+    const std::function<void(spec::FlowSpec&)>& adjust = nullptr) {
   spec::LoadResult loaded = spec::LoadFlowFile(path, params);
   std::vector<spec::Diagnostic> errors = loaded.errors;
+  if (loaded.flow && adjust) adjust(*loaded.flow);
   if (loaded.flow) {
     std::vector<spec::Diagnostic> more = flow::Preflight(*loaded.flow);
     errors.insert(errors.end(), more.begin(), more.end());
@@ -188,7 +192,13 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
 }
 
 int RunCommand(const RunFlags& flags) {
-  std::optional<spec::FlowSpec> flow = LoadChecked(flags.flow_path, flags.params);
+  std::function<void(spec::FlowSpec&)> adjust;
+  if (flags.platform == "kubernetes") {
+    adjust = [&flags](spec::FlowSpec& f) {
+      MoveClustersToKubernetes(f, flags.kube_context, flags.kube_provider, flags.kube_image);
+    };
+  }
+  std::optional<spec::FlowSpec> flow = LoadChecked(flags.flow_path, flags.params, adjust);
   if (!flow) return kExitBadInput;
   const std::string flow_text = ReadFlowText(flags.flow_path);
   std::unique_ptr<workload::HistoryWriter> history;

@@ -19,6 +19,11 @@ struct RunFlags {
   bool no_store = false;
   int metrics_port = -1;   // >= 0: serve GET /metrics on 127.0.0.1 (0: an ephemeral port)
   std::string junit_path;  // JUnit XML of the checks and delivery verdicts
+  // --platform kubernetes: the flow's clusters run there (cli/k8s_command.h).
+  std::string platform;
+  std::string kube_context;
+  std::string kube_provider;
+  std::string kube_image;
 };
 
 int RunCommand(const RunFlags& flags);

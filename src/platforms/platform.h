@@ -27,6 +27,14 @@ struct ClusterRequest {
   std::string lb = "none";                     // "none" | "haproxy" (local platform)
   std::map<std::string, std::string> options;  // recipe settings (local platform), e.g. sentinels
   const CancelToken* cancel = nullptr;         // when set, a slow start gives up once it fires
+  // platform kubernetes (platforms/kubernetes/, docs/platforms/kubernetes.md):
+  std::string run_id;                // the namespace is drone-<run-id>; objects are labelled with it
+  std::string flow;                  // the flow's name, for labels
+  std::string context;               // kubeconfig context; empty: the current one
+  std::string provider = "generic";  // provider profile
+  std::string service;               // client Service type; empty: the provider's
+  std::string image;                 // Drone's image; empty: the pinned default
+  bool netfault = false;             // the pods get the network-fault sidecar
 };
 
 struct NodeInfo {
