@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/cancel.h"
+#include "core/clock.h"
 #include "core/status.h"
 #include "faults/fault.h"
 #include "platforms/platform.h"
@@ -67,14 +68,18 @@ struct WorkloadRecord {
 
 class RunContext {
  public:
+  // `clock` (default: SystemClock()) times events, `after:` delays, timeouts and retry backoff;
+  // tests pass a FakeClock.
   RunContext(const spec::FlowSpec& flow, std::string run_id, uint64_t run_number,
-             RunObserver* observer, workload::HistoryWriter* history);
+             RunObserver* observer, workload::HistoryWriter* history,
+             const Clock* clock = nullptr);
 
   const spec::FlowSpec& flow() const { return flow_; }
   const std::string& run_id() const { return run_id_; }
   uint64_t run_number() const { return run_number_; }  // numeric id carried in envelopes
   workload::HistoryWriter* history() const { return history_; }
   RunObserver* observer() const { return observer_; }
+  const Clock& clock() const { return clock_; }
 
   void Emit(std::string type, std::string step, std::string message);
   std::vector<Event> Events() const;
@@ -104,11 +109,29 @@ class RunContext {
   void AddCheck(CheckRecord record);
   std::vector<CheckRecord> Checks() const;
 
-  // Registers an undo action; actions run in reverse order of registration in Teardown().
+  // Registers an undo action; actions run in reverse order of registration in Teardown(). The
+  // action belongs to the step whose thread registers it (see StepScope), so that UndoStep() can
+  // run the undo actions of one step's failed attempt before it is retried.
   void PushUndo(std::string description, std::function<Status()> undo);
+  // Runs the undo actions registered by `step` so far (reverse order) and forgets them; UNDO
+  // events name the step. Returns the first error, after trying all of them.
+  Status UndoStep(const std::string& step);
   // Runs every undo action (reverse order), then stops every cluster. Returns the first error,
   // after trying all of them. Idempotent.
   Status Teardown();
+
+  // While alive, undo actions registered on this thread belong to `step`. The engine opens one
+  // around each step attempt.
+  class StepScope {
+   public:
+    explicit StepScope(std::string step);
+    ~StepScope();
+    StepScope(const StepScope&) = delete;
+    StepScope& operator=(const StepScope&) = delete;
+
+   private:
+    std::string previous_;
+  };
 
  private:
   const spec::FlowSpec& flow_;
@@ -116,6 +139,7 @@ class RunContext {
   const uint64_t run_number_;
   RunObserver* const observer_;
   workload::HistoryWriter* const history_;
+  const Clock& clock_;
 
   mutable std::mutex mu_;
   std::vector<Event> events_;
@@ -124,7 +148,12 @@ class RunContext {
   std::map<std::string, WorkloadRecord> workloads_;
   std::vector<faults::FaultRecord> faults_;
   std::vector<CheckRecord> checks_;
-  std::vector<std::pair<std::string, std::function<Status()>>> undo_;
+  struct UndoAction {
+    std::string step;  // empty when registered outside a step
+    std::string description;
+    std::function<Status()> fn;
+  };
+  std::vector<UndoAction> undo_;
 };
 
 }  // namespace drone::flow

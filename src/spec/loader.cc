@@ -27,7 +27,7 @@ constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 
 const std::vector<std::string> kTopKeys = {"name", "description", "params", "steps", "finally"};
 const std::vector<std::string> kStepKeys = {"kind",  "needs",   "with",    "background",
-                                            "after", "timeout", "on_error"};
+                                            "after", "timeout", "on_error", "retry"};
 // In StepKind order.
 const std::vector<std::string> kKindNames = {"cluster",       "topic", "workload", "fault.kill",
                                              "fault.network", "check", "sleep",    "exec"};
@@ -63,6 +63,8 @@ const std::vector<std::string> kExecKeys = {"argv", "env", "cwd", "expect_exit",
 const std::vector<std::string> kSizeKeys = {"distribution", "min", "max", "mean", "stddev"};
 const std::vector<std::string> kKeysKeys = {"mode", "count"};
 const std::vector<std::string> kNeedStates = {"succeeded", "started", "done", "failed"};
+const std::vector<std::string> kRetryKeys = {"limit", "backoff", "max_backoff", "jitter"};
+constexpr int64_t kMaxRetries = 100;
 
 constexpr const char* kExpressionHint =
     "expressions are written ${{ params.NAME }} or ${{ steps.ID.outputs.NAME }}";
@@ -889,9 +891,49 @@ class FlowLoader {
         info.step.on_error = *v == "stop" ? OnError::kStop : OnError::kContinue;
       }
     }
+    if (const Field* r = m->Find("retry")) ReadRetry(*r, info.step.retry);
     if (const Field* w = m->Find("with")) info.with = *w;
     info.with_path = Child(info.path, "with");
     info.with_loc = info.with ? info.with->loc : info.loc;
+  }
+
+  // `retry: 3` or `retry: { limit: 3, backoff: 1s, max_backoff: 30s, jitter: 0.2 }`.
+  void ReadRetry(const Field& f, RetryPolicy& retry) {
+    if (!f.value.IsMap()) {
+      if (auto v = ReadInt(f, 0, kMaxRetries)) retry.limit = static_cast<int>(*v);
+      return;
+    }
+    auto m = ReadMap(f, &kRetryKeys);
+    if (!m) return;
+    if (const Field* l = m->Find("limit")) {
+      if (auto v = ReadInt(*l, 0, kMaxRetries)) retry.limit = static_cast<int>(*v);
+    } else {
+      Missing(*m, "limit", "how many times to try again after a failed attempt, e.g. limit: 3");
+    }
+    if (const Field* b = m->Find("backoff")) {
+      if (auto v = ReadDuration(*b, true)) retry.backoff_ns = *v;
+    }
+    const Field* mb = m->Find("max_backoff");
+    if (mb != nullptr) {
+      if (auto v = ReadDuration(*mb, true)) retry.max_backoff_ns = *v;
+    }
+    if (retry.max_backoff_ns < retry.backoff_ns) {
+      if (mb != nullptr) {
+        Error(mb->loc, mb->path, "max_backoff is shorter than backoff",
+              "max_backoff caps the doubling waits, so it must be at least backoff");
+      } else {
+        retry.max_backoff_ns = retry.backoff_ns;  // only backoff given, and longer than 30 s
+      }
+    }
+    if (const Field* j = m->Find("jitter")) {
+      auto sc = ReadScalar(*j, "a fraction between 0 and 1", Refs::kReject);
+      double v = 0;
+      if (sc && (sc->null || !sc->plain || !ParseFloatText(sc->text, &v) || v < 0 || v > 1)) {
+        TypeError(*j, *sc, "a fraction between 0 and 1", "jitter: 0.2 varies each wait by +-20%");
+      } else if (sc) {
+        retry.jitter = v;
+      }
+    }
   }
 
   void ReadNeeds(const Field& f, StepInfo& info) {
