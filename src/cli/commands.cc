@@ -159,6 +159,8 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
       for (const spec::Need& n : s.needs) needs.push_back(n.step);
       steps.push_back({{"id", s.id}, {"kind", spec::StepKindName(s.kind)}, {"needs", needs},
                        {"background", s.background}});
+      if (!s.when.empty()) steps.back()["when"] = s.when;
+      if (s.retry.limit > 0) steps.back()["retry"] = s.retry.limit;
     }
     std::cout << nlohmann::json{{"flow", flow->name}, {"valid", true}, {"steps", steps}}.dump(2) << "\n";
     return 0;
@@ -173,6 +175,8 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
         std::cout << (i ? ", " : "") << s.needs[i].step << kStates[static_cast<int>(s.needs[i].state)];
       }
     }
+    if (!s.when.empty()) std::cout << " when " << s.when;
+    if (s.retry.limit > 0) std::cout << " retry " << s.retry.limit;
     std::cout << "\n";
   }
   for (const spec::Step& s : flow->finally) {

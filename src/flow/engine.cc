@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/units.h"
 #include "flow/step_executor.h"
+#include "spec/condition.h"
 
 namespace drone::flow {
 namespace {
@@ -296,6 +297,25 @@ std::vector<StepRecord> FlowEngine::Schedule(const std::vector<const spec::Step*
           StepState& s = states[i];
           if (s.record.status != StepStatus::kPending) continue;
           Readiness r = readiness(s);
+          if (r == Readiness::kReady && !s.step->when.empty()) {
+            // `when:` is decided once the needs are met, from the outputs known by then.
+            Result<spec::Condition> condition = spec::ParseCondition(s.step->when);
+            Result<spec::ConditionResult> value =
+                condition.ok() ? spec::EvaluateCondition(*condition, run_.ExpressionContext())
+                               : Result<spec::ConditionResult>(condition.status());
+            if (!value.ok()) {
+              s.record.status = StepStatus::kFailed;
+              s.record.error = InvalidArgument("when: " + value.status().message());
+              progressed = true;
+              continue;
+            }
+            if (!value->value) {
+              s.record.status = StepStatus::kSkipped;
+              s.record.error = Cancelled("when: " + value->explanation);
+              progressed = true;
+              continue;
+            }
+          }
           if (r == Readiness::kReady) {
             launch(i);
             progressed = true;

@@ -90,6 +90,7 @@ class ProbeStep : public StepExecutor {
       return Cancelled("probe " + id + " cancelled: " + ctx.cancel.reason());
     }
     log_.Add("end:" + id);
+    ctx.run.SetOutputs(id, {{"attempt", attempt}});
     return Status::Ok();
   }
 
@@ -367,6 +368,39 @@ steps:
   EXPECT_EQ(Step(outcome, "bg").status, StepStatus::kCancelled);
   EXPECT_GT(run.log.IndexOf("cancel:bg"), run.log.IndexOf("end:a"));
   EXPECT_EQ(outcome.finished_ns - outcome.started_ns, 2 * kNsPerSec);
+}
+
+TEST(SchedulerTest, WhenSkipsAStepAndItsDependantsFollowTheSkipRules) {
+  ScheduledRun run(R"(name: t
+params: { mode: fast }
+steps:
+  a: { kind: sleep, with: { duration: 1s } }
+  yes: { kind: sleep, needs: [a], when: "${{ steps.a.outputs.attempt }} == 1", with: { duration: 1s } }
+  no: { kind: sleep, needs: [a], when: "${{ steps.a.outputs.attempt }} >= 2", with: { duration: 1s } }
+  param_no: { kind: sleep, when: "${{ params.mode }} == slow", with: { duration: 1s } }
+  after_no: { kind: sleep, needs: [no], with: { duration: 1s } }
+  after_no_done: { kind: sleep, needs: [no.done], with: { duration: 1s } }
+)");
+  EXPECT_EQ(run.Tick(1), 1 * kNsPerSec);  // a (param_no is skipped at once)
+  EXPECT_EQ(run.Tick(2), 1 * kNsPerSec);  // yes and after_no_done
+  RunOutcome outcome = run.Wait();
+  EXPECT_EQ(outcome.exit_code, 0);
+  EXPECT_EQ(Step(outcome, "yes").status, StepStatus::kSucceeded);
+  EXPECT_EQ(Step(outcome, "no").status, StepStatus::kSkipped);
+  EXPECT_EQ(Step(outcome, "no").attempts, 0);
+  EXPECT_NE(Step(outcome, "no").error.message().find("'1' >= '2' is false"), std::string::npos)
+      << Step(outcome, "no").error.message();
+  EXPECT_EQ(Step(outcome, "param_no").status, StepStatus::kSkipped);
+  EXPECT_EQ(Step(outcome, "after_no").status, StepStatus::kSkipped);
+  EXPECT_EQ(Step(outcome, "after_no_done").status, StepStatus::kSucceeded);
+  EXPECT_EQ(run.log.IndexOf("start:no"), -1);
+  bool skipped_event = false;
+  for (const Event& e : run.Events()) {
+    if (e.type == "STEP_SKIPPED" && e.step == "no") {
+      skipped_event = e.message.find("when:") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(skipped_event) << "STEP_SKIPPED carries the reason";
 }
 
 TEST(RetryBackoffTest, DoublesUpToTheCap) {

@@ -168,6 +168,9 @@ struct Step {
   std::optional<int64_t> timeout_ns;
   OnError on_error = OnError::kStop;
   RetryPolicy retry;
+  // `when:` (spec/condition.h), parameters substituted; empty = always. Evaluated once the needs
+  // are met; false skips the step.
+  std::string when;
   std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith>
       with;
 };

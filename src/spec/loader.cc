@@ -18,6 +18,7 @@
 
 #include "core/text.h"
 #include "core/units.h"
+#include "spec/condition.h"
 #include "spec/expression.h"
 
 namespace drone::spec {
@@ -27,7 +28,7 @@ constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 
 const std::vector<std::string> kTopKeys = {"name", "description", "params", "steps", "finally"};
 const std::vector<std::string> kStepKeys = {"kind",  "needs",   "with",    "background",
-                                            "after", "timeout", "on_error", "retry"};
+                                            "after", "timeout", "on_error", "retry", "when"};
 // In StepKind order.
 const std::vector<std::string> kKindNames = {"cluster",       "topic", "workload", "fault.kill",
                                              "fault.network", "check", "sleep",    "exec"};
@@ -308,6 +309,7 @@ struct StepInfo {
   bool ref_bad = false;            // ... but not readable (already reported)
   bool topic_omitted = false;      // a workload without `topic`
   std::optional<Field> replication_field;
+  std::optional<Field> when_field;  // read with `with`, once the graph is known
 };
 
 class FlowLoader {
@@ -892,9 +894,37 @@ class FlowLoader {
       }
     }
     if (const Field* r = m->Find("retry")) ReadRetry(*r, info.step.retry);
+    if (const Field* w = m->Find("when")) info.when_field = *w;
     if (const Field* w = m->Find("with")) info.with = *w;
     info.with_path = Child(info.path, "with");
     info.with_loc = info.with ? info.with->loc : info.loc;
+  }
+
+  // `when: "${{ params.acks }} == all"` (spec/condition.h). Parameters are substituted now;
+  // step outputs must be of steps this one depends on. A condition without step outputs is
+  // evaluated now too, so that comparing text with < is reported before the run.
+  void ReadWhen(const Field& f, Step& step) {
+    auto s = ReadScalar(f, "a condition", Refs::kAllow);
+    if (!s) return;
+    const std::string hint =
+        "e.g. when: \"${{ params.acks }} == all\" or when: \"${{ steps.x.outputs.code }} != 0\"";
+    if (s->null) {
+      Error(f.loc, f.path, "the condition is empty", hint);
+      return;
+    }
+    auto condition = ParseCondition(s->text);
+    if (!condition.ok()) {
+      ValueError(f, *s, condition.status().message(), hint);
+      return;
+    }
+    if (s->text.find("${{") == std::string::npos) {
+      auto value = EvaluateCondition(*condition, nlohmann::json::object());
+      if (!value.ok()) {
+        ValueError(f, *s, value.status().message());
+        return;
+      }
+    }
+    step.when = s->text;
   }
 
   // `retry: 3` or `retry: { limit: 3, backoff: 1s, max_backoff: 30s, jitter: 0.2 }`.
@@ -1149,6 +1179,7 @@ class FlowLoader {
     if (!info.kind_ok) return;
     current_ = &info;
     current_index_ = i;
+    if (info.when_field) ReadWhen(*info.when_field, info.step);
     const size_t errors_before = errors_.size();
     const Field with =
         info.with ? *info.with : Field{"with", YAML::Node(), info.with_path, info.loc, info.loc};

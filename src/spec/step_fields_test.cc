@@ -69,5 +69,34 @@ TEST(StepFieldsTest, BadRetriesAreReportedWithTheirField) {
   }
 }
 
+TEST(StepFieldsTest, WhenSubstitutesParamsAndKeepsStepOutputs) {
+  LoadResult ok = Load("when: \"${{ params.acks }} == all\"");
+  ASSERT_TRUE(ok.flow) << Errors(ok);
+  EXPECT_EQ(StepS(ok).when, "all == all");
+  LoadResult out = Load("when: \"${{ steps.a.outputs.slept_ms }} > 0\"");
+  ASSERT_TRUE(out.flow) << Errors(out);
+  EXPECT_EQ(StepS(out).when, "${{ steps.a.outputs.slept_ms }} > 0");
+}
+
+TEST(StepFieldsTest, BadWhensAreCaughtBeforeTheRun) {
+  struct Case {
+    const char* fields;
+    const char* message;
+  } cases[] = {
+      {"when: \"${{ params.nope }} == 1\"", "unknown parameter 'nope'"},
+      {"when: \"${{ steps.zz.outputs.x }} == 1\"", "unknown step 'zz'"},
+      {"when: \"${{ steps.s.outputs.x }} == 1\"", "its own outputs"},
+      {"when: \"${{ params.acks }} > 1\"", "compare numbers only"},
+      {"when: \"a == \"", "both sides"},
+      {"when: ", "empty"},
+  };
+  for (const Case& c : cases) {
+    LoadResult r = Load(c.fields);
+    ASSERT_EQ(r.errors.size(), 1u) << c.fields << ":\n" << Errors(r);
+    EXPECT_EQ(r.errors[0].field, "steps.s.when") << c.fields;
+    EXPECT_NE(r.errors[0].message.find(c.message), std::string::npos) << Errors(r);
+  }
+}
+
 }  // namespace
 }  // namespace drone::spec
