@@ -287,8 +287,9 @@ std::vector<StepRecord> FlowEngine::Schedule(const std::vector<const spec::Step*
           if (s.record.status == StepStatus::kPending) {
             s.record.status = StepStatus::kCancelled;
             s.record.error = Cancelled(cancel.reason());
-          } else if (s.record.status == StepStatus::kRunning && !s.stopping) {
-            stop(s, cancel.reason(), cancel.graceful());
+          } else if (s.record.status == StepStatus::kRunning) {
+            if (!s.stopping) stop(s, cancel.reason(), cancel.graceful());
+            if (cancel.hurried() && !s.cancel->hurried()) s.cancel->Hurry(cancel.reason());
           }
         }
       } else {

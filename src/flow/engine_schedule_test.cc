@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/fake_clock.h"
@@ -57,7 +58,8 @@ struct ProbeLog {
 };
 
 // kind: sleep, replaced: waits `duration` on the run's clock, fails its first attempts when told
-// to, and registers an undo action per attempt.
+// to, and registers an undo action per attempt. A step whose id starts with drain_, stopped
+// gracefully, keeps winding down (as a workload drains) until its token says stop now.
 class ProbeStep : public StepExecutor {
  public:
   explicit ProbeStep(ProbeLog& log) : log_(log) {}
@@ -86,6 +88,12 @@ class ProbeStep : public StepExecutor {
     }
     const auto& with = std::get<spec::SleepWith>(ctx.step.with);
     if (ctx.run.clock().WaitFor(ctx.cancel, with.duration_ns)) {
+      if (ctx.cancel.graceful() && id.rfind("drain_", 0) == 0) {
+        // Like a workload after a graceful stop: winds down until told to stop now.
+        log_.Add("draining:" + id);
+        while (!ctx.cancel.aborted()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (ctx.cancel.hurried()) log_.Add("hurried:" + id);
+      }
       log_.Add("cancel:" + id);
       return Cancelled("probe " + id + " cancelled: " + ctx.cancel.reason());
     }
@@ -401,6 +409,22 @@ steps:
     }
   }
   EXPECT_TRUE(skipped_event) << "STEP_SKIPPED carries the reason";
+}
+
+TEST(SchedulerTest, HurryCutsAGracefulWindDownShort) {
+  ScheduledRun run(R"(name: t
+steps:
+  drain_bg: { kind: sleep, background: true, with: { duration: 1h } }
+  a: { kind: sleep, needs: [drain_bg.started], with: { duration: 1s } }
+)");
+  EXPECT_EQ(run.Tick(2), 1 * kNsPerSec);  // a ends, so drain_bg is stopped gracefully
+  ASSERT_TRUE(run.log.WaitFor("draining:drain_bg"));
+  run.cancel.Cancel("interrupted by SIGINT");  // a first Ctrl-C does not cut a drain short...
+  run.cancel.Hurry("interrupted by SIGINT");   // ...the second does
+  RunOutcome outcome = run.Wait();
+  EXPECT_GE(run.log.IndexOf("hurried:drain_bg"), 0);
+  EXPECT_EQ(Step(outcome, "drain_bg").status, StepStatus::kCancelled);
+  EXPECT_TRUE(outcome.interrupted);
 }
 
 TEST(RetryBackoffTest, DoublesUpToTheCap) {

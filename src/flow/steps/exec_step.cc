@@ -3,7 +3,7 @@
 // The child runs in a process group of its own with stdin from /dev/null, and gets
 // PR_SET_PDEATHSIG(SIGKILL), so it dies with Drone. (The death signal follows the thread that
 // forked it: the step's thread, which lives until the child is reaped.) On cancellation or a step
-// timeout the group gets SIGTERM, and SIGKILL 2 s later. When the program exits, whatever it left
+// timeout the group gets SIGTERM, and SIGKILL 2 s later (at once when the run is hurried). When the program exits, whatever it left
 // behind in its process group is killed too.
 //
 // No undo action: exec creates nothing that outlives the step — the child is reaped (and its
@@ -251,7 +251,7 @@ class ExecStep : public StepExecutor {
     bool truncated = false;
     bool exited = false;
     int64_t exited_at = 0, term_at = 0;
-    bool term_sent = false, kill_sent = false;
+    bool term_sent = false, kill_sent = false, hurried_kill = false;
     std::vector<char> buffer(size_t{64} * 1024);
     while (true) {
       const int64_t now = MonotonicNs();
@@ -270,7 +270,9 @@ class ExecStep : public StepExecutor {
         term_sent = true;
         term_at = now;
       }
-      if (!exited && term_sent && !kill_sent && now - term_at >= kTermGraceNs) {
+      if (!exited && term_sent && !kill_sent &&
+          (now - term_at >= kTermGraceNs || ctx.cancel.hurried())) {
+        hurried_kill = now - term_at < kTermGraceNs;
         ::killpg(pid, SIGKILL);
         kill_sent = true;
       }
@@ -329,7 +331,9 @@ class ExecStep : public StepExecutor {
 
     if (term_sent) {
       return Cancelled("'" + program + "' stopped (" + ctx.cancel.reason() + ") with SIGTERM" +
-                       (kill_sent ? " and, 2 s later, SIGKILL" : ""));
+                       (hurried_kill ? " and, hurried, SIGKILL at once"
+                        : kill_sent  ? " and, 2 s later, SIGKILL"
+                                     : ""));
     }
     if (exit_code != with.expect_exit) {
       std::string message = "'" + program + "' exited with " + std::to_string(exit_code);
