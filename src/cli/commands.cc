@@ -19,6 +19,7 @@
 #include "flow/preflight.h"
 #include "flow/run_context.h"
 #include "flow/step_executor.h"
+#include "journal/undo_journal.h"
 #include "platforms/builtin_platforms.h"
 #include "report/result.h"
 #include "spec/loader.h"
@@ -213,6 +214,15 @@ int RunCommand(const RunFlags& flags) {
   std::random_device rd;
   uint64_t run_number = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowNs());
   flow::RunContext run(*flow, NewRunId(), run_number, &observer, history.get());
+  // The undo journal (docs/teardown.md): written before anything outlives a step, so that
+  // `drone clean` can undo it should this process be killed. Nothing is written until then.
+  Result<std::unique_ptr<journal::Journal>> journal =
+      journal::Journal::Create(flags.data_dir, run.run_id(), flow->name);
+  if (!journal.ok()) {
+    std::cerr << "drone: cannot keep an undo journal: " << journal.status().message() << "\n";
+    return kExitIncomplete;
+  }
+  run.AttachJournal(journal->get());
   if (!flags.quiet) {
     std::cerr << "drone: running " << flow->name << " (run " << run.run_id() << ")\n";
   }
@@ -220,6 +230,13 @@ int RunCommand(const RunFlags& flags) {
   flow::RunOutcome outcome = engine.Run(cancel);
   observer.Finish();
   int exit_code = outcome.exit_code;
+  const size_t left_open = (*journal)->open_entries();
+  Status journal_closed = (*journal)->Close();
+  if (!journal_closed.ok()) std::cerr << "drone: " << journal_closed.message() << "\n";
+  if (left_open > 0) {
+    std::cerr << "drone: " << left_open << " undo action(s) failed; `drone clean --data-dir "
+              << flags.data_dir << "` retries them (journal " << (*journal)->path() << ")\n";
+  }
   if (history) {
     Status s = history->Close();
     if (!s.ok()) {

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "cli/clean_command.h"
 #include "cli/commands.h"
 #include "cli/runs_command.h"
 #include "cli/signals.h"
@@ -76,6 +77,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   runs->add_flag("--json", runs_json, "print JSON (show: the stored result exactly)");
 
+  std::string clean_data_dir = drone::cli::DefaultDataDir();
+  bool clean_dry_run = false;
+  bool clean_json = false;
+  CLI::App* clean = app.add_subcommand(
+      "clean",
+      "undo what killed runs left behind (processes, directories), from their undo journals");
+  clean->add_option("--data-dir", clean_data_dir, "where the journals live (DATA_DIR/journal)")
+      ->capture_default_str();
+  clean->add_flag("--dry-run", clean_dry_run, "only print what would be undone");
+  clean->add_flag("--json", clean_json, "print what was done as JSON");
+  clean->footer(
+      "Every run journals what outlives a step (a process group, a directory) before creating it.\n"
+      "A run killed with SIGKILL cannot tear down; `drone clean` reads its journal and undoes the\n"
+      "rest: process groups get SIGTERM, then SIGKILL; Drone's own directories are removed. The\n"
+      "journal of a run that is still alive is left alone. See docs/teardown.md.");
+
   int brokers = 3;
   std::vector<std::string> topics;
   CLI::App* embedded = app.add_subcommand(
@@ -109,6 +126,7 @@ int main(int argc, char** argv) {
     return drone::cli::RunsCommand(runs_data_dir, runs_action, runs_ids, runs_json, runs_flow,
                                    runs_verdict, runs_limit);
   }
+  if (clean->parsed()) return drone::cli::CleanCommand(clean_data_dir, clean_dry_run, clean_json);
   if (embedded->parsed()) return drone::cli::EmbeddedKafkaCommand(brokers, topics);
   return 2;
 }

@@ -162,6 +162,18 @@ void RunContext::PushUndo(std::string description, std::function<Status()> undo)
   undo_.push_back({current_step, std::move(description), std::move(undo)});
 }
 
+Status RunContext::PushUndo(std::string description, journal::UndoRecord record,
+                            std::function<Status()> undo) {
+  journal::Journal* journal = journal_;
+  ASSIGN_OR_RETURN(uint64_t id, journal->Add(record, description));
+  PushUndo(std::move(description), [journal, id, undo = std::move(undo)] {
+    Status s = undo();
+    if (s.ok()) s = journal->Done(id);
+    return s;
+  });
+  return Status::Ok();
+}
+
 Status RunContext::UndoStep(const std::string& step) {
   Status first;
   while (true) {

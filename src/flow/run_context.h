@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "faults/fault.h"
+#include "journal/undo_journal.h"
 #include "platforms/platform.h"
 #include "spec/flow_spec.h"
 #include "verify/delivery.h"
@@ -81,6 +82,13 @@ class RunContext {
   RunObserver* observer() const { return observer_; }
   const Clock& clock() const { return clock_; }
 
+  // The run's undo journal on disk (journal/undo_journal.h); a journal that records nothing until
+  // AttachJournal(). Anything that outlives a step journals itself BEFORE it is created: through
+  // PushUndo(description, record, fn) below, or directly (Add, then Done once it is gone) for
+  // what a step both creates and removes, such as the exec step's process group.
+  void AttachJournal(journal::Journal* journal) { journal_ = journal != nullptr ? journal : &no_journal_; }
+  journal::Journal& journal() const { return *journal_; }
+
   void Emit(std::string type, std::string step, std::string message);
   std::vector<Event> Events() const;
 
@@ -113,6 +121,10 @@ class RunContext {
   // action belongs to the step whose thread registers it (see StepScope), so that UndoStep() can
   // run the undo actions of one step's failed attempt before it is retried.
   void PushUndo(std::string description, std::function<Status()> undo);
+  // As above, and first writes `record` to the journal, so that `drone clean` can undo it should
+  // this process die before teardown; the entry is marked done once `undo` has succeeded. Call it
+  // BEFORE creating the thing; on an error (the journal cannot be written) do not create it.
+  Status PushUndo(std::string description, journal::UndoRecord record, std::function<Status()> undo);
   // Runs the undo actions registered by `step` so far (reverse order) and forgets them; UNDO
   // events name the step. Returns the first error, after trying all of them.
   Status UndoStep(const std::string& step);
@@ -140,6 +152,8 @@ class RunContext {
   RunObserver* const observer_;
   workload::HistoryWriter* const history_;
   const Clock& clock_;
+  journal::Journal no_journal_;
+  journal::Journal* journal_ = &no_journal_;
 
   mutable std::mutex mu_;
   std::vector<Event> events_;

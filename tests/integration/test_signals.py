@@ -1,4 +1,5 @@
 """Signals: SIGINT and SIGTERM mid-run tear everything down; a second SIGINT hurries."""
+import json
 import os
 import signal
 import subprocess
@@ -63,7 +64,137 @@ finally:
 """
 
 
+# An exec step that leaves a background child in its process group and records its pid.
+LEAVER_FLOW = """name: leaver
+steps:
+  leaver:
+    kind: exec
+    with: {{ argv: [/bin/sh, -c, "sleep 300 & echo $! > {pidfile}; wait"] }}
+"""
+
+
+def alive(pid):
+    """True when `pid` is a live (non-zombie) process."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def group_members(pgid):
+    """Live processes whose process group is `pgid`."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if fields[0] not in ("Z", "X") and fields[2] == str(pgid):
+                out.append(int(name))
+    return out
+
+
+def journals(data):
+    d = os.path.join(data, "journal")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def read_journal(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 class SignalTest(unittest.TestCase):
+    def interrupt_leaves_nothing(self, sig):
+        with TempDir() as d:
+            data = os.path.join(d, "data")
+            tmp = os.path.join(d, "tmp")
+            os.mkdir(tmp)
+            pidfile = os.path.join(d, "pid")
+            flow = write_flow(d, "leaver.yaml", LEAVER_FLOW.format(pidfile=pidfile))
+            out = os.path.join(d, "r.json")
+            run = Run(flow, "--json", out, "--data-dir", data, env=dict(os.environ, TMPDIR=tmp))
+            self.assertTrue(wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read().strip()))
+            sleeper = int(open(pidfile).read())
+            # While the run lives, its journal names the exec step's process group...
+            files = journals(data)
+            self.assertEqual(len(files), 1, files)
+            entries = read_journal(os.path.join(data, "journal", files[0]))
+            self.assertEqual(entries[0]["t"], "owner")
+            self.assertEqual(entries[0]["pid"], run.proc.pid)
+            groups = [e["args"]["pgid"] for e in entries if e.get("kind") == "process-group"]
+            self.assertEqual(len(groups), 1, entries)
+            self.assertIn(sleeper, group_members(groups[0]))
+            # ...and `drone clean` leaves a live run alone.
+            clean = subprocess.run([DRONE, "clean", "--data-dir", data, "--json"], capture_output=True,
+                                   text=True, timeout=60)
+            self.assertEqual(clean.returncode, 0, clean.stderr)
+            report = json.loads(clean.stdout)
+            self.assertEqual([j["alive"] for j in report["journals"]], [True])
+            self.assertEqual(report["journals"][0]["actions"], [])
+            self.assertTrue(alive(sleeper))
+
+            run.proc.send_signal(sig)
+            code, stderr = run.finish()
+            self.assertEqual(code, 3, stderr)
+            result = load_json(out)
+            self.assertTrue(result["reasons"][0].startswith("interrupted by"), result["reasons"])
+            self.assertEqual(group_members(groups[0]), [], "the exec step's process group is gone")
+            self.assertFalse(alive(sleeper))
+            self.assertEqual(journals(data), [], "no journal entry is left")
+            self.assertEqual(os.listdir(tmp), [], "no temp dir is left")
+
+    def test_clean_help_explains_the_journal(self):
+        r = subprocess.run([DRONE, "clean", "--help"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0)
+        for word in ("--dry-run", "--data-dir", "--json", "journal", "SIGKILL"):
+            self.assertIn(word, r.stdout)
+
+    def test_sigint_mid_run_leaves_no_process_journal_or_temp_dir(self):
+        self.interrupt_leaves_nothing(signal.SIGINT)
+
+    def test_sigterm_mid_run_leaves_no_process_journal_or_temp_dir(self):
+        self.interrupt_leaves_nothing(signal.SIGTERM)
+
+    def test_clean_removes_what_a_sigkilled_run_left(self):
+        with TempDir() as d:
+            data = os.path.join(d, "data")
+            pidfile = os.path.join(d, "pid")
+            flow = write_flow(d, "leaver.yaml", LEAVER_FLOW.format(pidfile=pidfile))
+            run = Run(flow, "--data-dir", data, "--no-store")
+            self.assertTrue(wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read().strip()))
+            sleeper = int(open(pidfile).read())
+            run.proc.kill()
+            run.finish()
+            # The shell died with Drone (PDEATHSIG); the background sleep did not.
+            self.assertTrue(alive(sleeper))
+            self.assertEqual(len(journals(data)), 1)
+
+            dry = subprocess.run([DRONE, "clean", "--data-dir", data, "--dry-run"], capture_output=True,
+                                 text=True, timeout=60)
+            self.assertEqual(dry.returncode, 0, dry.stderr)
+            self.assertIn("would stop process group", dry.stdout)
+            self.assertTrue(alive(sleeper), "a dry run changes nothing")
+            self.assertEqual(len(journals(data)), 1)
+
+            clean = subprocess.run([DRONE, "clean", "--data-dir", data, "--json"], capture_output=True,
+                                   text=True, timeout=60)
+            self.assertEqual(clean.returncode, 0, clean.stderr)
+            report = json.loads(clean.stdout)
+            self.assertEqual(len(report["journals"]), 1)
+            j = report["journals"][0]
+            self.assertFalse(j["alive"])
+            self.assertEqual([(a["kind"], a["ok"]) for a in j["actions"]], [("process-group", True)])
+            self.assertIn("stopped process group", j["actions"][0]["done"])
+            self.assertTrue(wait_for(lambda: not alive(sleeper), timeout=10))
+            self.assertEqual(journals(data), [])
+            again = subprocess.run([DRONE, "clean", "--data-dir", data], capture_output=True, text=True,
+                                   timeout=60)
+            self.assertIn("nothing to clean", again.stdout)
+
     def test_second_sigint_hurries_yet_teardown_and_finally_run(self):
         with TempDir() as d:
             mark = os.path.join(d, "started")
