@@ -7,7 +7,7 @@ import threading
 import time
 import unittest
 
-from drone_test_support import DRONE, TempDir, load_json, write_flow
+from drone_test_support import DRONE, FLOWS, TempDir, load_json, validate_result, write_flow
 
 
 def wait_for(predicate, timeout=30.0):
@@ -215,6 +215,48 @@ class SignalTest(unittest.TestCase):
             self.assertEqual(steps["bye"]["status"], "succeeded")
             self.assertEqual(steps["bye"]["outputs"]["stdout"], "bye")
             self.assertEqual(result["events"][-1]["type"], "RUN_END")
+
+
+class FailingStepCleanupTest(unittest.TestCase):
+    def test_undo_then_finally_run_in_order_after_a_middle_step_fails(self):
+        with TempDir() as d:
+            out = os.path.join(d, "r.json")
+            data = os.path.join(d, "data")
+            r = subprocess.run([DRONE, "run", os.path.join(FLOWS, "failing-step-cleanup.yaml"), "--json", out,
+                                "--data-dir", data], capture_output=True, text=True, timeout=300,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+            result = load_json(out)
+            validate_result(result)
+            steps = {s["id"]: s for s in result["steps"]}
+            self.assertEqual(steps["broken"]["status"], "failed")
+            self.assertIn("simulated failure", steps["broken"]["error"])
+            self.assertEqual(steps["slow"]["status"], "cancelled")
+            self.assertNotEqual(steps["never"]["status"], "succeeded")
+            self.assertEqual(steps["report"]["status"], "succeeded")
+            self.assertTrue(steps["report"]["finally"])
+            events = [(e["type"], e.get("step", ""), e.get("message", "")) for e in result["events"]]
+
+            def index(type_, step, message_part=""):
+                for i, (t, s, m) in enumerate(events):
+                    if t == type_ and s == step and message_part in m:
+                        return i
+                self.fail("no %s %s %r in %s" % (type_, step, message_part, events))
+
+            failed = index("STEP_FAILURE", "broken")
+            heal = index("UNDO", "slow", "heal")
+            stop = index("UNDO", "cluster", "stop cluster")
+            final_start = index("STEP_START", "report")
+            final_end = index("STEP_SUCCESS", "report")
+            self.assertLess(index("FAULT_INJECTED", "slow"), failed)
+            self.assertLess(failed, heal)
+            self.assertLess(heal, stop, "undo runs newest first: the fault, then the cluster")
+            self.assertLess(stop, final_start, "finally steps run after the undo actions")
+            self.assertLess(final_start, final_end)
+            self.assertEqual(events[-1][0], "RUN_END")
+            self.assertEqual(result["faults"][0]["step"], "slow")
+            self.assertIsNotNone(result["faults"][0]["end"])
+            self.assertEqual(journals(data), [])
 
 
 if __name__ == "__main__":
