@@ -31,12 +31,24 @@ class TempDataDir {
   std::string path_;
 };
 
-// A process that is certainly dead: a child that exited and was reaped.
+// A process that is certainly dead: a child that exited and was reaped. It waits for the parent
+// to read its start time first, so that the identity is that of a real process.
 ProcessIdentity DeadProcess() {
+  int go[2];
+  EXPECT_EQ(::pipe(go), 0);
   const pid_t pid = ::fork();
-  if (pid == 0) ::_exit(0);
+  if (pid == 0) {
+    ::close(go[1]);
+    char c;
+    [[maybe_unused]] ssize_t n = ::read(go[0], &c, 1);
+    ::_exit(0);
+  }
+  ::close(go[0]);
   ProcessIdentity who{pid, 0};
-  who.start = ProcessStartTime(pid).value();  // racy only if it exits first; then 0 is dead too
+  Result<uint64_t> start = ProcessStartTime(pid);
+  EXPECT_TRUE(start.ok());
+  if (start.ok()) who.start = *start;
+  ::close(go[1]);  // lets the child exit
   ::waitpid(pid, nullptr, 0);
   return who;
 }
