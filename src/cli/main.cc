@@ -1,14 +1,18 @@
 // drone — a test bench for message brokers. See README.md and docs/.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
 
+#include "cli/clean_command.h"
 #include "cli/commands.h"
 #include "cli/k8s_command.h"
 #include "cli/report_command.h"
 #include "cli/runs_command.h"
 #include "cli/signals.h"
 #include "core/log.h"
+#include "journal/undo_journal.h"
+#include "platforms/kubernetes/kubernetes_platform.h"
 
 #ifndef DRONE_VERSION
 #define DRONE_VERSION "0.0.0"
@@ -16,6 +20,8 @@
 
 int main(int argc, char** argv) {
   drone::cli::BlockTerminationSignals();
+  drone::platforms::kubernetes::RegisterUndoKinds(drone::journal::UndoKindRegistry());
+  drone::cli::IgnoreBrokenPipes();
   CLI::App app{
       "drone: a test bench for message brokers.\n"
       "Describe a test as a flow (YAML): a broker cluster, producers and consumers, faults while the\n"
@@ -102,6 +108,29 @@ int main(int argc, char** argv) {
   report_cmd->add_option("run_id", report_run_id, "the run (drone runs list)")->required();
   report_cmd->add_option("-o,--output", report_output, "the HTML file to write")->required();
   report_cmd->add_option("--data-dir", report_data_dir, "where runs.db lives")->capture_default_str();
+  std::string clean_data_dir = drone::cli::DefaultDataDir();
+  bool clean_dry_run = false;
+  bool clean_json = false;
+  CLI::App* clean = app.add_subcommand(
+      "clean",
+      "undo what killed runs left behind (processes, directories), from their undo journals");
+  clean->add_option("--data-dir", clean_data_dir, "where the journals live (DATA_DIR/journal)")
+      ->capture_default_str();
+  clean->add_flag("--dry-run", clean_dry_run, "only print what would be undone");
+  clean->add_flag("--json", clean_json, "print what was done as JSON");
+  bool clean_kubernetes = false;
+  bool clean_all_hosts = false;
+  std::string clean_context;
+  clean->add_flag("--kubernetes", clean_kubernetes,
+                  "also delete namespaces labelled app.kubernetes.io/managed-by=drone whose run is\n"
+                  "not live (docs/platforms/kubernetes.md)");
+  clean->add_option("--context", clean_context, "--kubernetes: the kubeconfig context");
+  clean->add_flag("--all-hosts", clean_all_hosts, "--kubernetes: also runs started on other hosts");
+  clean->footer(
+      "Every run journals what outlives a step (a process group, a directory) before creating it.\n"
+      "A run killed with SIGKILL cannot tear down; `drone clean` reads its journal and undoes the\n"
+      "rest: process groups get SIGTERM, then SIGKILL; Drone's own directories are removed. The\n"
+      "journal of a run that is still alive is left alone. See docs/teardown.md.");
 
   CLI::App* k8s = app.add_subcommand(
       "k8s", "Kubernetes: synthesise a flow's manifests, check a cluster (docs/platforms/kubernetes.md)");
@@ -134,15 +163,6 @@ int main(int argc, char** argv) {
   doctor->add_option("--context", doctor_context, "the kubeconfig context (default: the current one)");
   doctor->add_option("--provider", doctor_provider, "the provider profile to check for")->capture_default_str();
 
-  bool clean_kubernetes = false;
-  bool clean_all_hosts = false;
-  std::string clean_context;
-  CLI::App* clean = app.add_subcommand("clean", "delete what runs left behind");
-  clean->add_flag("--kubernetes", clean_kubernetes,
-                  "delete namespaces labelled app.kubernetes.io/managed-by=drone whose run is not live")
-      ->required();
-  clean->add_option("--context", clean_context, "the kubeconfig context (default: the current one)");
-  clean->add_flag("--all-hosts", clean_all_hosts, "also namespaces of runs started on other hosts");
 
   int brokers = 3;
   std::vector<std::string> topics;
@@ -181,12 +201,17 @@ int main(int argc, char** argv) {
   if (report_cmd->parsed()) {
     return drone::cli::ReportCommand(report_data_dir, report_run_id, report_output);
   }
+  if (clean->parsed()) {
+    const int journals = drone::cli::CleanCommand(clean_data_dir, clean_dry_run, clean_json);
+    if (!clean_kubernetes) return journals;
+    const int namespaces = drone::cli::CleanKubernetesCommand(clean_context, clean_all_hosts);
+    return std::max(journals, namespaces);
+  }
   if (embedded->parsed()) return drone::cli::EmbeddedKafkaCommand(brokers, topics);
   if (synth->parsed()) {
     if (!drone::cli::ParseParams(synth_params, &synth_flags.params)) return 2;
     return drone::cli::K8sSynthCommand(synth_flags);
   }
   if (doctor->parsed()) return drone::cli::K8sDoctorCommand(doctor_context, doctor_provider);
-  if (clean->parsed()) return drone::cli::CleanKubernetesCommand(clean_context, clean_all_hosts);
   return 2;
 }

@@ -17,6 +17,10 @@
 #include "core/status.h"
 #include "drivers/driver.h"
 
+namespace drone::journal {
+class Journal;
+}  // namespace drone::journal
+
 namespace drone::platforms {
 
 struct ClusterRequest {
@@ -35,6 +39,7 @@ struct ClusterRequest {
   std::string service;               // client Service type; empty: the provider's
   std::string image;                 // Drone's image; empty: the pinned default
   bool netfault = false;             // the pods get the network-fault sidecar
+  journal::Journal* journal = nullptr;  // the run's undo journal; null: nothing is journalled
 };
 
 struct NodeInfo {

@@ -256,6 +256,49 @@ class ShimTest(unittest.TestCase):
         with self.assertRaises(ProcessLookupError):
             os.kill(waiting["pid"], 0)
 
+    def test_after_a_kill_9_drone_clean_deletes_the_namespace_from_the_journal(self):
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\n"},
+                    {"match": ["rollout"], "block_s": 60}])
+        data = os.path.join(self.dir, "data")
+        proc = subprocess.Popen([DRONE, "run", "--platform", "kubernetes", "--context", "test-ctx",
+                                 "--no-store", "--data-dir", data, self.flow()], env=self.env(),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            waiting = None
+            while time.monotonic() < deadline and waiting is None:
+                waiting = next((c for c in self.calls() if "rollout" in c["argv"]), None)
+                if waiting is None:
+                    time.sleep(0.05)
+            self.assertIsNotNone(waiting, "drone never reached the rollout wait")
+            proc.kill()
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        # The blocked kubectl dies with drone (PR_SET_PDEATHSIG); wait for it so that it cannot
+        # log a call after the next step starts.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(waiting["pid"], 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        ns = self.namespace_of(self.calls())
+        self.assertFalse(any("delete" in c["argv"] for c in self.calls()))
+        r = subprocess.run([DRONE, "clean", "--data-dir", data], env=self.env(), capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("deleted namespace " + ns, r.stdout)
+        # One journal entry per apply, each undone by the same (idempotent) namespace deletion.
+        applies = [c for c in self.calls() if "apply" in c["argv"]]
+        deletes = [c["argv"] for c in self.calls() if "delete" in c["argv"]]
+        self.assertEqual(deletes, [["kubectl", "--context", "test-ctx", "delete", "namespace", ns,
+                                    "--ignore-not-found", "--wait=true", "--timeout=180s"]] * len(applies))
+        self.assertEqual(os.listdir(os.path.join(data, "journal")), [])
+
     def test_doctor_reports_each_check_and_fails_on_a_missing_permission(self):
         version = json.dumps({"clientVersion": {"gitVersion": "v1.32.4"}, "serverVersion": {"gitVersion": "v1.31.2"}})
         ok_rules = [{"match": ["version"], "stdout": version},

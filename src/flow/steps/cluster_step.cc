@@ -29,6 +29,7 @@ class ClusterStep : public StepExecutor {
     request.service = with.service;
     request.image = with.image;
     request.netfault = platforms::kubernetes::NeedsNetfault(ctx.run.flow(), ctx.step.id);
+    request.journal = &ctx.run.journal();
     RETURN_IF_ERROR(platform->Validate(request));
     RunContext& run = ctx.run;
     const std::string id = ctx.step.id;

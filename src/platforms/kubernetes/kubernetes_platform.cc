@@ -16,13 +16,50 @@
 
 namespace drone::platforms::kubernetes {
 
-Status JournalBeforeApply(const ApplyRecord& record) {
-  // TODO(7): write the entry to the run's undo journal (src/journal/) once it is on main, so
-  // that `drone clean` can undo an apply whose run died; until then the namespace's labels and
-  // annotations are what `drone clean --kubernetes` goes by.
+Result<uint64_t> JournalBeforeApply(journal::Journal* journal, const ApplyRecord& record) {
   LogInfo("kubernetes: applying " + record.phase_file + " to namespace " + record.ns +
           (record.context.empty() ? "" : " (context " + record.context + ")"));
-  return Status::Ok();
+  if (journal == nullptr) return uint64_t{0};
+  journal::UndoRecord undo;
+  undo.kind = "kubernetes-namespace";
+  undo.args = {{"context", record.context}, {"namespace", record.ns}};
+  return journal->Add(undo, "kubernetes namespace " + record.ns + " (" + record.phase_file + ")");
+}
+
+namespace {
+
+class NamespaceUndo : public journal::UndoKind {
+ public:
+  std::string Name() const override { return "kubernetes-namespace"; }
+  Status Undo(const nlohmann::json& args, const journal::UndoEnv& env,
+              std::string* what) const override {
+    if (!args.is_object() || !args.contains("namespace") || !args["namespace"].is_string()) {
+      return InvalidArgument("kubernetes-namespace: no namespace in " + args.dump());
+    }
+    const std::string ns = args["namespace"].get<std::string>();
+    const std::string context = args.value("context", "");
+    // Only Drone's namespaces: a journal is no licence to delete anything else.
+    if (ns.rfind("drone-", 0) != 0) {
+      return InvalidArgument("kubernetes-namespace: '" + ns + "' is not a namespace of Drone's");
+    }
+    const std::string where = ns + (context.empty() ? "" : " (context " + context + ")");
+    if (env.dry_run) {
+      *what = "would delete namespace " + where;
+      return Status::Ok();
+    }
+    auto deleted = Kubectl(context).RunChecked(DeleteNamespaceArgs(ns, kDeleteTimeoutS), "",
+                                               (kDeleteTimeoutS + 30) * kNsPerSec);
+    if (!deleted.ok()) return Internal(deleted.status().message());
+    *what = "deleted namespace " + where;
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+void RegisterUndoKinds(Registry<journal::UndoKind>& registry) {
+  registry.Register("kubernetes-namespace", "delete a run's Kubernetes namespace through kubectl",
+                    [] { return std::make_unique<NamespaceUndo>(); });
 }
 
 namespace {
@@ -97,7 +134,12 @@ class KubernetesCluster : public Cluster, public NodeControl {
   // Applies every phase in order and waits for the cluster's workloads.
   Status Deploy(const Chart& chart, const CancelToken* cancel) {
     for (const Phase& phase : chart.phases()) {
-      RETURN_IF_ERROR(JournalBeforeApply({kubectl_.context(), ns_, phase.file, request_.run_id}));
+      ASSIGN_OR_RETURN(uint64_t entry,
+                       JournalBeforeApply(request_.journal, {kubectl_.context(), ns_, phase.file}));
+      if (entry != 0) {
+        std::lock_guard<std::mutex> lock(mu_);
+        journal_entries_.push_back(entry);
+      }
       auto applied = kubectl_.RunChecked(ApplyArgs(), PhaseYaml(phase), kApplyTimeoutS * kNs, cancel);
       if (!applied.ok()) return applied.status();
     }
@@ -122,13 +164,20 @@ class KubernetesCluster : public Cluster, public NodeControl {
     }
     {
       std::lock_guard<std::mutex> lock(NamespaceMutex());
-      if (--NamespaceUsers()[ns_] > 0) return Status::Ok();
+      if (--NamespaceUsers()[ns_] > 0) {
+        // Another cluster of the run still uses the namespace: this cluster's entries are done,
+        // the last cluster's stay open until it has deleted the namespace.
+        MarkJournalDone();
+        return Status::Ok();
+      }
       NamespaceUsers().erase(ns_);
     }
     // Never cancelled: teardown must run on every path, SIGINT included; its wait is bounded.
     auto deleted = kubectl_.RunChecked(DeleteNamespaceArgs(ns_, kDeleteTimeoutS), "",
                                        (kDeleteTimeoutS + 30) * kNs, nullptr);
-    return deleted.ok() ? Status::Ok() : deleted.status();
+    if (!deleted.ok()) return deleted.status();  // the journal keeps it for `drone clean`
+    MarkJournalDone();
+    return Status::Ok();
   }
 
   // ---- NodeControl ----
@@ -244,6 +293,18 @@ class KubernetesCluster : public Cluster, public NodeControl {
     auto r = kubectl_.RunChecked(args, "", 60 * kNs);
     return r.ok() ? Status::Ok() : r.status();
   }
+  void MarkJournalDone() {
+    std::vector<uint64_t> entries;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      entries.swap(journal_entries_);
+    }
+    if (request_.journal == nullptr) return;
+    for (uint64_t id : entries) {
+      Status s = request_.journal->Done(id);
+      if (!s.ok()) LogWarn("kubernetes: " + s.message());
+    }
+  }
   void SetUp(const std::string& node, bool up) {
     std::lock_guard<std::mutex> lock(mu_);
     for (NodeInfo& n : nodes_) {
@@ -259,6 +320,7 @@ class KubernetesCluster : public Cluster, public NodeControl {
   std::vector<NodeInfo> nodes_;                  // guarded by mu_
   std::map<std::string, std::string> old_uid_;   // guarded by mu_
   bool stopped_ = false;                         // guarded by mu_
+  std::vector<uint64_t> journal_entries_;        // guarded by mu_
 };
 
 ClusterPlan PlanOf(const ClusterRequest& request) {
