@@ -115,6 +115,21 @@ Result<nlohmann::json> RunContext::WorkloadJson(const std::string& id) const {
   return it->second.result.ToJson();
 }
 
+void RunContext::SetLiveWorkload(const std::string& step, nlohmann::json totals) {
+  std::lock_guard<std::mutex> lock(mu_);
+  live_workloads_[step] = std::move(totals);
+}
+
+Result<nlohmann::json> RunContext::LiveWorkloadJson(const std::string& id) const {
+  const std::string step = id.empty() ? OnlyWorkloadStep() : id;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_workloads_.find(step);
+  if (it == live_workloads_.end()) {
+    return NotFound("workload '" + step + "' has not reported any totals yet");
+  }
+  return it->second;
+}
+
 size_t RunContext::AddFault(faults::FaultRecord record) {
   std::lock_guard<std::mutex> lock(mu_);
   faults_.push_back(std::move(record));

@@ -95,6 +95,12 @@ class RunContext {
   std::map<std::string, WorkloadRecord> Workloads() const;
   Result<nlohmann::json> WorkloadJson(const std::string& id) const;  // empty id: the only one
   std::string OnlyWorkloadStep() const;
+  // Live totals of workload `step` so far, as JSON {sent, acked, failed, indeterminate, received,
+  // lag, elapsed_s, draining, finished}: updated once a second while it runs, and to its final
+  // counts when it ends (finished: true). For `wait` and for checks on a running workload.
+  void SetLiveWorkload(const std::string& step, nlohmann::json totals);
+  // NotFound while the workload has not reported its first second; empty id: the only one.
+  Result<nlohmann::json> LiveWorkloadJson(const std::string& id) const;
 
   // Returns an index for UpdateFault().
   size_t AddFault(faults::FaultRecord record);
@@ -122,6 +128,7 @@ class RunContext {
   std::map<std::string, nlohmann::json> outputs_;
   std::map<std::string, std::unique_ptr<platforms::Cluster>> clusters_;
   std::map<std::string, WorkloadRecord> workloads_;
+  std::map<std::string, nlohmann::json> live_workloads_;
   std::vector<faults::FaultRecord> faults_;
   std::vector<CheckRecord> checks_;
   std::vector<std::pair<std::string, std::function<Status()>>> undo_;

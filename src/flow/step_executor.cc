@@ -14,6 +14,7 @@ std::unique_ptr<StepExecutor> NewFaultNetworkStep();
 std::unique_ptr<StepExecutor> NewCheckStep();
 std::unique_ptr<StepExecutor> NewSleepStep();
 std::unique_ptr<StepExecutor> NewExecStep();
+std::unique_ptr<StepExecutor> NewWaitStep();
 
 Result<std::string> StepContext::Interpolate(const std::string& text) const {
   if (text.find("${{") == std::string::npos) return text;
@@ -34,6 +35,8 @@ void RegisterBuiltinStepKinds(Registry<StepExecutor>& registry) {
   registry.Register("sleep", "wait for a duration", [] { return NewSleepStep(); });
   registry.Register("exec", "run a program (argv, no shell) and capture its output",
                     [] { return NewExecStep(); });
+  registry.Register("wait", "wait until conditions on workload totals or step outputs hold",
+                    [] { return NewWaitStep(); });
 }
 
 Registry<StepExecutor>& StepKindRegistry() {

@@ -32,6 +32,8 @@ const char* StepKindName(StepKind kind) {
       return "sleep";
     case StepKind::kExec:
       return "exec";
+    case StepKind::kWait:
+      return "wait";
   }
   return "unknown";
 }

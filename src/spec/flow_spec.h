@@ -134,7 +134,34 @@ struct ExecWith {
   int64_t max_output = kDefaultExecMaxOutput;  // stdout kept in the outputs, bytes
 };
 
-enum class StepKind { kCluster, kTopic, kWorkload, kFaultKill, kFaultNetwork, kCheck, kSleep, kExec };
+// wait: poll until every condition of `until` holds; fail once `deadline` has passed. A condition
+// names a live workload total ("received", "lag") of `workload`, or a step output
+// ("steps.ID.outputs.PATH"); see flow/wait_condition.h.
+struct WaitCondition {
+  std::string field;      // "received" or "steps.probe.outputs.status"
+  std::string condition;  // ">= 5000", "== ready"
+  SourceLoc loc;
+};
+
+struct WaitWith {
+  std::string workload;  // step id; the loader fills in the only workload when a condition names
+                         // a workload total and `workload` is omitted (else it stays empty)
+  std::vector<WaitCondition> until;  // in file order; all must hold at once
+  int64_t deadline_ns = 0;           // required, > 0
+  int64_t poll_ns = 200'000'000;
+};
+
+enum class StepKind {
+  kCluster,
+  kTopic,
+  kWorkload,
+  kFaultKill,
+  kFaultNetwork,
+  kCheck,
+  kSleep,
+  kExec,
+  kWait,
+};
 
 const char* StepKindName(StepKind kind);  // "cluster", "fault.kill", ...
 
@@ -156,7 +183,8 @@ struct Step {
   int64_t after_ns = 0;                // delay between readiness and start
   std::optional<int64_t> timeout_ns;
   OnError on_error = OnError::kStop;
-  std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith>
+  std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith,
+               WaitWith>
       with;
 };
 

@@ -30,7 +30,8 @@ const std::vector<std::string> kStepKeys = {"kind",  "needs",   "with",    "back
                                             "after", "timeout", "on_error"};
 // In StepKind order.
 const std::vector<std::string> kKindNames = {"cluster",       "topic", "workload", "fault.kill",
-                                             "fault.network", "check", "sleep",    "exec"};
+                                             "fault.network", "check", "sleep",    "exec",
+                                             "wait"};
 const std::vector<std::string> kClusterKeys = {"broker", "platform", "nodes", "bootstrap"};
 const std::vector<std::string> kTopicKeys = {"cluster", "name", "partitions", "replication",
                                              "config"};
@@ -60,6 +61,11 @@ const std::vector<std::string> kFaultNetworkKeys = {"cluster", "target", "durati
 const std::vector<std::string> kCheckKeys = {"workload", "expect"};
 const std::vector<std::string> kSleepKeys = {"duration"};
 const std::vector<std::string> kExecKeys = {"argv", "env", "cwd", "expect_exit", "max_output"};
+const std::vector<std::string> kWaitKeys = {"workload", "until", "deadline", "poll"};
+// The live totals of a running workload that `wait` can test (flow/run_context.h).
+const std::vector<std::string> kLiveWorkloadFields = {"sent",     "acked", "failed",
+                                                      "indeterminate", "received", "lag",
+                                                      "elapsed_s"};
 const std::vector<std::string> kSizeKeys = {"distribution", "min", "max", "mean", "stddev"};
 const std::vector<std::string> kKeysKeys = {"mode", "count"};
 const std::vector<std::string> kNeedStates = {"succeeded", "started", "done", "failed"};
@@ -306,6 +312,7 @@ struct StepInfo {
   bool ref_bad = false;            // ... but not readable (already reported)
   bool topic_omitted = false;      // a workload without `topic`
   std::optional<Field> replication_field;
+  bool wants_workload = false;  // a wait with a condition on a workload total
 };
 
 class FlowLoader {
@@ -1133,6 +1140,9 @@ class FlowLoader {
       case StepKind::kExec:
         info.step.with = ReadExec(with);
         break;
+      case StepKind::kWait:
+        info.step.with = ReadWait(with, info);
+        break;
     }
     info.with_read = true;
     info.with_clean = errors_.size() == errors_before;
@@ -1593,6 +1603,137 @@ class FlowLoader {
     }
   }
 
+  // ---- the step kinds of flow/steps/{wait,http,collect,flow,each}_step.cc ----
+
+  WaitWith ReadWait(const Field& with, StepInfo& info) {
+    WaitWith w;
+    auto m = ReadMap(with, &kWaitKeys);
+    if (!m) return w;
+    if (const Field* f = m->Find("workload")) {
+      if (auto v = ReadString(*f, Refs::kReject)) {
+        w.workload = *v;
+        info.ref_field = *f;
+        info.wants_workload = true;
+      } else {
+        info.ref_bad = true;
+      }
+    }
+    if (const Field* f = m->Find("deadline")) {
+      if (auto v = ReadDuration(*f, false)) w.deadline_ns = *v;
+    } else {
+      Missing(*m, "deadline", "how long to wait at most, e.g. deadline: 30s");
+    }
+    if (const Field* f = m->Find("poll")) {
+      if (auto v = ReadDuration(*f, false)) w.poll_ns = *v;
+    }
+    const Field* until = m->Find("until");
+    if (until == nullptr) {
+      Missing(*m, "until",
+              "e.g. until: { received: \">= 5000\" } or until: { "
+              "\"steps.probe.outputs.status\": \"== ready\" }");
+      return w;
+    }
+    auto u = ReadMap(*until, nullptr);
+    if (!u) return w;
+    if (u->entries.empty()) {
+      Error(until->loc, until->path, "until needs at least one condition",
+            "e.g. until: { received: \">= 5000\" }");
+    }
+    for (const Field& entry : u->entries) {
+      const bool output = entry.name.rfind("steps.", 0) == 0;
+      if (output) {
+        if (!CheckWaitOutput(entry)) continue;
+      } else if (std::find(kLiveWorkloadFields.begin(), kLiveWorkloadFields.end(), entry.name) ==
+                 kLiveWorkloadFields.end()) {
+        Error(entry.key_loc, entry.path,
+              "'" + entry.name + "' is neither a live workload total nor a step output",
+              JoinHints(SuggestHint(entry.name, kLiveWorkloadFields, "workload totals"),
+                        "a step output is written steps.ID.outputs.NAME"));
+        continue;
+      } else {
+        info.wants_workload = true;
+      }
+      auto s = ReadScalar(entry, "a condition", Refs::kReject);
+      if (!s) continue;
+      bool ignored = false;
+      if (s->null || (s->plain && IsBoolText(s->text, &ignored))) {
+        TypeError(entry, *s, "a condition such as \">= 5000\" or \"== ready\"");
+        continue;
+      }
+      if (Status st = ValidateWaitCondition(entry.name, s->text, output); !st.ok()) {
+        ValueError(entry, *s, st.message());
+        continue;
+      }
+      w.until.push_back({entry.name, s->text, entry.key_loc});
+    }
+    return w;
+  }
+
+  // `steps.ID.outputs.PATH` as a key of `until`: well formed, naming another known step. The
+  // step need not be an ancestor: waiting for what a parallel step reports is the point.
+  bool CheckWaitOutput(const Field& entry) {
+    auto path = ParsePath(entry.name);
+    const bool shape_ok = path.ok() && path->size() >= 4 &&
+                          std::holds_alternative<std::string>((*path)[1]) &&
+                          std::holds_alternative<std::string>((*path)[2]) &&
+                          std::get<std::string>((*path)[2]) == "outputs";
+    if (!shape_ok) {
+      Error(entry.key_loc, entry.path,
+            "'" + entry.name + "': a step output is written steps.ID.outputs.NAME");
+      return false;
+    }
+    const std::string& id = std::get<std::string>((*path)[1]);
+    auto it = id_index_.find(id);
+    if (it == id_index_.end()) {
+      Error(entry.key_loc, entry.path, "'" + entry.name + "' refers to unknown step '" + id + "'",
+            SuggestHint(id, all_ids_, "steps"));
+      return false;
+    }
+    if (current_ != nullptr && it->second == current_index_) {
+      Error(entry.key_loc, entry.path, "a wait cannot wait for its own outputs");
+      return false;
+    }
+    return true;
+  }
+
+  // Workload totals take numeric conditions (durations only for elapsed_s); step outputs also
+  // take text equality ("== ready"). See verify/output_condition.h.
+  static Status ValidateWaitCondition(const std::string& field, const std::string& text,
+                                      bool output) {
+    const std::string_view t = TrimBlanks(text);
+    Status numeric = ValidateCondition(t);
+    if (!numeric.ok()) {
+      const bool text_op = t.substr(0, 2) == "==" || t.substr(0, 2) == "!=";
+      if (!output || !text_op) {
+        return output ? InvalidArgument(numeric.message() + "; a step output may also be "
+                                        "compared with text: == ready, != starting")
+                      : numeric;
+      }
+      if (TrimBlanks(t.substr(2)).empty()) {
+        return InvalidArgument("condition '" + std::string(t) + "' has no value after '" +
+                               std::string(t.substr(0, 2)) + "'");
+      }
+      return Status::Ok();
+    }
+    // A numeric condition: is its operand a duration?
+    std::string_view operand = t;
+    for (std::string_view op : {"<=", ">=", "==", "!=", "<", ">"}) {
+      if (operand.substr(0, op.size()) == op) {
+        operand = TrimBlanks(operand.substr(op.size()));
+        break;
+      }
+    }
+    double number = 0;
+    if (ParseFloatText(operand, &number)) return Status::Ok();
+    const std::string_view name = std::string_view(field).substr(field.rfind('.') + 1);
+    const bool timed = output ? (name.ends_with("_ms") || name.ends_with("_s")) : field == "elapsed_s";
+    if (!timed) {
+      return InvalidArgument("'" + field + "' is not a time, so it cannot be compared with the "
+                             "duration " + std::string(operand) + "; compare it with a number");
+    }
+    return Status::Ok();
+  }
+
   // ---- steps, third pass: references between steps ----
 
   // Resolves `*id` to a step of `want` kind (or fills in the only one), and checks that `info`
@@ -1693,6 +1834,20 @@ class FlowLoader {
     if (!info.kind_ok || !info.with_read || info.ref_bad) return;
     if (auto* c = std::get_if<CheckWith>(&info.step.with)) {
       ResolveReference(info, StepKind::kWorkload, "workload", &c->workload);
+      return;
+    }
+    if (auto* w = std::get_if<WaitWith>(&info.step.with)) {
+      if (!info.wants_workload) return;
+      const bool had_workloads = std::any_of(steps_.begin(), steps_.end(), [](const StepInfo& s) {
+        return s.kind_ok && s.step.kind == StepKind::kWorkload;
+      });
+      if (!had_workloads) {
+        Error(info.with_loc, Child(info.with_path, "until"),
+              "a condition names a workload total, but this flow has no workload step",
+              "add a step with kind: workload, or wait for a step output (steps.ID.outputs.NAME)");
+        return;
+      }
+      ResolveReference(info, StepKind::kWorkload, "workload", &w->workload);
       return;
     }
     std::string* cluster = nullptr;

@@ -1,0 +1,152 @@
+// Loader tests for the step kinds wait, http, collect, flow and each.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "spec/loader.h"
+
+namespace drone::spec {
+namespace {
+
+LoadResult Load(std::string_view text) { return LoadFlowText(text, "f.yaml", {}); }
+
+std::string AllErrors(const LoadResult& r) {
+  std::string out;
+  for (const Diagnostic& d : r.errors) out += d.ToString() + "\n";
+  return out;
+}
+
+// Exactly one diagnostic, at line:col on `field`, containing `message_part`.
+testing::AssertionResult OneError(const LoadResult& r, int line, int col, const std::string& field,
+                                  const std::string& message_part) {
+  if (r.errors.size() != 1) {
+    return testing::AssertionFailure() << "expected 1 diagnostic, got " << r.errors.size() << ":\n"
+                                       << AllErrors(r);
+  }
+  const Diagnostic& d = r.errors[0];
+  if (d.loc.line != line || d.loc.column != col || d.field != field ||
+      d.message.find(message_part) == std::string::npos) {
+    return testing::AssertionFailure() << "expected :" << line << ":" << col << ": " << field
+                                       << ": ..." << message_part << "...\ngot " << d.ToString();
+  }
+  if (r.flow.has_value()) return testing::AssertionFailure() << "flow set despite an error";
+  return testing::AssertionSuccess();
+}
+
+const Step& StepOf(const LoadResult& r, const std::string& id) {
+  for (const Step& s : r.flow->steps) {
+    if (s.id == id) return s;
+  }
+  for (const Step& s : r.flow->finally) {
+    if (s.id == id) return s;
+  }
+  throw std::runtime_error("no step " + id);
+}
+
+constexpr const char* kLoad = R"(name: t
+steps:
+  cluster: {kind: cluster}
+  topic: {kind: topic, needs: [cluster], with: {name: orders}}
+  load: {kind: workload, needs: [topic], background: true, with: {duration: 10s}}
+)";
+
+// ---- wait ----
+
+TEST(LoaderWaitTest, ReadsWorkloadAndOutputConditions) {
+  const LoadResult r = Load(std::string(kLoad) + R"(  probe: {kind: exec, with: {argv: [echo, ready]}}
+  w:
+    kind: wait
+    needs: [load.started]
+    with:
+      until: {received: ">= 5000", "steps.probe.outputs.stdout": "== ready", elapsed_s: "> 2s"}
+      deadline: 30s
+      poll: 100ms
+)");
+  ASSERT_TRUE(r.flow) << AllErrors(r);
+  const auto& w = std::get<WaitWith>(StepOf(r, "w").with);
+  EXPECT_EQ(StepOf(r, "w").kind, StepKind::kWait);
+  EXPECT_EQ(w.workload, "load");  // the only workload, filled in
+  ASSERT_EQ(w.until.size(), 3u);
+  EXPECT_EQ(w.until[0].field, "received");
+  EXPECT_EQ(w.until[0].condition, ">= 5000");
+  EXPECT_EQ(w.until[1].field, "steps.probe.outputs.stdout");
+  EXPECT_EQ(w.until[1].loc.line, 11);
+  EXPECT_EQ(w.deadline_ns, 30'000'000'000);
+  EXPECT_EQ(w.poll_ns, 100'000'000);
+}
+
+TEST(LoaderWaitTest, OutputConditionsNeedNoWorkload) {
+  const LoadResult r = Load(R"(name: t
+steps:
+  probe: {kind: exec, background: true, with: {argv: [echo, ready]}}
+  w: {kind: wait, with: {until: {"steps.probe.outputs.exit_code": 0}, deadline: 5s}}
+)");
+  ASSERT_TRUE(r.flow) << AllErrors(r);
+  EXPECT_EQ(std::get<WaitWith>(StepOf(r, "w").with).workload, "");
+}
+
+TEST(LoaderWaitTest, DeadlineIsRequired) {
+  EXPECT_TRUE(OneError(Load(R"(name: t
+steps:
+  probe: {kind: exec, with: {argv: [echo]}}
+  w: {kind: wait, with: {until: {"steps.probe.outputs.exit_code": 0}}}
+)"),
+                       4, 25, "steps.w.with.deadline", "missing required field 'deadline'"));
+}
+
+TEST(LoaderWaitTest, UnknownWorkloadTotalSuggestsTheClosest) {
+  const LoadResult r = Load(std::string(kLoad) + R"(  w: {kind: wait, needs: [load.started], with: {until: {recieved: 10}, deadline: 5s}}
+)");
+  ASSERT_TRUE(OneError(r, 6, 57, "steps.w.with.until.recieved", "neither a live workload total"));
+  EXPECT_NE(r.errors[0].hint.find("did you mean 'received'?"), std::string::npos);
+}
+
+TEST(LoaderWaitTest, TextConditionsOnlyForStepOutputs) {
+  EXPECT_TRUE(OneError(Load(std::string(kLoad) +
+                            R"(  w: {kind: wait, needs: [load.started], with: {until: {received: "== many"}, deadline: 5s}}
+)"),
+                       6, 67, "steps.w.with.until.received", "neither a number nor a duration"));
+}
+
+TEST(LoaderWaitTest, DurationsOnlyForTimes) {
+  EXPECT_TRUE(OneError(Load(std::string(kLoad) +
+                            R"(  w: {kind: wait, needs: [load.started], with: {until: {lag: "< 2s"}, deadline: 5s}}
+)"),
+                       6, 62, "steps.w.with.until.lag", "'lag' is not a time"));
+}
+
+TEST(LoaderWaitTest, OutputOfAnUnknownStep) {
+  const LoadResult r = Load(R"(name: t
+steps:
+  probe: {kind: exec, with: {argv: [echo]}}
+  w: {kind: wait, with: {until: {"steps.prob.outputs.stdout": "== x"}, deadline: 5s}}
+)");
+  ASSERT_TRUE(OneError(r, 4, 34, "steps.w.with.until.steps.prob.outputs.stdout", "unknown step 'prob'"));
+}
+
+TEST(LoaderWaitTest, MalformedOutputPath) {
+  EXPECT_TRUE(OneError(Load(R"(name: t
+steps:
+  probe: {kind: exec, with: {argv: [echo]}}
+  w: {kind: wait, with: {until: {"steps.probe.stdout": "== x"}, deadline: 5s}}
+)"),
+                       4, 34, "steps.w.with.until.steps.probe.stdout", "steps.ID.outputs.NAME"));
+}
+
+TEST(LoaderWaitTest, WorkloadTotalsNeedAWorkload) {
+  EXPECT_TRUE(OneError(Load(R"(name: t
+steps:
+  w: {kind: wait, with: {until: {received: 5}, deadline: 5s}}
+)"),
+                       3, 25, "steps.w.with.until", "this flow has no workload step"));
+}
+
+TEST(LoaderWaitTest, WorkloadMustBeNeeded) {
+  EXPECT_TRUE(OneError(Load(std::string(kLoad) + R"(  w: {kind: wait, with: {until: {received: 5}, deadline: 5s}}
+)"),
+                       6, 25, "steps.w.with.workload", "does not depend on it"));
+}
+
+}  // namespace
+}  // namespace drone::spec
