@@ -8,6 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config git
   # libraries
   librdkafka-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libsqlite3-dev
+  libcpp-httplib-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema kcat
   # formatting and static analysis (make format, make tidy)

@@ -15,6 +15,7 @@ std::unique_ptr<StepExecutor> NewCheckStep();
 std::unique_ptr<StepExecutor> NewSleepStep();
 std::unique_ptr<StepExecutor> NewExecStep();
 std::unique_ptr<StepExecutor> NewWaitStep();
+std::unique_ptr<StepExecutor> NewHttpStep();
 
 Result<std::string> StepContext::Interpolate(const std::string& text) const {
   if (text.find("${{") == std::string::npos) return text;
@@ -37,6 +38,8 @@ void RegisterBuiltinStepKinds(Registry<StepExecutor>& registry) {
                     [] { return NewExecStep(); });
   registry.Register("wait", "wait until conditions on workload totals or step outputs hold",
                     [] { return NewWaitStep(); });
+  registry.Register("http", "probe a URL: status and body criteria, retried until a deadline",
+                    [] { return NewHttpStep(); });
 }
 
 Registry<StepExecutor>& StepKindRegistry() {

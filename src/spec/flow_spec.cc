@@ -34,6 +34,8 @@ const char* StepKindName(StepKind kind) {
       return "exec";
     case StepKind::kWait:
       return "wait";
+    case StepKind::kHttp:
+      return "http";
   }
   return "unknown";
 }

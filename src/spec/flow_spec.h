@@ -151,6 +151,24 @@ struct WaitWith {
   int64_t poll_ns = 200'000'000;
 };
 
+// http: send one request, again every `interval` until the response meets `expect` or `deadline`
+// has passed (no deadline: one attempt). http:// only.
+inline constexpr int64_t kDefaultHttpMaxBody = int64_t{64} * 1024;
+
+struct HttpWith {
+  std::string url;                  // required; http://host[:port][/path]; may use step outputs
+  std::string method = "GET";       // GET, HEAD, POST, PUT, DELETE, PATCH
+  std::map<std::string, std::string> headers;
+  std::string body;                 // request body; may use step outputs
+  std::vector<int> expect_status;   // any of these; empty = any 2xx
+  std::string body_contains;        // "" = no criterion
+  std::string body_regex;           // ECMAScript syntax, searched in the body; "" = none
+  std::optional<int64_t> deadline_ns;  // retry until then; unset = one attempt
+  int64_t interval_ns = 1'000'000'000;
+  int64_t request_timeout_ns = 5'000'000'000;  // connect, and each read or write
+  int64_t max_body = kDefaultHttpMaxBody;      // of the response, kept in the outputs
+};
+
 enum class StepKind {
   kCluster,
   kTopic,
@@ -161,6 +179,7 @@ enum class StepKind {
   kSleep,
   kExec,
   kWait,
+  kHttp,
 };
 
 const char* StepKindName(StepKind kind);  // "cluster", "fault.kill", ...
@@ -184,7 +203,7 @@ struct Step {
   std::optional<int64_t> timeout_ns;
   OnError on_error = OnError::kStop;
   std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith,
-               WaitWith>
+               WaitWith, HttpWith>
       with;
 };
 

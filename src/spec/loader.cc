@@ -12,6 +12,7 @@
 #include <functional>
 #include <limits>
 #include <queue>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -19,6 +20,7 @@
 #include "core/text.h"
 #include "core/units.h"
 #include "spec/expression.h"
+#include "spec/http_url.h"
 
 namespace drone::spec {
 namespace {
@@ -31,7 +33,7 @@ const std::vector<std::string> kStepKeys = {"kind",  "needs",   "with",    "back
 // In StepKind order.
 const std::vector<std::string> kKindNames = {"cluster",       "topic", "workload", "fault.kill",
                                              "fault.network", "check", "sleep",    "exec",
-                                             "wait"};
+                                             "wait",          "http"};
 const std::vector<std::string> kClusterKeys = {"broker", "platform", "nodes", "bootstrap"};
 const std::vector<std::string> kTopicKeys = {"cluster", "name", "partitions", "replication",
                                              "config"};
@@ -66,6 +68,10 @@ const std::vector<std::string> kWaitKeys = {"workload", "until", "deadline", "po
 const std::vector<std::string> kLiveWorkloadFields = {"sent",     "acked", "failed",
                                                       "indeterminate", "received", "lag",
                                                       "elapsed_s"};
+const std::vector<std::string> kHttpKeys = {"url",      "method",          "headers",
+                                            "body",     "expect",          "deadline",
+                                            "interval", "request_timeout", "max_body"};
+const std::vector<std::string> kHttpExpectKeys = {"status", "body_contains", "body_regex"};
 const std::vector<std::string> kSizeKeys = {"distribution", "min", "max", "mean", "stddev"};
 const std::vector<std::string> kKeysKeys = {"mode", "count"};
 const std::vector<std::string> kNeedStates = {"succeeded", "started", "done", "failed"};
@@ -487,7 +493,8 @@ class FlowLoader {
       } else if (root == "steps") {
         if (refs == Refs::kReject) {
           Error(f.loc, f.path, "'" + shown + "': step outputs cannot be used in this field",
-                "only topic name, workload topic, fault target, cluster bootstrap and exec argv "
+                "only topic name, workload topic, fault target, cluster bootstrap, exec argv, "
+                "http url and body "
                 "may use "
                 "${{ steps.ID.outputs.NAME }}; values known before the run belong in params");
           ok = false;
@@ -1143,6 +1150,9 @@ class FlowLoader {
       case StepKind::kWait:
         info.step.with = ReadWait(with, info);
         break;
+      case StepKind::kHttp:
+        info.step.with = ReadHttp(with);
+        break;
     }
     info.with_read = true;
     info.with_clean = errors_.size() == errors_before;
@@ -1732,6 +1742,106 @@ class FlowLoader {
                              "duration " + std::string(operand) + "; compare it with a number");
     }
     return Status::Ok();
+  }
+
+  HttpWith ReadHttp(const Field& with) {
+    HttpWith h;
+    auto m = ReadMap(with, &kHttpKeys);
+    if (!m) return h;
+    if (const Field* f = m->Find("url")) {
+      if (auto v = ReadRequiredString(*f, Refs::kAllow)) {
+        h.url = *v;
+        // A URL built from step outputs is checked when the step starts.
+        if (v->find("${{") == std::string::npos) {
+          if (Status s = CheckHttpUrl(*v); !s.ok()) {
+            Error(f->loc, f->path, s.message(), "e.g. url: http://127.0.0.1:8080/health");
+          }
+        }
+      }
+    } else {
+      Missing(*m, "url", "e.g. url: http://127.0.0.1:8080/health");
+    }
+    if (const Field* f = m->Find("method")) {
+      if (auto v = ReadEnum(*f, {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"})) h.method = *v;
+    }
+    if (const Field* f = m->Find("headers")) {
+      if (auto v = ReadStringMap(*f)) {
+        for (const auto& [name, value] : *v) {
+          const bool bad = name.empty() || std::any_of(name.begin(), name.end(), [](char c) {
+            return c <= ' ' || c == ':' || c == 127;
+          });
+          if (bad || value.find_first_of("\r\n") != std::string::npos) {
+            const Field* at = f;
+            Error(at->loc, Child(at->path, name),
+                  bad ? "'" + name + "' is not a header name" : "header values cannot span lines",
+                  "e.g. headers: { Accept: application/json }");
+            continue;
+          }
+          h.headers[name] = value;
+        }
+      }
+    }
+    if (const Field* f = m->Find("body")) {
+      if (auto v = ReadString(*f, Refs::kAllow)) h.body = *v;
+    }
+    if (const Field* f = m->Find("expect")) ReadHttpExpect(*f, h);
+    if (const Field* f = m->Find("deadline")) h.deadline_ns = ReadDuration(*f, false);
+    if (const Field* f = m->Find("interval")) {
+      if (auto v = ReadDuration(*f, false)) h.interval_ns = *v;
+    }
+    if (const Field* f = m->Find("request_timeout")) {
+      if (auto v = ReadDuration(*f, false)) {
+        if (*v < 1'000'000) {
+          Error(f->loc, f->path, "must be at least 1ms", "e.g. request_timeout: 2s");
+        } else {
+          h.request_timeout_ns = *v;
+        }
+      }
+    }
+    if (const Field* f = m->Find("max_body")) {
+      auto v = ReadSize(*f);
+      if (v && *v <= 0) {
+        Error(f->loc, f->path, "must be greater than 0 bytes");
+      } else if (v) {
+        h.max_body = *v;
+      }
+    }
+    return h;
+  }
+
+  void ReadHttpExpect(const Field& f, HttpWith& h) {
+    auto m = ReadMap(f, &kHttpExpectKeys);
+    if (!m) return;
+    if (const Field* s = m->Find("status")) {
+      std::vector<Field> items;
+      if (s->value.IsSequence()) {
+        size_t i = 0;
+        for (const YAML::Node& node : s->value) {
+          items.push_back({"", node, s->path + "[" + std::to_string(i++) + "]", LocOf(node, s->loc),
+                           s->loc});
+        }
+        if (items.empty()) Error(s->loc, s->path, "must not be empty", "e.g. status: [200, 204]");
+      } else {
+        items.push_back(*s);
+      }
+      for (const Field& item : items) {
+        if (auto v = ReadInt(item, 100, 599)) h.expect_status.push_back(static_cast<int>(*v));
+      }
+    }
+    if (const Field* c = m->Find("body_contains")) {
+      if (auto v = ReadRequiredString(*c, Refs::kReject)) h.body_contains = *v;
+    }
+    if (const Field* r = m->Find("body_regex")) {
+      if (auto v = ReadRequiredString(*r, Refs::kReject)) {
+        try {
+          std::regex compiled(*v, std::regex::ECMAScript);
+          h.body_regex = *v;
+        } catch (const std::regex_error& e) {
+          Error(r->loc, r->path, "'" + *v + "' is not a valid regular expression: " + e.what(),
+                "the syntax is ECMAScript's, e.g. body_regex: \"status.*up\"");
+        }
+      }
+    }
   }
 
   // ---- steps, third pass: references between steps ----

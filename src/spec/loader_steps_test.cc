@@ -148,5 +148,85 @@ TEST(LoaderWaitTest, WorkloadMustBeNeeded) {
                        6, 25, "steps.w.with.workload", "does not depend on it"));
 }
 
+// ---- http ----
+
+TEST(LoaderHttpTest, ReadsEveryField) {
+  const LoadResult r = Load(R"(name: t
+steps:
+  probe:
+    kind: http
+    with:
+      url: http://127.0.0.1:8080/health?full=1
+      method: POST
+      headers: {Accept: application/json}
+      body: "{}"
+      expect: {status: [200, 204], body_contains: up, body_regex: "\"status\": *\"up\""}
+      deadline: 30s
+      interval: 250ms
+      request_timeout: 2s
+      max_body: 4KiB
+)");
+  ASSERT_TRUE(r.flow) << AllErrors(r);
+  const auto& h = std::get<HttpWith>(StepOf(r, "probe").with);
+  EXPECT_EQ(StepOf(r, "probe").kind, StepKind::kHttp);
+  EXPECT_EQ(h.url, "http://127.0.0.1:8080/health?full=1");
+  EXPECT_EQ(h.method, "POST");
+  EXPECT_EQ(h.headers.at("Accept"), "application/json");
+  EXPECT_EQ(h.body, "{}");
+  EXPECT_EQ(h.expect_status, (std::vector<int>{200, 204}));
+  EXPECT_EQ(h.body_contains, "up");
+  EXPECT_EQ(h.deadline_ns, 30'000'000'000);
+  EXPECT_EQ(h.interval_ns, 250'000'000);
+  EXPECT_EQ(h.request_timeout_ns, 2'000'000'000);
+  EXPECT_EQ(h.max_body, 4096);
+}
+
+TEST(LoaderHttpTest, DefaultsToOneGetExpectingAny2xx) {
+  const LoadResult r = Load("name: t\nsteps:\n  p: {kind: http, with: {url: \"http://h/\"}}\n");
+  ASSERT_TRUE(r.flow) << AllErrors(r);
+  const auto& h = std::get<HttpWith>(StepOf(r, "p").with);
+  EXPECT_EQ(h.method, "GET");
+  EXPECT_TRUE(h.expect_status.empty());
+  EXPECT_FALSE(h.deadline_ns.has_value());
+}
+
+TEST(LoaderHttpTest, HttpsIsRefusedClearly) {
+  EXPECT_TRUE(OneError(Load("name: t\nsteps:\n  p: {kind: http, with: {url: \"https://h/\"}}\n"),
+                       3, 31, "steps.p.with.url", "https is not supported"));
+}
+
+TEST(LoaderHttpTest, UrlMustBeHttp) {
+  EXPECT_TRUE(OneError(Load("name: t\nsteps:\n  p: {kind: http, with: {url: \"ftp://h/\"}}\n"),
+                       3, 31, "steps.p.with.url", "is not an http:// URL"));
+  EXPECT_TRUE(OneError(Load("name: t\nsteps:\n  p: {kind: http, with: {url: \"http://h:99999/\"}}\n"),
+                       3, 31, "steps.p.with.url", "port must be a number"));
+  EXPECT_TRUE(OneError(Load("name: t\nsteps:\n  p: {kind: http, with: {}}\n"), 3, 25,
+                       "steps.p.with.url", "missing required field 'url'"));
+}
+
+TEST(LoaderHttpTest, BadRegexIsReportedWhereItIsWritten) {
+  EXPECT_TRUE(OneError(
+      Load("name: t\nsteps:\n  p: {kind: http, with: {url: \"http://h/\", expect: {body_regex: \"(\"}}}\n"),
+      3, 65, "steps.p.with.expect.body_regex", "not a valid regular expression"));
+}
+
+TEST(LoaderHttpTest, StatusMustBeAnHttpStatus) {
+  EXPECT_TRUE(OneError(
+      Load("name: t\nsteps:\n  p: {kind: http, with: {url: \"http://h/\", expect: {status: [200, 700]}}}\n"),
+      3, 67, "steps.p.with.expect.status[1]", "between 100 and 599"));
+  EXPECT_TRUE(OneError(
+      Load("name: t\nsteps:\n  p: {kind: http, with: {url: \"http://h/\", method: get}}\n"),
+      3, 52, "steps.p.with.method", "expected one of GET"));
+}
+
+TEST(LoaderHttpTest, UrlMayUseAnAncestorsOutput) {
+  const LoadResult r = Load(R"(name: t
+steps:
+  addr: {kind: exec, with: {argv: [echo, "http://127.0.0.1:1/"]}}
+  p: {kind: http, needs: [addr], with: {url: "${{ steps.addr.outputs.stdout }}"}}
+)");
+  ASSERT_TRUE(r.flow) << AllErrors(r);
+}
+
 }  // namespace
 }  // namespace drone::spec
