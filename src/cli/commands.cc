@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -209,6 +210,14 @@ int RunCommand(const RunFlags& flags) {
   std::random_device rd;
   uint64_t run_number = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowNs());
   flow::RunContext run(*flow, NewRunId(), run_number, &observer, history.get());
+  // Where `collect` keeps files: beside the run store, or (store off) a temporary directory that
+  // goes when drone does. Created only when a step needs it.
+  const bool temporary_run_dir = flags.no_store || flags.data_dir.empty();
+  run.SetRunDir(temporary_run_dir ? (std::filesystem::temp_directory_path() /
+                                     ("drone-run-" + run.run_id())).string()
+                                  : (std::filesystem::path(flags.data_dir) / "runs" /
+                                     run.run_id()).string(),
+                temporary_run_dir);
   if (!flags.quiet) {
     std::cerr << "drone: running " << flow->name << " (run " << run.run_id() << ")\n";
   }
@@ -242,6 +251,10 @@ int RunCommand(const RunFlags& flags) {
   if (!flags.quiet) {
     std::cout << report::HumanSummary(result, isatty(STDOUT_FILENO) != 0);
     if (!flags.no_store) std::cout << "  (stored: drone runs show " << run.run_id() << ")\n";
+  }
+  if (temporary_run_dir) {
+    std::error_code ec;
+    std::filesystem::remove_all(run.run_dir(), ec);
   }
   return exit_code;
 }

@@ -156,6 +156,32 @@ std::vector<CheckRecord> RunContext::Checks() const {
   return checks_;
 }
 
+void RunContext::SetRunDir(std::string dir, bool temporary) {
+  std::lock_guard<std::mutex> lock(mu_);
+  run_dir_ = std::move(dir);
+  run_dir_temporary_ = temporary;
+}
+
+std::string RunContext::run_dir() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return run_dir_;
+}
+
+bool RunContext::run_dir_temporary() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return run_dir_temporary_;
+}
+
+void RunContext::AddArtifact(Artifact artifact) {
+  std::lock_guard<std::mutex> lock(mu_);
+  artifacts_.push_back(std::move(artifact));
+}
+
+std::vector<Artifact> RunContext::Artifacts() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return artifacts_;
+}
+
 void RunContext::PushUndo(std::string description, std::function<Status()> undo) {
   std::lock_guard<std::mutex> lock(mu_);
   undo_.emplace_back(std::move(description), std::move(undo));

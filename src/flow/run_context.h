@@ -60,6 +60,15 @@ class RunObserver {
                                 double /*planned_s*/, bool /*draining*/) {}
 };
 
+// A file that a step kept in the run directory (`collect`). The result JSON lists these under
+// `artifacts` with exactly these field names.
+struct Artifact {
+  std::string step;  // the step the file belongs to (a collect step, or the step whose log it is)
+  std::string name;  // relative to the collect step's directory: "app.log", "logs/probe.stdout"
+  std::string path;  // absolute path of the copy
+  int64_t bytes = 0;
+};
+
 struct WorkloadRecord {
   workload::WorkloadResult result;
   verify::Guarantee guarantee = verify::Guarantee::kAtLeastOnce;
@@ -110,6 +119,15 @@ class RunContext {
   void AddCheck(CheckRecord record);
   std::vector<CheckRecord> Checks() const;
 
+  // The run directory, where `collect` copies files: <data-dir>/runs/<run id> normally; a
+  // temporary directory (`temporary`), removed by whoever set it, when the run store is off.
+  // Empty until set; created by the first step that needs it.
+  void SetRunDir(std::string dir, bool temporary);
+  std::string run_dir() const;
+  bool run_dir_temporary() const;
+  void AddArtifact(Artifact artifact);
+  std::vector<Artifact> Artifacts() const;
+
   // Registers an undo action; actions run in reverse order of registration in Teardown().
   void PushUndo(std::string description, std::function<Status()> undo);
   // Runs every undo action (reverse order), then stops every cluster. Returns the first error,
@@ -131,6 +149,9 @@ class RunContext {
   std::map<std::string, nlohmann::json> live_workloads_;
   std::vector<faults::FaultRecord> faults_;
   std::vector<CheckRecord> checks_;
+  std::string run_dir_;
+  bool run_dir_temporary_ = false;
+  std::vector<Artifact> artifacts_;
   std::vector<std::pair<std::string, std::function<Status()>>> undo_;
 };
 

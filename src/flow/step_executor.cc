@@ -16,6 +16,7 @@ std::unique_ptr<StepExecutor> NewSleepStep();
 std::unique_ptr<StepExecutor> NewExecStep();
 std::unique_ptr<StepExecutor> NewWaitStep();
 std::unique_ptr<StepExecutor> NewHttpStep();
+std::unique_ptr<StepExecutor> NewCollectStep();
 
 Result<std::string> StepContext::Interpolate(const std::string& text) const {
   if (text.find("${{") == std::string::npos) return text;
@@ -40,6 +41,8 @@ void RegisterBuiltinStepKinds(Registry<StepExecutor>& registry) {
                     [] { return NewWaitStep(); });
   registry.Register("http", "probe a URL: status and body criteria, retried until a deadline",
                     [] { return NewHttpStep(); });
+  registry.Register("collect", "copy logs and artifacts into the run directory",
+                    [] { return NewCollectStep(); });
 }
 
 Registry<StepExecutor>& StepKindRegistry() {

@@ -52,6 +52,10 @@ nlohmann::json BuildResult(const flow::RunContext& run, const flow::RunOutcome& 
     checks.push_back({{"step", c.step}, {"workload", c.workload}, {"expect", c.expect},
                       {"observed", c.observed}, {"passed", c.passed}, {"message", c.message}});
   }
+  nlohmann::json artifacts = nlohmann::json::array();
+  for (const flow::Artifact& a : run.Artifacts()) {
+    artifacts.push_back({{"step", a.step}, {"name", a.name}, {"path", a.path}, {"bytes", a.bytes}});
+  }
   nlohmann::json events = nlohmann::json::array();
   for (const flow::Event& e : run.Events()) events.push_back(e.ToJson());
   return {{"run_id", run.run_id()},
@@ -67,6 +71,7 @@ nlohmann::json BuildResult(const flow::RunContext& run, const flow::RunOutcome& 
           {"workloads", workloads},
           {"faults", faults},
           {"checks", checks},
+          {"artifacts", artifacts},
           {"events", events}};
 }
 

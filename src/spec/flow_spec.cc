@@ -36,6 +36,8 @@ const char* StepKindName(StepKind kind) {
       return "wait";
     case StepKind::kHttp:
       return "http";
+    case StepKind::kCollect:
+      return "collect";
   }
   return "unknown";
 }

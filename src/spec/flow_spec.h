@@ -169,6 +169,15 @@ struct HttpWith {
   int64_t max_body = kDefaultHttpMaxBody;      // of the response, kept in the outputs
 };
 
+// collect: copy files into the run directory (<data-dir>/runs/<run id>/<name>/), and by default
+// the output every step captured (exec stdout and stderr tail).
+struct CollectWith {
+  std::vector<std::string> paths;  // glob patterns; relative ones from Drone's working directory;
+                                   // elements may use step outputs
+  std::string name;                // subdirectory of the run directory; empty = the step id
+  bool logs = true;                // also the captured output of every step that has some
+};
+
 enum class StepKind {
   kCluster,
   kTopic,
@@ -180,6 +189,7 @@ enum class StepKind {
   kExec,
   kWait,
   kHttp,
+  kCollect,
 };
 
 const char* StepKindName(StepKind kind);  // "cluster", "fault.kill", ...
@@ -203,7 +213,7 @@ struct Step {
   std::optional<int64_t> timeout_ns;
   OnError on_error = OnError::kStop;
   std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith,
-               WaitWith, HttpWith>
+               WaitWith, HttpWith, CollectWith>
       with;
 };
 

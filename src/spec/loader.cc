@@ -33,7 +33,7 @@ const std::vector<std::string> kStepKeys = {"kind",  "needs",   "with",    "back
 // In StepKind order.
 const std::vector<std::string> kKindNames = {"cluster",       "topic", "workload", "fault.kill",
                                              "fault.network", "check", "sleep",    "exec",
-                                             "wait",          "http"};
+                                             "wait",          "http",  "collect"};
 const std::vector<std::string> kClusterKeys = {"broker", "platform", "nodes", "bootstrap"};
 const std::vector<std::string> kTopicKeys = {"cluster", "name", "partitions", "replication",
                                              "config"};
@@ -72,6 +72,7 @@ const std::vector<std::string> kHttpKeys = {"url",      "method",          "head
                                             "body",     "expect",          "deadline",
                                             "interval", "request_timeout", "max_body"};
 const std::vector<std::string> kHttpExpectKeys = {"status", "body_contains", "body_regex"};
+const std::vector<std::string> kCollectKeys = {"paths", "name", "logs"};
 const std::vector<std::string> kSizeKeys = {"distribution", "min", "max", "mean", "stddev"};
 const std::vector<std::string> kKeysKeys = {"mode", "count"};
 const std::vector<std::string> kNeedStates = {"succeeded", "started", "done", "failed"};
@@ -537,7 +538,9 @@ class FlowLoader {
       Error(f.loc, f.path, "'" + shown + "': a step cannot use its own outputs");
       return false;
     }
-    if (current_->ancestors.count(it->second) == 0) {
+    // Finally steps run after every main step has ended, so they may use any main step's outputs.
+    const bool after_all = current_->is_finally && !steps_[it->second].is_finally;
+    if (!after_all && current_->ancestors.count(it->second) == 0) {
       Error(f.loc, f.path,
             "'" + shown + "': step '" + current_->step.id + "' uses outputs of '" + id +
                 "' but does not depend on it",
@@ -1152,6 +1155,9 @@ class FlowLoader {
         break;
       case StepKind::kHttp:
         info.step.with = ReadHttp(with);
+        break;
+      case StepKind::kCollect:
+        info.step.with = ReadCollect(with);
         break;
     }
     info.with_read = true;
@@ -1842,6 +1848,46 @@ class FlowLoader {
         }
       }
     }
+  }
+
+  CollectWith ReadCollect(const Field& with) {
+    CollectWith c;
+    auto m = ReadMap(with, &kCollectKeys);
+    if (!m) return c;
+    if (const Field* f = m->Find("paths")) {
+      std::vector<Field> items;
+      if (f->value.IsSequence()) {
+        size_t i = 0;
+        for (const YAML::Node& node : f->value) {
+          items.push_back({"", node, f->path + "[" + std::to_string(i++) + "]",
+                           LocOf(node, f->loc), f->loc});
+        }
+      } else if (f->value.IsScalar()) {
+        items.push_back(*f);  // `paths: logs/*.log` is the one-element list
+      } else {
+        Error(f->loc, f->path, "expected a list of paths or glob patterns, got " +
+                                   (f->value.IsDefined() && !f->value.IsNull() ? Describe(f->value)
+                                                                                : "nothing"),
+              "e.g. paths: [/var/log/app/*.log, out/report.txt]");
+      }
+      for (const Field& item : items) {
+        if (auto v = ReadRequiredString(item, Refs::kAllow)) c.paths.push_back(*v);
+      }
+    }
+    if (const Field* f = m->Find("name")) {
+      if (auto v = ReadRequiredString(*f, Refs::kReject)) {
+        if (v->find('/') != std::string::npos || *v == "." || *v == "..") {
+          Error(f->loc, f->path, "'" + *v + "' is not a directory name",
+                "one name, without '/', e.g. name: broker-logs");
+        } else {
+          c.name = *v;
+        }
+      }
+    }
+    if (const Field* f = m->Find("logs")) {
+      if (auto v = ReadBool(*f)) c.logs = *v;
+    }
+    return c;
   }
 
   // ---- steps, third pass: references between steps ----

@@ -228,5 +228,37 @@ steps:
   ASSERT_TRUE(r.flow) << AllErrors(r);
 }
 
+// ---- collect ----
+
+TEST(LoaderCollectTest, ReadsPathsNameAndLogs) {
+  const LoadResult r = Load(R"(name: t
+steps:
+  run: {kind: exec, with: {argv: [echo, /tmp/x.log]}}
+finally:
+  keep: {kind: collect, with: {paths: [logs/*.log, "${{ steps.run.outputs.stdout }}"], name: broker-logs, logs: false}}
+  all: {kind: collect}
+)");
+  ASSERT_TRUE(r.flow) << AllErrors(r);
+  const auto& keep = std::get<CollectWith>(StepOf(r, "keep").with);
+  EXPECT_EQ(keep.paths, (std::vector<std::string>{"logs/*.log", "${{ steps.run.outputs.stdout }}"}));
+  EXPECT_EQ(keep.name, "broker-logs");
+  EXPECT_FALSE(keep.logs);
+  const auto& all = std::get<CollectWith>(StepOf(r, "all").with);
+  EXPECT_TRUE(all.paths.empty());
+  EXPECT_TRUE(all.logs);
+}
+
+TEST(LoaderCollectTest, NameIsOneDirectory) {
+  EXPECT_TRUE(OneError(Load("name: t\nsteps:\n  c: {kind: collect, with: {name: ../up}}\n"), 3,
+                       35, "steps.c.with.name", "is not a directory name"));
+}
+
+TEST(LoaderCollectTest, PathsAreStrings) {
+  EXPECT_TRUE(OneError(Load("name: t\nsteps:\n  c: {kind: collect, with: {paths: {a: 1}}}\n"), 3,
+                       36, "steps.c.with.paths", "expected a list of paths"));
+  EXPECT_TRUE(OneError(Load("name: t\nsteps:\n  c: {kind: collect, with: {logs: maybe}}\n"), 3,
+                       35, "steps.c.with.logs", "expected true or false"));
+}
+
 }  // namespace
 }  // namespace drone::spec

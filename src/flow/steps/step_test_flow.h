@@ -22,8 +22,11 @@ inline spec::FlowSpec LoadTestFlow(const std::string& text, const std::string& f
 }
 
 struct TestFlowRun {
-  explicit TestFlowRun(const std::string& text, const std::string& file = "test.yaml")
+  // `run_dir`: the run directory, for steps that keep files (collect).
+  explicit TestFlowRun(const std::string& text, const std::string& file = "test.yaml",
+                       const std::string& run_dir = "")
       : flow(LoadTestFlow(text, file)), ctx(flow, "run-1", 5, nullptr, nullptr) {
+    if (!run_dir.empty()) ctx.SetRunDir(run_dir, false);
     outcome = FlowEngine(ctx).Run(cancel);
   }
   const StepRecord& Step(const std::string& id) const {
