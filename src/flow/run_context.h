@@ -78,6 +78,12 @@ class RunContext {
  public:
   RunContext(const spec::FlowSpec& flow, std::string run_id, uint64_t run_number,
              RunObserver* observer, workload::HistoryWriter* history);
+  // The context of a sub-flow run by step `step` of `parent` (kind: flow). Outputs and
+  // expressions are the sub-flow's own; everything else — events, clusters, workloads, faults,
+  // checks, artifacts and undo actions — goes to `parent` under the name "<step>/<id>", so that
+  // it shows in the parent's result and is undone by the parent's Teardown(). `parent` must
+  // outlive this context.
+  RunContext(const spec::FlowSpec& flow, RunContext& parent, const std::string& step);
 
   const spec::FlowSpec& flow() const { return flow_; }
   const std::string& run_id() const { return run_id_; }
@@ -135,7 +141,12 @@ class RunContext {
   Status Teardown();
 
  private:
+  // "<step>/<id>" in the parent of a sub-flow; `id` itself otherwise.
+  std::string Scoped(const std::string& id) const;
+
   const spec::FlowSpec& flow_;
+  RunContext* const parent_ = nullptr;
+  const std::string scope_;  // the sub-flow's step id in `parent_`
   const std::string run_id_;
   const uint64_t run_number_;
   RunObserver* const observer_;

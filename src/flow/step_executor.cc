@@ -17,6 +17,7 @@ std::unique_ptr<StepExecutor> NewExecStep();
 std::unique_ptr<StepExecutor> NewWaitStep();
 std::unique_ptr<StepExecutor> NewHttpStep();
 std::unique_ptr<StepExecutor> NewCollectStep();
+std::unique_ptr<StepExecutor> NewFlowStep();
 
 Result<std::string> StepContext::Interpolate(const std::string& text) const {
   if (text.find("${{") == std::string::npos) return text;
@@ -43,6 +44,7 @@ void RegisterBuiltinStepKinds(Registry<StepExecutor>& registry) {
                     [] { return NewHttpStep(); });
   registry.Register("collect", "copy logs and artifacts into the run directory",
                     [] { return NewCollectStep(); });
+  registry.Register("flow", "run a sub-flow file as one step", [] { return NewFlowStep(); });
 }
 
 Registry<StepExecutor>& StepKindRegistry() {

@@ -38,6 +38,8 @@ const char* StepKindName(StepKind kind) {
       return "http";
     case StepKind::kCollect:
       return "collect";
+    case StepKind::kFlow:
+      return "flow";
   }
   return "unknown";
 }

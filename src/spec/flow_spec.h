@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -178,6 +179,18 @@ struct CollectWith {
   bool logs = true;                // also the captured output of every step that has some
 };
 
+struct FlowSpec;
+
+// flow: run another flow file as one step. The sub-flow is loaded and validated with the parent;
+// its undo actions join the parent's teardown; its steps' outputs become this step's outputs.
+struct SubFlowWith {
+  std::string path;  // as written: relative to the parent file's directory, or absolute
+  std::string file;  // the file that was loaded
+  std::map<std::string, std::string> params;  // overrides of the sub-flow's declared params
+  // Immutable once loaded; shared so that copies of the parent's spec need not copy it.
+  std::shared_ptr<const FlowSpec> flow;
+};
+
 enum class StepKind {
   kCluster,
   kTopic,
@@ -190,6 +203,7 @@ enum class StepKind {
   kWait,
   kHttp,
   kCollect,
+  kFlow,
 };
 
 const char* StepKindName(StepKind kind);  // "cluster", "fault.kill", ...
@@ -213,7 +227,7 @@ struct Step {
   std::optional<int64_t> timeout_ns;
   OnError on_error = OnError::kStop;
   std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith,
-               WaitWith, HttpWith, CollectWith>
+               WaitWith, HttpWith, CollectWith, SubFlowWith>
       with;
 };
 

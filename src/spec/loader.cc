@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -33,7 +34,8 @@ const std::vector<std::string> kStepKeys = {"kind",  "needs",   "with",    "back
 // In StepKind order.
 const std::vector<std::string> kKindNames = {"cluster",       "topic", "workload", "fault.kill",
                                              "fault.network", "check", "sleep",    "exec",
-                                             "wait",          "http",  "collect"};
+                                             "wait",          "http",  "collect",
+                                             "flow"};
 const std::vector<std::string> kClusterKeys = {"broker", "platform", "nodes", "bootstrap"};
 const std::vector<std::string> kTopicKeys = {"cluster", "name", "partitions", "replication",
                                              "config"};
@@ -73,6 +75,7 @@ const std::vector<std::string> kHttpKeys = {"url",      "method",          "head
                                             "interval", "request_timeout", "max_body"};
 const std::vector<std::string> kHttpExpectKeys = {"status", "body_contains", "body_regex"};
 const std::vector<std::string> kCollectKeys = {"paths", "name", "logs"};
+const std::vector<std::string> kSubFlowKeys = {"path", "params"};
 const std::vector<std::string> kSizeKeys = {"distribution", "min", "max", "mean", "stddev"};
 const std::vector<std::string> kKeysKeys = {"mode", "count"};
 const std::vector<std::string> kNeedStates = {"succeeded", "started", "done", "failed"};
@@ -322,10 +325,16 @@ struct StepInfo {
   bool wants_workload = false;  // a wait with a condition on a workload total
 };
 
+LoadResult LoadNested(const std::string& path,
+                      const std::map<std::string, std::string>& param_overrides,
+                      std::vector<std::string> stack);
+
 class FlowLoader {
  public:
-  FlowLoader(std::string file, const std::map<std::string, std::string>& overrides)
-      : file_(std::move(file)), overrides_(overrides) {}
+  // `stack`: the files of the flows that include this one through `kind: flow`, outermost first.
+  FlowLoader(std::string file, const std::map<std::string, std::string>& overrides,
+             std::vector<std::string> stack = {})
+      : file_(std::move(file)), overrides_(overrides), stack_(std::move(stack)) {}
 
   LoadResult Load(std::string_view text) {
     YAML::Node root;
@@ -349,6 +358,8 @@ class FlowLoader {
     std::stable_sort(errors_.begin(), errors_.end(), [](const Diagnostic& a, const Diagnostic& b) {
       return std::pair(a.loc.line, a.loc.column) < std::pair(b.loc.line, b.loc.column);
     });
+    // Problems inside sub-flows follow, in the order of the steps that include them.
+    errors_.insert(errors_.end(), sub_errors_.begin(), sub_errors_.end());
     result.errors = std::move(errors_);
     if (result.errors.empty()) result.flow = std::move(flow_);
     return result;
@@ -1159,6 +1170,9 @@ class FlowLoader {
       case StepKind::kCollect:
         info.step.with = ReadCollect(with);
         break;
+      case StepKind::kFlow:
+        info.step.with = ReadSubFlow(with);
+        break;
     }
     info.with_read = true;
     info.with_clean = errors_.size() == errors_before;
@@ -1890,6 +1904,54 @@ class FlowLoader {
     return c;
   }
 
+  SubFlowWith ReadSubFlow(const Field& with) {
+    SubFlowWith sf;
+    auto m = ReadMap(with, &kSubFlowKeys);
+    if (!m) return sf;
+    if (const Field* f = m->Find("params")) {
+      if (auto v = ReadStringMap(*f)) sf.params = *v;
+    }
+    const Field* f = m->Find("path");
+    if (f == nullptr) {
+      Missing(*m, "path", "the sub-flow's file, relative to this one, e.g. path: setup.yaml");
+      return sf;
+    }
+    auto v = ReadRequiredString(*f, Refs::kReject);
+    if (!v) return sf;
+    sf.path = *v;
+    namespace fs = std::filesystem;
+    const fs::path written(*v);
+    sf.file = (written.is_absolute() ? written
+                                     : fs::path(file_).parent_path() / written).lexically_normal();
+    std::error_code ec;
+    const std::string canonical = fs::weakly_canonical(sf.file, ec).string();
+    const std::string self = fs::weakly_canonical(file_, ec).string();
+    std::vector<std::string> stack = stack_;
+    stack.push_back(self);
+    if (std::find(stack.begin(), stack.end(), canonical) != stack.end()) {
+      std::string chain;
+      for (const std::string& s : stack) chain += fs::path(s).filename().string() + " -> ";
+      chain += fs::path(canonical).filename().string();
+      Error(f->loc, f->path, "sub-flow recursion: " + chain,
+            "a flow cannot include itself, directly or through other flows");
+      return sf;
+    }
+    if (stack.size() > 8) {
+      Error(f->loc, f->path, "sub-flows nest more than 8 deep", "flatten some of them");
+      return sf;
+    }
+    LoadResult sub = LoadNested(sf.file, sf.params, stack);
+    if (!sub.errors.empty()) {
+      Error(f->loc, f->path,
+            "the sub-flow " + sf.file + " has " + std::to_string(sub.errors.size()) +
+                (sub.errors.size() == 1 ? " problem" : " problems") + " (listed with its file:line)");
+      sub_errors_.insert(sub_errors_.end(), sub.errors.begin(), sub.errors.end());
+      return sf;
+    }
+    sf.flow = std::make_shared<const FlowSpec>(std::move(*sub.flow));
+    return sf;
+  }
+
   // ---- steps, third pass: references between steps ----
 
   // Resolves `*id` to a step of `want` kind (or fills in the only one), and checks that `info`
@@ -2029,7 +2091,9 @@ class FlowLoader {
 
   const std::string file_;
   const std::map<std::string, std::string>& overrides_;
+  const std::vector<std::string> stack_;
   std::vector<Diagnostic> errors_;
+  std::vector<Diagnostic> sub_errors_;  // from sub-flows, with their own file:line
   std::map<std::string, std::string> params_;
   std::vector<std::string> param_names_;  // declared, in file order
   std::vector<StepInfo> steps_;           // steps, then finally steps, in file order
@@ -2049,6 +2113,14 @@ LoadResult LoadFlowText(std::string_view text, const std::string& file_name,
 
 LoadResult LoadFlowFile(const std::string& path,
                         const std::map<std::string, std::string>& param_overrides) {
+  return LoadNested(path, param_overrides, {});
+}
+
+namespace {
+
+LoadResult LoadNested(const std::string& path,
+                      const std::map<std::string, std::string>& param_overrides,
+                      std::vector<std::string> stack) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;
@@ -2058,7 +2130,9 @@ LoadResult LoadFlowFile(const std::string& path,
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return LoadFlowText(text.str(), path, param_overrides);
+  return FlowLoader(path, param_overrides, std::move(stack)).Load(text.str());
 }
+
+}  // namespace
 
 }  // namespace drone::spec

@@ -1,6 +1,8 @@
 // Loader tests for the step kinds wait, http, collect, flow and each.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -258,6 +260,81 @@ TEST(LoaderCollectTest, PathsAreStrings) {
                        36, "steps.c.with.paths", "expected a list of paths"));
   EXPECT_TRUE(OneError(Load("name: t\nsteps:\n  c: {kind: collect, with: {logs: maybe}}\n"), 3,
                        35, "steps.c.with.logs", "expected true or false"));
+}
+
+// ---- flow ----
+
+class LoaderSubFlowTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "drone-subflow-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Write(const std::string& name, const std::string& text) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+  std::string dir_;
+};
+
+TEST_F(LoaderSubFlowTest, LoadsTheSubFlowWithItsParams) {
+  Write("sub.yaml", "name: sub\nparams: {n: 1}\nsteps:\n  s: {kind: sleep, with: {duration: \"${{ params.n }}s\"}}\n");
+  const std::string parent = Write("p.yaml", R"(name: p
+params: {n: 3}
+steps:
+  sub: {kind: flow, with: {path: sub.yaml, params: {n: "${{ params.n }}"}}}
+)");
+  const LoadResult r = LoadFlowFile(parent, {});
+  ASSERT_TRUE(r.flow) << AllErrors(r);
+  const auto& sf = std::get<SubFlowWith>(r.flow->steps[0].with);
+  EXPECT_EQ(sf.path, "sub.yaml");
+  EXPECT_EQ(sf.file, dir_ + "/sub.yaml");
+  ASSERT_TRUE(sf.flow);
+  EXPECT_EQ(sf.flow->name, "sub");
+  EXPECT_EQ(std::get<SleepWith>(sf.flow->steps[0].with).duration_ns, 3'000'000'000);
+}
+
+TEST_F(LoaderSubFlowTest, ErrorsPointIntoTheSubFile) {
+  Write("sub.yaml", "name: sub\nsteps:\n  s: {kind: sleep, with: {duration: 5}}\n");
+  const std::string parent = Write("p.yaml", "name: p\nsteps:\n  sub: {kind: flow, with: {path: sub.yaml}}\n");
+  const LoadResult r = LoadFlowFile(parent, {});
+  ASSERT_EQ(r.errors.size(), 2u) << AllErrors(r);
+  EXPECT_EQ(r.errors[0].loc.file, parent);
+  EXPECT_EQ(r.errors[0].loc.line, 3);
+  EXPECT_NE(r.errors[0].message.find("has 1 problem"), std::string::npos);
+  EXPECT_EQ(r.errors[1].loc.file, dir_ + "/sub.yaml");
+  EXPECT_EQ(r.errors[1].loc.line, 3);
+  EXPECT_EQ(r.errors[1].field, "steps.s.with.duration");
+}
+
+TEST_F(LoaderSubFlowTest, RecursionIsRefused) {
+  Write("a.yaml", "name: a\nsteps:\n  b: {kind: flow, with: {path: b.yaml}}\n");
+  Write("b.yaml", "name: b\nsteps:\n  a: {kind: flow, with: {path: ./a.yaml}}\n");
+  const LoadResult r = LoadFlowFile(dir_ + "/a.yaml", {});
+  ASSERT_FALSE(r.flow);
+  bool found = false;
+  for (const Diagnostic& d : r.errors) {
+    if (d.message.find("sub-flow recursion: a.yaml -> b.yaml -> a.yaml") != std::string::npos) {
+      found = true;
+      EXPECT_EQ(d.loc.file, dir_ + "/b.yaml");
+    }
+  }
+  EXPECT_TRUE(found) << AllErrors(r);
+}
+
+TEST_F(LoaderSubFlowTest, MissingFileAndUnknownParam) {
+  const std::string parent = Write("p.yaml", "name: p\nsteps:\n  sub: {kind: flow, with: {path: nope.yaml}}\n");
+  const LoadResult r = LoadFlowFile(parent, {});
+  ASSERT_EQ(r.errors.size(), 2u) << AllErrors(r);
+  EXPECT_NE(r.errors[1].message.find("cannot read the file"), std::string::npos);
+  Write("sub.yaml", "name: sub\nsteps:\n  s: {kind: sleep, with: {duration: 1s}}\n");
+  const std::string p2 = Write("p2.yaml", "name: p\nsteps:\n  sub: {kind: flow, with: {path: sub.yaml, params: {x: 1}}}\n");
+  const LoadResult r2 = LoadFlowFile(p2, {});
+  ASSERT_EQ(r2.errors.size(), 2u) << AllErrors(r2);
+  EXPECT_NE(r2.errors[1].message.find("unknown parameter 'x'"), std::string::npos);
 }
 
 }  // namespace
