@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/signals.h"
+#include "cli/stored_run.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "drivers/builtin_drivers.h"
@@ -22,6 +23,7 @@
 #include "flow/step_executor.h"
 #include "platforms/builtin_platforms.h"
 #include "report/result.h"
+#include "spec/flow_schema.h"
 #include "spec/loader.h"
 #include "store/run_store.h"
 #include "workload/history.h"
@@ -185,6 +187,7 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
 int RunCommand(const RunFlags& flags) {
   std::optional<spec::FlowSpec> flow = LoadChecked(flags.flow_path, flags.params);
   if (!flow) return kExitBadInput;
+  const std::string flow_text = ReadFlowText(flags.flow_path);
   std::unique_ptr<workload::HistoryWriter> history;
   if (!flags.history_path.empty()) {
     auto opened = workload::HistoryWriter::Open(flags.history_path);
@@ -245,7 +248,8 @@ int RunCommand(const RunFlags& flags) {
     // Keeping the run is a convenience: a store problem is reported but does not change the
     // verdict or the exit code.
     Result<std::unique_ptr<store::RunStore>> opened = store::RunStore::Open(flags.data_dir);
-    Status saved = opened.ok() ? (*opened)->SaveResult(result) : opened.status();
+    Status saved =
+        opened.ok() ? (*opened)->SaveResult(result, RunExtrasOf(run, flow_text)) : opened.status();
     if (!saved.ok()) std::cerr << "drone: warning: run not stored: " << saved.message() << "\n";
   }
   if (!flags.quiet) {
@@ -277,6 +281,11 @@ int PluginsCommand(bool json) {
                 << d.get<std::string>() << "\n";
     }
   }
+  return 0;
+}
+
+int SchemaCommand() {
+  std::cout << spec::FlowJsonSchema().dump(2) << "\n";
   return 0;
 }
 

@@ -23,6 +23,8 @@ int RunCommand(const RunFlags& flags);
 int ValidateCommand(const std::string& flow_path, const std::map<std::string, std::string>& params,
                     bool json);
 int PluginsCommand(bool json);
+// Prints the JSON Schema of the flow format (spec/flow_schema.h).
+int SchemaCommand();
 int EmbeddedKafkaCommand(int brokers, const std::vector<std::string>& topics);
 
 // Parses "key=value" items of -p; on error prints a message and returns false.

@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
   CLI::App* plugins = app.add_subcommand("plugins", "list built-in drivers, platforms and step kinds");
   plugins->add_flag("--json", plugins_json, "print as JSON");
 
+  CLI::App* schema = app.add_subcommand(
+      "schema", "print the JSON Schema (draft 2020-12) of the flow format, for editors and tools");
+
   std::string runs_action;
   std::vector<std::string> runs_ids;
   std::string runs_data_dir = drone::cli::DefaultDataDir();
@@ -105,6 +108,7 @@ int main(int argc, char** argv) {
     return drone::cli::ValidateCommand(validate_path, params, validate_json);
   }
   if (plugins->parsed()) return drone::cli::PluginsCommand(plugins_json);
+  if (schema->parsed()) return drone::cli::SchemaCommand();
   if (runs->parsed()) {
     return drone::cli::RunsCommand(runs_data_dir, runs_action, runs_ids, runs_json, runs_flow,
                                    runs_verdict, runs_limit);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "metrics/histogram.h"
 #include "store/run_store.h"
 
 namespace drone::cli {
@@ -220,6 +221,58 @@ void PrintHuman(const nlohmann::json& r) {
   std::cout << out;
 }
 
+std::string Ms(int64_t ns) {
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%.3f", static_cast<double>(ns) / 1e6);
+  return buf;
+}
+
+// What the store keeps beside the result: histograms (decoded), artifacts and every event.
+Status PrintStored(const store::RunStore& store, const std::string& run_id) {
+  std::string out;
+  ASSIGN_OR_RETURN(std::vector<store::StoredHistogram> histograms, store.Histograms(run_id));
+  if (!histograms.empty()) {
+    out += "\nhistograms (ms)\n";
+    for (const store::StoredHistogram& h : histograms) {
+      out += "  " + PadRight(h.workload + " " + h.measurement, 24);
+      Result<metrics::Histogram> decoded = metrics::Histogram::Deserialize(h.bytes);
+      if (!decoded.ok()) {
+        out += "unreadable: " + decoded.status().message() + "\n";
+      } else if (decoded->TotalCount() == 0) {
+        out += "no values\n";
+      } else {
+        out += "n " + std::to_string(decoded->TotalCount()) + "  p50 " +
+               Ms(decoded->ValueAtPercentile(50)) + "  p99 " + Ms(decoded->ValueAtPercentile(99)) +
+               "  p99.9 " + Ms(decoded->ValueAtPercentile(99.9)) + "  max " + Ms(decoded->Max()) +
+               "\n";
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<store::StoredArtifact> artifacts, store.Artifacts(run_id));
+  if (!artifacts.empty()) {
+    out += "\nartifacts\n";
+    for (const store::StoredArtifact& a : artifacts) {
+      out += "  " + a.step + ": " + a.name + " (" + std::to_string(a.bytes) + " bytes) " + a.path +
+             "\n";
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<nlohmann::json> events, store.Events(run_id));
+  if (!events.empty()) {
+    out += "\nevents\n";
+    const int64_t t0 = events.front().value("t_ns", int64_t{0});
+    for (const nlohmann::json& e : events) {
+      char t[32];
+      snprintf(t, sizeof(t), "%8.3fs", static_cast<double>(e.value("t_ns", t0) - t0) / 1e9);
+      out += std::string("  ") + t + "  " + PadRight(Text(e, "type"), 15);
+      if (e.contains("step")) out += " " + Text(e, "step");
+      if (e.contains("message")) out += (e.contains("step") ? ": " : " ") + Text(e, "message");
+      out += "\n";
+    }
+  }
+  std::cout << out;
+  return Status::Ok();
+}
+
 int Show(const std::string& data_dir, const std::string& run_id, bool json) {
   Result<std::unique_ptr<store::RunStore>> opened = store::RunStore::Open(data_dir);
   if (!opened.ok()) return Fail(opened.status());
@@ -228,10 +281,11 @@ int Show(const std::string& data_dir, const std::string& run_id, bool json) {
   if (json) {
     // The same text as `drone run --json` writes.
     std::cout << result->dump(2) << "\n";
-  } else {
-    PrintHuman(*result);
+    return kExitOk;
   }
-  return kExitOk;
+  PrintHuman(*result);
+  Status shown = PrintStored(**opened, run_id);
+  return shown.ok() ? kExitOk : Fail(shown);
 }
 
 int Remove(const std::string& data_dir, const std::vector<std::string>& ids) {

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
@@ -321,6 +322,30 @@ steps:
   ASSERT_EQ(outcome.steps.size(), 1u);
   EXPECT_EQ(outcome.steps[0].status, StepStatus::kCancelled);
   EXPECT_LT(ctx.Outputs("s")["slept_ms"].get<int64_t>(), 5000);
+}
+
+TEST(FlowEngineTest, StepsThatSetOutputsEmitStepOutput) {
+  FlowRun run(R"(name: outputs
+steps:
+  nap: { kind: sleep, with: { duration: 1ms } }
+  echo: { kind: exec, needs: [nap], with: { argv: [/bin/echo, hi] } }
+)");
+  ASSERT_EQ(run.outcome.exit_code, 0);
+  const std::vector<std::string> types = run.EventTypes();
+  for (const char* id : {"nap", "echo"}) {
+    const std::string step(id);
+    auto start = std::find(types.begin(), types.end(), "STEP_START:" + step);
+    auto output = std::find(types.begin(), types.end(), "STEP_OUTPUT:" + step);
+    auto success = std::find(types.begin(), types.end(), "STEP_SUCCESS:" + step);
+    ASSERT_NE(output, types.end()) << step;
+    EXPECT_LT(start, output) << step;
+    EXPECT_LT(output, success) << step;
+  }
+  for (const Event& e : run.ctx.Events()) {
+    if (e.type == "STEP_OUTPUT" && e.step == "nap") {
+      EXPECT_EQ(nlohmann::json::parse(e.message), run.ctx.Outputs("nap"));
+    }
+  }
 }
 
 }  // namespace

@@ -57,8 +57,16 @@ std::vector<Event> RunContext::Events() const {
 }
 
 void RunContext::SetOutputs(const std::string& step, nlohmann::json outputs) {
-  std::lock_guard<std::mutex> lock(mu_);
-  outputs_[step] = std::move(outputs);
+  // The event carries the outputs as compact JSON, cut short: an exec step's stdout may be large,
+  // and the whole value is in the result's steps[] anyway.
+  constexpr size_t kMaxEventOutputBytes = 1024;
+  std::string text = outputs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > kMaxEventOutputBytes) text = text.substr(0, kMaxEventOutputBytes) + "...";
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    outputs_[step] = std::move(outputs);
+  }
+  Emit("STEP_OUTPUT", step, std::move(text));
 }
 
 nlohmann::json RunContext::Outputs(const std::string& step) const {

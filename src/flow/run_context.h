@@ -94,7 +94,8 @@ class RunContext {
   void Emit(std::string type, std::string step, std::string message);
   std::vector<Event> Events() const;
 
-  // Step outputs, addressable as ${{ steps.ID.outputs.PATH }}.
+  // Step outputs, addressable as ${{ steps.ID.outputs.PATH }}. Emits STEP_OUTPUT with the outputs
+  // as JSON (the first 1 KiB).
   void SetOutputs(const std::string& step, nlohmann::json outputs);
   nlohmann::json Outputs(const std::string& step) const;
   // {"params": {...}, "steps": {"id": {"outputs": {...}}}} for spec::Interpolate.

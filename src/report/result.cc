@@ -58,7 +58,7 @@ nlohmann::json BuildResult(const flow::RunContext& run, const flow::RunOutcome& 
   }
   nlohmann::json events = nlohmann::json::array();
   for (const flow::Event& e : run.Events()) events.push_back(e.ToJson());
-  return {{"run_id", run.run_id()},
+  nlohmann::json result = {{"run_id", run.run_id()},
           {"flow", run.flow().name},
           {"file", run.flow().file},
           {"params", run.flow().params},
@@ -71,8 +71,10 @@ nlohmann::json BuildResult(const flow::RunContext& run, const flow::RunOutcome& 
           {"workloads", workloads},
           {"faults", faults},
           {"checks", checks},
-          {"artifacts", artifacts},
           {"events", events}};
+  // Only runs that kept files have artifacts (a collect step ran).
+  if (!artifacts.empty()) result["artifacts"] = std::move(artifacts);
+  return result;
 }
 
 std::string HumanSummary(const nlohmann::json& result, bool color) {

@@ -21,6 +21,7 @@
 #include "core/text.h"
 #include "core/units.h"
 #include "spec/expression.h"
+#include "spec/flow_schema.h"
 #include "spec/http_url.h"
 
 namespace drone::spec {
@@ -28,57 +29,32 @@ namespace {
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 
-const std::vector<std::string> kTopKeys = {"name", "description", "params", "steps", "finally"};
-const std::vector<std::string> kStepKeys = {"kind",  "needs",   "with",    "background",
-                                            "after", "timeout", "on_error"};
+// The allowed keys of each section come from the flow format's table (spec/flow_schema.h), which
+// `drone schema` turns into the JSON Schema.
+const std::vector<std::string> kTopKeys = FieldNames(TopLevelFields());
+const std::vector<std::string> kStepKeys = FieldNames(StepFields());
 // In StepKind order.
-const std::vector<std::string> kKindNames = {"cluster",       "topic", "workload", "fault.kill",
-                                             "fault.network", "check", "sleep",    "exec",
-                                             "wait",          "http",  "collect",
-                                             "flow"};
-const std::vector<std::string> kClusterKeys = {"broker", "platform", "nodes", "bootstrap"};
-const std::vector<std::string> kTopicKeys = {"cluster", "name", "partitions", "replication",
-                                             "config"};
-const std::vector<std::string> kWorkloadKeys = {"cluster",
-                                                "topic",
-                                                "producers",
-                                                "consumers",
-                                                "rate",
-                                                "size",
-                                                "keys",
-                                                "duration",
-                                                "messages",
-                                                "acks",
-                                                "idempotence",
-                                                "linger",
-                                                "batch_size",
-                                                "compression",
-                                                "delivery",
-                                                "drain_timeout",
-                                                "message_timeout",
-                                                "group",
-                                                "seed",
-                                                "producer_config",
-                                                "consumer_config"};
-const std::vector<std::string> kFaultKillKeys = {"cluster", "target", "duration", "failback"};
-const std::vector<std::string> kFaultNetworkKeys = {"cluster", "target", "duration", "delay"};
-const std::vector<std::string> kCheckKeys = {"workload", "expect"};
-const std::vector<std::string> kSleepKeys = {"duration"};
-const std::vector<std::string> kExecKeys = {"argv", "env", "cwd", "expect_exit", "max_output"};
-const std::vector<std::string> kWaitKeys = {"workload", "until", "deadline", "poll"};
+const std::vector<std::string> kKindNames = StepKindNames();
+const std::vector<std::string> kClusterKeys = FieldNames(FindStepKind("cluster")->with);
+const std::vector<std::string> kTopicKeys = FieldNames(FindStepKind("topic")->with);
+const std::vector<std::string> kWorkloadKeys = FieldNames(FindStepKind("workload")->with);
+const std::vector<std::string> kFaultKillKeys = FieldNames(FindStepKind("fault.kill")->with);
+const std::vector<std::string> kFaultNetworkKeys = FieldNames(FindStepKind("fault.network")->with);
+const std::vector<std::string> kCheckKeys = FieldNames(FindStepKind("check")->with);
+const std::vector<std::string> kSleepKeys = FieldNames(FindStepKind("sleep")->with);
+const std::vector<std::string> kExecKeys = FieldNames(FindStepKind("exec")->with);
+const std::vector<std::string> kWaitKeys = FieldNames(FindStepKind("wait")->with);
+const std::vector<std::string> kHttpKeys = FieldNames(FindStepKind("http")->with);
+const std::vector<std::string> kHttpExpectKeys = FieldNames(HttpExpectFields());
+const std::vector<std::string> kCollectKeys = FieldNames(FindStepKind("collect")->with);
+const std::vector<std::string> kSubFlowKeys = FieldNames(FindStepKind("flow")->with);
 // The live totals of a running workload that `wait` can test (flow/run_context.h).
 const std::vector<std::string> kLiveWorkloadFields = {"sent",     "acked", "failed",
                                                       "indeterminate", "received", "lag",
                                                       "elapsed_s"};
-const std::vector<std::string> kHttpKeys = {"url",      "method",          "headers",
-                                            "body",     "expect",          "deadline",
-                                            "interval", "request_timeout", "max_body"};
-const std::vector<std::string> kHttpExpectKeys = {"status", "body_contains", "body_regex"};
-const std::vector<std::string> kCollectKeys = {"paths", "name", "logs"};
-const std::vector<std::string> kSubFlowKeys = {"path", "params"};
-const std::vector<std::string> kSizeKeys = {"distribution", "min", "max", "mean", "stddev"};
-const std::vector<std::string> kKeysKeys = {"mode", "count"};
-const std::vector<std::string> kNeedStates = {"succeeded", "started", "done", "failed"};
+const std::vector<std::string> kSizeKeys = FieldNames(SizeFields());
+const std::vector<std::string> kKeysKeys = FieldNames(KeysFields());
+const std::vector<std::string> kNeedStates = NeedStateNames();
 
 constexpr const char* kExpressionHint =
     "expressions are written ${{ params.NAME }} or ${{ steps.ID.outputs.NAME }}";

@@ -70,6 +70,29 @@ CREATE TABLE checks (
 );
 CREATE INDEX checks_by_run ON checks (run_id);
 )sql",
+    // 1 -> 2: histograms, artifacts, the flow text, matrix runs
+    R"sql(
+ALTER TABLE runs ADD COLUMN flow_text TEXT;
+ALTER TABLE runs ADD COLUMN matrix_id TEXT;
+CREATE INDEX runs_by_matrix ON runs (matrix_id) WHERE matrix_id IS NOT NULL;
+CREATE TABLE histograms (
+  run_id      TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  workload    TEXT NOT NULL,
+  measurement TEXT NOT NULL,
+  count       INTEGER NOT NULL,
+  data        BLOB NOT NULL,
+  PRIMARY KEY (run_id, workload, measurement)
+);
+CREATE TABLE artifacts (
+  run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  seq    INTEGER NOT NULL,
+  step   TEXT,
+  name   TEXT,
+  path   TEXT,
+  bytes  INTEGER,
+  PRIMARY KEY (run_id, seq)
+);
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration script per schema version");
@@ -115,6 +138,9 @@ class Statement {
   void BindInt(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
   void BindReal(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
   void BindNull(int i) { sqlite3_bind_null(stmt_, i); }
+  void BindBlob(int i, const std::string& v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
 
   // Strings as they are, other JSON values as their text, null or missing as SQL NULL.
   void BindJsonText(int i, const nlohmann::json* v) {
@@ -142,6 +168,12 @@ class Statement {
              : std::string();
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string Blob(int col) const {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    return p ? std::string(static_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
 
  private:
   sqlite3_stmt* stmt_;
@@ -315,7 +347,7 @@ Result<bool> RunStore::RunExistsLocked(const std::string& run_id) const {
   return DbError(db_, path_, "looking up run " + run_id);
 }
 
-Status RunStore::SaveResult(const nlohmann::json& result) {
+Status RunStore::SaveResult(const nlohmann::json& result, const RunExtras& extras) {
   const nlohmann::json* id = Field(result, "run_id");
   if (id == nullptr || !id->is_string() || id->get_ref<const std::string&>().empty()) {
     return InvalidArgument("a result to store needs a non-empty string \"run_id\"");
@@ -337,8 +369,8 @@ Status RunStore::SaveResult(const nlohmann::json& result) {
         Statement ins,
         Prepare(db_, path_,
                 "INSERT INTO runs (run_id, flow, file, verdict, exit_code, started_at, "
-                "finished_at, params_json, result_json) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+                "finished_at, params_json, result_json, flow_text, matrix_id) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
     ins.BindText(1, run_id);
     ins.BindJsonText(2, Field(result, "flow"));
     ins.BindJsonText(3, Field(result, "file"));
@@ -358,7 +390,51 @@ Status RunStore::SaveResult(const nlohmann::json& result) {
       ins.BindNull(8);
     }
     ins.BindText(9, result.dump());
+    if (extras.flow_text.empty()) {
+      ins.BindNull(10);
+    } else {
+      ins.BindText(10, extras.flow_text);
+    }
+    const nlohmann::json* matrix = Field(result, "matrix");
+    ins.BindJsonText(11, matrix ? Field(*matrix, "id") : nullptr);
     RETURN_IF_ERROR(StepDone(ins, db_, path_, doing.c_str()));
+  }
+  {
+    ASSIGN_OR_RETURN(Statement ins,
+                     Prepare(db_, path_,
+                             "INSERT INTO histograms (run_id, workload, measurement, count, data) "
+                             "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    for (const StoredHistogram& h : extras.histograms) {
+      ins.Reset();
+      ins.BindText(1, run_id);
+      ins.BindText(2, h.workload);
+      ins.BindText(3, h.measurement);
+      ins.BindInt(4, static_cast<int64_t>(h.count));
+      ins.BindBlob(5, h.bytes);
+      RETURN_IF_ERROR(StepDone(ins, db_, path_, doing.c_str()));
+    }
+  }
+  {
+    ASSIGN_OR_RETURN(Statement ins,
+                     Prepare(db_, path_,
+                             "INSERT INTO artifacts (run_id, seq, step, name, path, bytes) "
+                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    int64_t seq = 0;
+    for (const nlohmann::json& a : ArrayOrEmpty(result, "artifacts")) {
+      ins.Reset();
+      ins.BindText(1, run_id);
+      ins.BindInt(2, seq++);
+      ins.BindJsonText(3, Field(a, "step"));
+      ins.BindJsonText(4, Field(a, "name"));
+      ins.BindJsonText(5, Field(a, "path"));
+      const nlohmann::json* bytes = Field(a, "bytes");
+      if (bytes && bytes->is_number_integer()) {
+        ins.BindInt(6, bytes->get<int64_t>());
+      } else {
+        ins.BindNull(6);
+      }
+      RETURN_IF_ERROR(StepDone(ins, db_, path_, doing.c_str()));
+    }
   }
   {
     ASSIGN_OR_RETURN(Statement ins,
@@ -523,6 +599,51 @@ Result<std::vector<nlohmann::json>> RunStore::Events(const std::string& run_id) 
   }
   if (rc != SQLITE_DONE) return DbError(db_, path_, "reading the events of run " + run_id);
   return events;
+}
+
+Result<std::vector<StoredHistogram>> RunStore::Histograms(const std::string& run_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(bool exists, RunExistsLocked(run_id));
+  if (!exists) return NotFoundError(run_id);
+  ASSIGN_OR_RETURN(Statement q, Prepare(db_, path_,
+                                        "SELECT workload, measurement, count, data FROM histograms "
+                                        "WHERE run_id = ?1 ORDER BY workload, measurement"));
+  q.BindText(1, run_id);
+  std::vector<StoredHistogram> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    out.push_back({q.Text(0), q.Text(1), static_cast<uint64_t>(q.Int(2)), q.Blob(3)});
+  }
+  if (rc != SQLITE_DONE) return DbError(db_, path_, "reading the histograms of run " + run_id);
+  return out;
+}
+
+Result<std::vector<StoredArtifact>> RunStore::Artifacts(const std::string& run_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(bool exists, RunExistsLocked(run_id));
+  if (!exists) return NotFoundError(run_id);
+  ASSIGN_OR_RETURN(Statement q, Prepare(db_, path_,
+                                        "SELECT step, name, path, bytes FROM artifacts "
+                                        "WHERE run_id = ?1 ORDER BY seq"));
+  q.BindText(1, run_id);
+  std::vector<StoredArtifact> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    out.push_back({q.Text(0), q.Text(1), q.Text(2), q.IsNull(3) ? 0 : q.Int(3)});
+  }
+  if (rc != SQLITE_DONE) return DbError(db_, path_, "reading the artifacts of run " + run_id);
+  return out;
+}
+
+Result<std::string> RunStore::FlowText(const std::string& run_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Statement q,
+                   Prepare(db_, path_, "SELECT flow_text FROM runs WHERE run_id = ?1"));
+  q.BindText(1, run_id);
+  int rc = q.Step();
+  if (rc == SQLITE_DONE) return NotFoundError(run_id);
+  if (rc != SQLITE_ROW) return DbError(db_, path_, "reading run " + run_id);
+  return q.Text(0);
 }
 
 Status RunStore::DeleteRun(const std::string& run_id) {

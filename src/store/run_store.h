@@ -1,8 +1,11 @@
 // The run store: finished runs kept in an SQLite database (`runs.db`, WAL mode) in a data
 // directory, so that `drone runs` (and later the server and the UI) can list, show and compare
 // them. A run goes in as the result JSON that `drone run --json` writes (docs/results.md) and comes
-// back out unchanged; its steps, events, per-second series points and checks are also stored as
-// rows so they can be queried without parsing the whole result. Schema: docs/store.md.
+// back out unchanged; its steps, events, per-second series points, checks and artifacts are also
+// stored as rows so they can be queried without parsing the whole result. Next to the result, a
+// run keeps what the JSON does not carry: its latency histograms (serialised, mergeable, so that
+// runs can be compared at any percentile later) and the text of the flow it ran (so it can be run
+// again). Schema: docs/store.md.
 //
 // Thread-safety: a RunStore is safe for concurrent use from multiple threads (one connection,
 // guarded by a mutex). Several RunStore instances, in one process or in several, may open the same
@@ -25,7 +28,7 @@ struct sqlite3;
 namespace drone::store {
 
 // The schema this code writes; Open() migrates older stores up to it and refuses newer ones.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // The database file inside a data directory.
 inline constexpr const char* kDatabaseFileName = "runs.db";
@@ -42,6 +45,32 @@ struct RunSummary {
   int exit_code = 0;
   std::string started_at;  // "2026-11-24T04:29:42.123Z", as in the result
   std::string finished_at;
+};
+
+// One serialised latency histogram of a run (metrics::Histogram::Serialize()).
+struct StoredHistogram {
+  std::string workload;     // the workload step's id
+  std::string measurement;  // publish, end_to_end, service or send_delay
+  uint64_t count = 0;       // values recorded, for queries that do not decode the histogram
+  std::string bytes;        // Histogram::Serialize() output
+
+  bool operator==(const StoredHistogram&) const = default;
+};
+
+// A file a step collected into the run directory: an entry of the result's `artifacts[]`.
+struct StoredArtifact {
+  std::string step;
+  std::string name;
+  std::string path;
+  int64_t bytes = 0;
+
+  bool operator==(const StoredArtifact&) const = default;
+};
+
+// What a run stores besides its result JSON.
+struct RunExtras {
+  std::vector<StoredHistogram> histograms;
+  std::string flow_text;  // the flow file as it was when the run started; empty: not kept
 };
 
 struct RunFilter {
@@ -62,10 +91,12 @@ class RunStore {
   RunStore(const RunStore&) = delete;
   RunStore& operator=(const RunStore&) = delete;
 
-  // Stores one result JSON as `drone run --json` writes it, in one transaction. Saving a run_id
-  // that is already stored replaces it (with all its rows). InvalidArgument when `result` is not an
-  // object with a non-empty string `run_id`.
-  Status SaveResult(const nlohmann::json& result);
+  // Stores one result JSON as `drone run --json` writes it, with `extras`, in one transaction.
+  // Saving a run_id that is already stored replaces it (with all its rows). Artifacts come from
+  // the result's top-level `artifacts` array of {step, name, path, bytes} (none when it is
+  // missing); a run of a matrix is tagged with the result's `matrix.id`. InvalidArgument when
+  // `result` is not an object with a non-empty string `run_id`.
+  Status SaveResult(const nlohmann::json& result, const RunExtras& extras = {});
 
   // Stored runs, newest first (by started_at, then run_id).
   Result<std::vector<RunSummary>> ListRuns(const RunFilter& filter) const;
@@ -76,6 +107,16 @@ class RunStore {
   // The run's events in their original order, each {t, t_ns, type[, step][, message]} as in the
   // result's `events[]`. NotFound when the run is missing; empty when it had no events.
   Result<std::vector<nlohmann::json>> Events(const std::string& run_id) const;
+
+  // The run's histograms, by workload then measurement. NotFound when the run is missing.
+  Result<std::vector<StoredHistogram>> Histograms(const std::string& run_id) const;
+
+  // The run's artifacts in result order. NotFound when the run is missing.
+  Result<std::vector<StoredArtifact>> Artifacts(const std::string& run_id) const;
+
+  // The flow text the run was started with; empty when it was not kept (runs stored by a Drone
+  // before schema version 2). NotFound when the run is missing.
+  Result<std::string> FlowText(const std::string& run_id) const;
 
   // Removes a run and all its rows. NotFound when missing.
   Status DeleteRun(const std::string& run_id);

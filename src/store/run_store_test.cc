@@ -180,9 +180,10 @@ TEST_F(RunStoreTest, OpenCreatesDirectoryAndDatabaseInWalMode) {
   EXPECT_EQ(store->path(), (nested / "runs.db").string());
   RawDb raw((nested / "runs.db").string());
   EXPECT_EQ(raw.Query("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.Query("SELECT version FROM schema_version"), "1");
+  EXPECT_EQ(raw.Query("SELECT version FROM schema_version"), std::to_string(kSchemaVersion));
   EXPECT_EQ(raw.Query("SELECT count(*) FROM schema_version"), "1");
-  for (const char* table : {"runs", "steps", "events", "series", "checks"}) {
+  for (const char* table :
+       {"runs", "steps", "events", "series", "checks", "histograms", "artifacts"}) {
     EXPECT_EQ(raw.Query(std::string("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                     "name = '") +
                         table + "'"),
@@ -317,15 +318,149 @@ TEST_F(RunStoreTest, StoresEventSeriesCheckAndStepRows) {
   EXPECT_EQ(store->Events("missing").status().code(), StatusCode::kNotFound);
 }
 
+// Histograms and artifacts for MakeResult's run, as a run of the engine would store them.
+RunExtras MakeExtras() {
+  RunExtras extras;
+  // Bytes with a NUL and high bits: the column is a BLOB, not text.
+  extras.histograms.push_back({"load0", "end_to_end", 42, std::string("HDR\0\x01\xff\x80x", 8)});
+  extras.histograms.push_back({"load0", "publish", 7, std::string("\0\0\0", 3)});
+  extras.flow_text = "name: quickstart\nsteps: {}\n";
+  return extras;
+}
+
+json WithArtifacts(json result) {
+  result["artifacts"] = json::array(
+      {{{"step", "logs"}, {"name", "broker-1.log"}, {"path", "/tmp/run/logs/broker-1.log"},
+        {"bytes", 1234}},
+       {{"step", "logs"}, {"name", "stats.json"}, {"path", "/tmp/run/stats.json"}, {"bytes", 0}}});
+  return result;
+}
+
+TEST_F(RunStoreTest, HistogramsArtifactsAndFlowTextRoundTrip) {
+  std::unique_ptr<RunStore> store = OpenOrDie(dir_);
+  ASSERT_NE(store, nullptr);
+  const RunExtras extras = MakeExtras();
+  ASSERT_OK(store->SaveResult(WithArtifacts(MakeResult("r1")), extras));
+
+  Result<std::vector<StoredHistogram>> histograms = store->Histograms("r1");
+  ASSERT_OK(histograms.status());
+  EXPECT_EQ(*histograms, extras.histograms);
+  Result<std::vector<StoredArtifact>> artifacts = store->Artifacts("r1");
+  ASSERT_OK(artifacts.status());
+  const std::vector<StoredArtifact> want = {
+      {"logs", "broker-1.log", "/tmp/run/logs/broker-1.log", 1234},
+      {"logs", "stats.json", "/tmp/run/stats.json", 0}};
+  EXPECT_EQ(*artifacts, want);
+  Result<std::string> text = store->FlowText("r1");
+  ASSERT_OK(text.status());
+  EXPECT_EQ(*text, extras.flow_text);
+  EXPECT_EQ(RawDb(DbPath()).Query(
+                "SELECT sum(count) FROM histograms WHERE run_id = 'r1' AND workload = 'load0'"),
+            "49");
+
+  // A result without `artifacts` (no collect step) and a run without extras store neither.
+  ASSERT_OK(store->SaveResult(MakeResult("plain")));
+  ASSERT_OK(store->Histograms("plain").status());
+  EXPECT_TRUE(store->Histograms("plain")->empty());
+  EXPECT_TRUE(store->Artifacts("plain")->empty());
+  EXPECT_EQ(store->FlowText("plain").value(), "");
+  EXPECT_EQ(store->Histograms("missing").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->Artifacts("missing").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->FlowText("missing").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(RunStoreTest, StoresEveryEventTypeTheEngineEmits) {
+  const std::vector<std::string> types = {
+      "RUN_START",    "STEP_START",     "STEP_OUTPUT",  "STEP_SUCCESS",  "STEP_FAILURE",
+      "STEP_SKIPPED", "STEP_RETRY",     "STEP_REUSED",  "FAULT_INJECTED", "FAULT_HEALED",
+      "CHECK_PASSED", "CHECK_FAILED",   "UNDO",         "RUN_END"};
+  json result = MakeResult("r1", "quickstart", "pass", "2026-01-02T03:04:05.000Z", 0);
+  for (size_t i = 0; i < types.size(); ++i) {
+    result["events"].push_back({{"t", "2026-01-02T03:04:05.000Z"},
+                                {"t_ns", int64_t{1767323045000000000} + static_cast<int64_t>(i)},
+                                {"type", types[i]},
+                                {"step", "s" + std::to_string(i)},
+                                {"message", "m" + std::to_string(i)}});
+  }
+  std::unique_ptr<RunStore> store = OpenOrDie(dir_);
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->SaveResult(result));
+  Result<std::vector<json>> events = store->Events("r1");
+  ASSERT_OK(events.status());
+  std::vector<std::string> got;
+  for (const json& e : *events) got.push_back(e.at("type"));
+  EXPECT_EQ(got, types);
+  RawDb raw(DbPath());
+  EXPECT_EQ(raw.Query("SELECT message FROM events WHERE run_id = 'r1' AND type = 'STEP_OUTPUT'"),
+            "m2");
+}
+
+// The schema as Drone wrote it at version 1, frozen: an older runs.db must still open.
+constexpr const char* kVersion1Schema = R"sql(
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES (1);
+CREATE TABLE runs (run_id TEXT PRIMARY KEY, flow TEXT, file TEXT, verdict TEXT,
+  exit_code INTEGER, started_at TEXT, finished_at TEXT, params_json TEXT,
+  result_json TEXT NOT NULL);
+CREATE INDEX runs_by_start ON runs (started_at DESC, run_id DESC);
+CREATE INDEX runs_by_flow ON runs (flow, started_at DESC);
+CREATE TABLE steps (run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  step_id TEXT NOT NULL, kind TEXT, status TEXT, started_at TEXT, finished_at TEXT, error TEXT,
+  outputs_json TEXT);
+CREATE INDEX steps_by_run ON steps (run_id);
+CREATE TABLE events (run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL, t_ns INTEGER, t TEXT, type TEXT, step TEXT, message TEXT,
+  PRIMARY KEY (run_id, seq));
+CREATE TABLE series (run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  workload TEXT NOT NULL, t REAL, point_json TEXT NOT NULL);
+CREATE INDEX series_by_run ON series (run_id, workload, t);
+CREATE TABLE checks (run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  step TEXT, expect TEXT, observed_json TEXT, passed INTEGER);
+CREATE INDEX checks_by_run ON checks (run_id);
+INSERT INTO runs (run_id, flow, verdict, exit_code, started_at, finished_at, result_json)
+  VALUES ('old', 'quickstart', 'pass', 0, '2025-06-01T00:00:00.000Z',
+          '2025-06-01T00:00:20.000Z', '{"run_id":"old","flow":"quickstart","verdict":"pass"}');
+INSERT INTO events VALUES ('old', 0, 1, '2025-06-01T00:00:00.000Z', 'RUN_START', NULL, NULL);
+)sql";
+
+TEST_F(RunStoreTest, MigratesAVersion1Store) {
+  fs::create_directories(dir_);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, kVersion1Schema, nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  std::unique_ptr<RunStore> store = OpenOrDie(dir_);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawDb(DbPath()).Query("SELECT max(version) FROM schema_version"),
+            std::to_string(kSchemaVersion));
+  // The old run reads as before and has nothing of what version 2 added.
+  Result<json> old = store->GetResult("old");
+  ASSERT_OK(old.status());
+  EXPECT_EQ(old->at("verdict"), "pass");
+  EXPECT_EQ(store->Events("old")->size(), 1u);
+  EXPECT_TRUE(store->Histograms("old")->empty());
+  EXPECT_EQ(store->FlowText("old").value(), "");
+  EXPECT_EQ(ListIds(*store, RunFilter{}), std::vector<std::string>{"old"});
+  // New runs use the new tables.
+  ASSERT_OK(store->SaveResult(WithArtifacts(MakeResult("new")), MakeExtras()));
+  EXPECT_EQ(store->Histograms("new")->size(), 2u);
+  EXPECT_EQ(store->Artifacts("new")->size(), 2u);
+  EXPECT_EQ(RawDb(DbPath()).Query("PRAGMA integrity_check"), "ok");
+}
+
 TEST_F(RunStoreTest, DeleteCascadesToEveryTable) {
   std::unique_ptr<RunStore> store = OpenOrDie(dir_);
   ASSERT_NE(store, nullptr);
-  ASSERT_OK(store->SaveResult(MakeResult("gone")));
-  ASSERT_OK(store->SaveResult(MakeResult("kept")));
+  ASSERT_OK(store->SaveResult(WithArtifacts(MakeResult("gone")), MakeExtras()));
+  ASSERT_OK(store->SaveResult(WithArtifacts(MakeResult("kept")), MakeExtras()));
   ASSERT_OK(store->DeleteRun("gone"));
 
   RawDb raw(DbPath());
-  for (const char* table : {"runs", "steps", "events", "series", "checks"}) {
+  for (const char* table :
+       {"runs", "steps", "events", "series", "checks", "histograms", "artifacts"}) {
     EXPECT_EQ(raw.Count(table, "gone"), 0) << table;
     EXPECT_GT(raw.Count(table, "kept"), 0) << table;
   }
