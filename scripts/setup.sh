@@ -9,6 +9,8 @@ PACKAGES=(
   # libraries
   librdkafka-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libsqlite3-dev
   libcpp-httplib-dev
+  # RabbitMQ: the client library, and the server the local platform runs
+  librabbitmq-dev rabbitmq-server
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema python3-yaml kcat
   # formatting and static analysis (make format, make tidy)
