@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -246,6 +247,14 @@ int RunCommand(const RunFlags& flags) {
     return kExitIncomplete;
   }
   run.AttachJournal(journal->get());
+  // Where `collect` keeps files: beside the run store, or (store off) a temporary directory that
+  // goes when drone does. Created only when a step needs it.
+  const bool temporary_run_dir = flags.no_store || flags.data_dir.empty();
+  run.SetRunDir(temporary_run_dir ? (std::filesystem::temp_directory_path() /
+                                     ("drone-run-" + run.run_id())).string()
+                                  : (std::filesystem::path(flags.data_dir) / "runs" /
+                                     run.run_id()).string(),
+                temporary_run_dir);
   if (!flags.quiet) {
     std::cerr << "drone: running " << flow->name << " (run " << run.run_id() << ")\n";
   }
@@ -295,6 +304,10 @@ int RunCommand(const RunFlags& flags) {
   if (!flags.quiet) {
     std::cout << report::HumanSummary(result, isatty(STDOUT_FILENO) != 0);
     if (!flags.no_store) std::cout << "  (stored: drone runs show " << run.run_id() << ")\n";
+  }
+  if (temporary_run_dir) {
+    std::error_code ec;
+    std::filesystem::remove_all(run.run_dir(), ec);
   }
   return exit_code;
 }
