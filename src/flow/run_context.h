@@ -23,6 +23,7 @@
 #include "platforms/platform.h"
 #include "spec/flow_spec.h"
 #include "verify/delivery.h"
+#include "worker/coordinator.h"
 #include "workload/workload.h"
 
 namespace drone::workload {
@@ -80,6 +81,11 @@ class RunContext {
   workload::HistoryWriter* history() const { return history_; }
   RunObserver* observer() const { return observer_; }
 
+  // The `drone worker` processes that workload steps run on (`drone run --workers`, docs/
+  // workers.md); empty: workloads run in this process. Set before the engine runs.
+  void SetWorkers(std::vector<worker::WorkerAddress> workers);
+  std::vector<worker::WorkerAddress> workers() const;
+
   void Emit(std::string type, std::string step, std::string message);
   std::vector<Event> Events() const;
 
@@ -130,6 +136,7 @@ class RunContext {
   std::vector<faults::FaultRecord> faults_;
   std::vector<CheckRecord> checks_;
   std::vector<std::pair<std::string, std::function<Status()>>> undo_;
+  std::vector<worker::WorkerAddress> workers_;
 };
 
 }  // namespace drone::flow
