@@ -14,6 +14,7 @@
 
 #include "cli/signals.h"
 #include "cli/stored_run.h"
+#include "cli/worker_command.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "drivers/builtin_drivers.h"
@@ -217,6 +218,32 @@ int RunCommand(const RunFlags& flags) {
     }
   }
 
+  // Workers before anything else starts: a bad address is bad input.
+  RunWorkers workers;
+  if (flags.workers > 0 || !flags.workers_at.empty()) {
+    if (history) {
+      std::cerr << "drone: --history is not available with workers yet (each worker would have to "
+                   "ship its history); run without --workers for it\n";
+      return kExitBadInput;
+    }
+    Result<RunWorkers> started = StartRunWorkers(flags.workers, flags.workers_at, flags.worker_token);
+    if (!started.ok()) {
+      std::cerr << "drone: " << started.status().message() << "; nothing was started\n";
+      return started.status().code() == StatusCode::kInvalidArgument ? kExitBadInput : kExitIncomplete;
+    }
+    workers = std::move(*started);
+    if (!flags.quiet) {
+      std::cerr << "drone: workloads run on " << workers.addresses.size() << " worker"
+                << (workers.addresses.size() == 1 ? "" : "s");
+      if (workers.pool) {
+        std::cerr << " (pids";
+        for (int pid : workers.pool->pids()) std::cerr << " " << pid;
+        std::cerr << ")";
+      }
+      std::cerr << "\n";
+    }
+  }
+
   CancelToken cancel;
   SignalWatcher signals(cancel);
   bool tty = isatty(STDERR_FILENO) != 0;
@@ -238,6 +265,7 @@ int RunCommand(const RunFlags& flags) {
   uint64_t run_number = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowNs());
   flow::RunContext run(*flow, NewRunId(), run_number, first_observer, history.get());
   run_metrics.Attach(run);
+  run.SetWorkers(workers.addresses);
   // The undo journal (docs/teardown.md): written before anything outlives a step, so that
   // `drone clean` can undo it should this process be killed. Nothing is written until then.
   Result<std::unique_ptr<journal::Journal>> journal =
