@@ -19,6 +19,7 @@ struct RunFlags {
   bool no_store = false;
   int metrics_port = -1;   // >= 0: serve GET /metrics on 127.0.0.1 (0: an ephemeral port)
   std::string junit_path;  // JUnit XML of the checks and delivery verdicts
+  std::string run_id;      // empty: a new one (`drone ui` passes the id it returned)
 };
 
 int RunCommand(const RunFlags& flags);
