@@ -16,6 +16,7 @@
 
 int main(int argc, char** argv) {
   drone::cli::BlockTerminationSignals();
+  drone::cli::IgnoreBrokenPipes();
   CLI::App app{
       "drone: a test bench for message brokers.\n"
       "Describe a test as a flow (YAML): a broker cluster, producers and consumers, faults while the\n"
