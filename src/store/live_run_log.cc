@@ -73,6 +73,8 @@ Result<std::unique_ptr<LiveRunLog>> LiveRunLog::Open(const std::string& data_dir
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   std::lock_guard<std::mutex> lock(log->mu_);
   RETURN_IF_ERROR(log->ExecLocked("PRAGMA journal_mode = WAL", "switching to WAL mode"));
+  // As the run store: durable across process crashes, and no fsync per event on the run's threads.
+  RETURN_IF_ERROR(log->ExecLocked("PRAGMA synchronous = NORMAL", "setting synchronous mode"));
   RETURN_IF_ERROR(log->ExecLocked(kLiveSchema, "creating the live tables"));
   // Rows of writers that died (killed -9, a crash) would read as runs in progress forever.
   std::vector<std::string> stale;
@@ -169,7 +171,7 @@ Result<std::optional<LiveRunInfo>> LiveRunLog::Find(const std::string& run_id) c
   Stmt q(db_, "SELECT run_id, flow, started_at, pid FROM live_runs WHERE run_id = ?1");
   if (!q.ok()) return Error(db_, path_, "preparing");
   q.Bind(1, run_id);
-  if (q.Step() != SQLITE_ROW) return std::optional<LiveRunInfo>();
+  if (q.Step() != SQLITE_ROW || !ProcessAlive(q.Int(3))) return std::optional<LiveRunInfo>();
   return std::optional<LiveRunInfo>(LiveRunInfo{q.Text(0), q.Text(1), q.Text(2), q.Int(3)});
 }
 
@@ -178,7 +180,9 @@ Result<std::vector<LiveRunInfo>> LiveRunLog::List() const {
   Stmt q(db_, "SELECT run_id, flow, started_at, pid FROM live_runs ORDER BY started_at DESC");
   if (!q.ok()) return Error(db_, path_, "preparing");
   std::vector<LiveRunInfo> out;
-  while (q.Step() == SQLITE_ROW) out.push_back({q.Text(0), q.Text(1), q.Text(2), q.Int(3)});
+  while (q.Step() == SQLITE_ROW) {
+    if (ProcessAlive(q.Int(3))) out.push_back({q.Text(0), q.Text(1), q.Text(2), q.Int(3)});
+  }
   return out;
 }
 

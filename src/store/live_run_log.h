@@ -53,7 +53,8 @@ class LiveRunLog {
   // Removes the run's live rows (once the finished run is stored, or when it was not started).
   Status Finish(const std::string& run_id);
 
-  // Reader side. The run, when it is in progress; nullopt when it is not (finished or unknown).
+  // Reader side; rows whose writer process is gone are not runs in progress. The run, when it is
+  // in progress; nullopt when it is not (finished, killed, or unknown).
   Result<std::optional<LiveRunInfo>> Find(const std::string& run_id) const;
   // Runs in progress, newest first.
   Result<std::vector<LiveRunInfo>> List() const;

@@ -34,6 +34,7 @@ constexpr int kMaxStreams = 16;          // the rest stay free for the API
 constexpr int64_t kMaxStreamNs = 24LL * 3600 * kNsPerSec;
 constexpr int kRowsPerPoll = 2000;       // bounded work per poll
 constexpr size_t kMaxLogBytes = 256 * 1024;
+constexpr int kKeepAlivePolls = 25;      // about every 5 s
 
 void SendJson(httplib::Response& res, const json& body, int status = 200) {
   res.status = status;
@@ -155,7 +156,7 @@ struct UiServer::Impl {
   bool Authorized(const httplib::Request& req, httplib::Response& res) const;
   void Routes();
   void GetRuns(const httplib::Request& req, httplib::Response& res);
-  void GetRun(const std::string& id, httplib::Response& res);
+  void GetRun(const std::string& id, const httplib::Request& req, httplib::Response& res);
   void GetEvents(const std::string& id, const httplib::Request& req, httplib::Response& res);
   void GetSeries(const std::string& id, const httplib::Request& req, httplib::Response& res);
   void GetLogs(const std::string& id, const std::string& step, httplib::Response& res);
@@ -270,9 +271,18 @@ void UiServer::Impl::GetRuns(const httplib::Request& req, httplib::Response& res
   SendJson(res, {{"total", runs.size()}, {"offset", offset}, {"limit", limit}, {"runs", page}});
 }
 
-void UiServer::Impl::GetRun(const std::string& id, httplib::Response& res) {
+void UiServer::Impl::GetRun(const std::string& id, const httplib::Request& req,
+                            httplib::Response& res) {
   auto result = store->GetResult(id);
   if (result.ok()) {
+    // The page charts the series from /series; without them the result stays small however
+    // long the run.
+    if (req.get_param_value("series") == "false" && result->contains("workloads") &&
+        (*result)["workloads"].is_object()) {
+      for (auto& [name, w] : (*result)["workloads"].items()) {
+        if (w.is_object()) w.erase("series");
+      }
+    }
     SendJson(res, *result);
     return;
   }
@@ -422,7 +432,8 @@ void UiServer::Impl::PostRun(const httplib::Request& req, httplib::Response& res
 }
 
 void UiServer::Impl::Stream(const std::string& id, httplib::Response& res) {
-  bool known = store->GetResult(id).ok() || launcher->State(id).has_value();
+  // Events() answers NotFound for a run that is not stored, without reading its result.
+  bool known = store->Events(id).ok() || launcher->State(id).has_value();
   if (!known) {
     auto in_progress = live->Find(id);
     known = in_progress.ok() && in_progress->has_value();
@@ -443,6 +454,7 @@ void UiServer::Impl::Stream(const std::string& id, httplib::Response& res) {
     int64_t last_point = 0;
     int64_t started_ns = NowNs();
     std::set<std::string> sent;  // EventKey() of the events sent
+    int64_t polls = 0;
   };
   auto state = std::make_shared<State>();
   res.set_chunked_content_provider(
@@ -504,8 +516,9 @@ void UiServer::Impl::Stream(const std::string& id, httplib::Response& res) {
           sink.done();
           return true;
         }
-        // A comment keeps proxies and the browser from timing the stream out.
-        if (!send(": keep-alive\n\n")) return false;
+        // A comment now and then keeps proxies from timing the stream out, and finds readers
+        // that have gone away.
+        if (++state->polls % kKeepAlivePolls == 0 && !send(": keep-alive\n\n")) return false;
         if (NowNs() - state->started_ns > kMaxStreamNs) {
           sink.done();
           return true;
@@ -601,7 +614,7 @@ void UiServer::Impl::Routes() {
     PostRun(req, res);
   });
   server.Get(R"(/api/runs/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-    GetRun(req.matches[1], res);
+    GetRun(req.matches[1], req, res);
   });
   server.Get(R"(/api/runs/([^/]+)/events)",
              [this](const httplib::Request& req, httplib::Response& res) {
@@ -648,6 +661,8 @@ Result<std::unique_ptr<UiServer>> UiServer::Start(const UiOptions& options) {
   impl->registry.Declare("drone_ui_stored_runs", metrics::MetricType::kGauge,
                          "Runs in the run store, by verdict.");
   impl->server.new_task_queue = [] { return new httplib::ThreadPool(kThreads); };
+  // Small JSON answers on kept-alive connections would otherwise wait for delayed ACKs.
+  impl->server.set_tcp_nodelay(true);
   impl->server.set_read_timeout(10, 0);
   impl->server.set_write_timeout(10, 0);
   impl->server.set_payload_max_length(1024 * 1024);

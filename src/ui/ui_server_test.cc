@@ -158,6 +158,10 @@ TEST_F(UiServerTest, ServesTheResultContractUnchanged) {
   ASSERT_OK(store_->SaveResult(r));
   StartServer();
   EXPECT_EQ(GetJson("/api/runs/r1"), r);
+  json lean = GetJson("/api/runs/r1?series=false");
+  EXPECT_FALSE(lean["workloads"]["load"].contains("series"));
+  r["workloads"]["load"].erase("series");
+  EXPECT_EQ(lean, r);  // nothing else left out
   json missing = GetJson("/api/runs/nope", 404);
   EXPECT_NE(missing["error"].get<std::string>().find("nope"), std::string::npos);
 }

@@ -33,7 +33,7 @@ export const api = {
     request("POST", `/api/flows/${encodeURIComponent(name)}/validate`, { params }),
   start: (flow: string, params: Record<string, string>) => request("POST", "/api/runs", { flow, params }),
   runs: (query: string) => request("GET", `/api/runs${query}`),
-  run: (id: string) => request("GET", `/api/runs/${encodeURIComponent(id)}`),
+  run: (id: string) => request("GET", `/api/runs/${encodeURIComponent(id)}?series=false`),
   events: (id: string) => request("GET", `/api/runs/${encodeURIComponent(id)}/events`),
   series: (id: string, points: number) =>
     request("GET", `/api/runs/${encodeURIComponent(id)}/series?points=${points}`),
