@@ -84,6 +84,13 @@ class BrowserTest(unittest.TestCase):
         self.assertTrue(any("FAULT_INJECTED" in e for e in seen["filtered_events"]))
         self.assertTrue(all("FAULT_" in e for e in seen["filtered_events"]))
 
+    def test_compare_shows_runs_side_by_side(self):
+        self.assertEqual(self.seen["compare_columns"], 3)  # the label column and two runs
+        chart = self.seen["compare_chart"]["compare:e2e_p99"]
+        self.assertEqual(len(chart["lengths"]), 2)
+        self.assertTrue(all(n > 0 for n in chart["lengths"]), chart)
+        self.assertGreater(chart["ink"], 0)
+
     def test_the_report_renders_offline(self):
         path = os.path.join(self.dir, "report.html")
         r = run_drone("report", self.seen["run_id"], "-o", path, "--data-dir", self.data_dir)

@@ -91,6 +91,13 @@ async function live(url) {
   out.filtered_events = await page.locator("table.events tbody tr").allTextContents();
   await page.screenshot({ path: join(artifacts, "run-finished.png"), fullPage: true });
 
+  // The same run twice is enough to draw the comparison's table and chart.
+  await page.goto(`${url}/#/compare/${out.run_id},${out.run_id}`);
+  await page.waitForSelector("[data-table=compare]");
+  out.compare_columns = await page.locator("[data-table=compare] tr:first-child th").count();
+  out.compare_chart = await chartsDrawn(page, "compare:");
+  await page.screenshot({ path: join(artifacts, "compare.png"), fullPage: true });
+
   await page.goto(`${url}/#/history`);
   await page.waitForSelector("[data-table=history] a");
   out.history_runs = await page.locator("[data-table=history] a").allTextContents();
