@@ -119,8 +119,7 @@ std::vector<StepKindSchema> MakeKinds() {
             .description = "platform external: the cluster's addresses, host:port,host:port.",
             .expressions = Expressions::kParamsAndSteps},
        }},
-      {"topic",
-       "Creates a topic on a cluster.",
+      {"topic", "Creates a topic on a cluster.",
        Concat(ClusterRef(),
               {
                   {.name = "name",
@@ -234,16 +233,16 @@ std::vector<StepKindSchema> MakeKinds() {
                    .type = FT::kStringMap,
                    .description = "Raw client properties for the consumers, passed through."},
               })},
-      {"fault.kill",
-       "Takes a node down; with a duration, brings it back afterwards.",
-       Concat(ClusterRef(), {fault_target, fault_duration,
+      {"fault.kill", "Takes a node down; with a duration, brings it back afterwards.",
+       Concat(ClusterRef(), {fault_target,
+                             fault_duration,
                              {.name = "failback",
                               .type = FT::kBoolean,
                               .description = "Leadership returns to the node when it is back.",
                               .default_json = "true"}})},
-      {"fault.network",
-       "Impairs a node's links (embedded platform: added round-trip time).",
-       Concat(ClusterRef(), {fault_target, fault_duration,
+      {"fault.network", "Impairs a node's links (embedded platform: added round-trip time).",
+       Concat(ClusterRef(), {fault_target,
+                             fault_duration,
                              {.name = "delay",
                               .type = FT::kDuration,
                               .description = "The added round-trip time.",
@@ -308,7 +307,9 @@ std::vector<FieldSchema> MakeSize() {
       {.name = "min", .type = FT::kSize, .description = "The smallest message, bytes."},
       {.name = "max", .type = FT::kSize, .description = "The largest message, bytes."},
       {.name = "mean", .type = FT::kSize, .description = "normal: the mean size, bytes."},
-      {.name = "stddev", .type = FT::kSize, .description = "normal: the standard deviation, bytes."},
+      {.name = "stddev",
+       .type = FT::kSize,
+       .description = "normal: the standard deviation, bytes."},
   };
 }
 
@@ -334,8 +335,7 @@ constexpr const char* kExpressionPattern = "\\$\\{\\{.*\\}\\}";
 constexpr const char* kStepsExpressionPattern = "\\$\\{\\{\\s*steps\\.";
 constexpr const char* kDurationPattern =
     "^\\s*[0-9]+(\\.[0-9]+)?\\s*([nN][sS]|[uU][sS]|µs|[mM][sS]|[sS]|[mM]|[hH])\\s*$";
-constexpr const char* kSizePattern =
-    "^\\s*[0-9]+\\s*([bB]|[kKmMgG][iI]?[bB])?\\s*$";
+constexpr const char* kSizePattern = "^\\s*[0-9]+\\s*([bB]|[kKmMgG][iI]?[bB])?\\s*$";
 
 json Ref(const std::string& def) { return {{"$ref", "#/$defs/" + def}}; }
 
@@ -380,10 +380,9 @@ json ValueSchema(const FieldSchema& f) {
       return OrExpression({{"anyOf", json::array({Ref("size"), Ref("size_distribution")})}},
                           f.expressions);
     case FT::kRate:
-      return OrExpression(
-          {{"anyOf", json::array({json{{"type", "number"}, {"minimum", 0}},
-                                  json{{"enum", {"max", "unlimited"}}}})}},
-          f.expressions);
+      return OrExpression({{"anyOf", json::array({json{{"type", "number"}, {"minimum", 0}},
+                                                  json{{"enum", {"max", "unlimited"}}}})}},
+                          f.expressions);
     case FT::kKeys:
       return OrExpression({{"anyOf", json::array({json{{"const", "none"}}, Ref("keys")})}},
                           f.expressions);
@@ -436,9 +435,10 @@ json ObjectSchema(const std::vector<FieldSchema>& fields, const std::string& des
     properties[f.name] = std::move(p);
     if (f.required) required.push_back(f.name);
   }
-  json s = {{"type", nullable && required.empty() ? json::array({"object", "null"}) : json("object")},
-            {"properties", std::move(properties)},
-            {"additionalProperties", false}};
+  json s = {
+      {"type", nullable && required.empty() ? json::array({"object", "null"}) : json("object")},
+      {"properties", std::move(properties)},
+      {"additionalProperties", false}};
   if (!description.empty()) s["description"] = description;
   if (!required.empty()) s["required"] = std::move(required);
   return s;
@@ -531,8 +531,9 @@ nlohmann::json FlowJsonSchema() {
     json then = {{"properties", {{"with", Ref(def)}}}};
     // A kind with required parameters needs its `with`.
     if (defs[def].contains("required")) then["required"] = {"with"};
-    kinds.push_back({{"if", {{"properties", {{"kind", {{"const", k.name}}}}}, {"required", {"kind"}}}},
-                     {"then", std::move(then)}});
+    kinds.push_back(
+        {{"if", {{"properties", {{"kind", {{"const", k.name}}}}}, {"required", {"kind"}}}},
+         {"then", std::move(then)}});
   }
   step["allOf"] = std::move(kinds);
   defs["step"] = std::move(step);
