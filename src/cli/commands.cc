@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/matrix_command.h"
 #include "cli/signals.h"
 #include "cli/stored_run.h"
 #include "core/clock.h"
@@ -24,6 +25,7 @@
 #include "report/result.h"
 #include "spec/flow_schema.h"
 #include "spec/loader.h"
+#include "spec/matrix.h"
 #include "store/run_store.h"
 #include "workload/history.h"
 
@@ -47,18 +49,6 @@ std::optional<spec::FlowSpec> LoadChecked(const std::string& path,
   std::cerr << "drone: " << errors.size() << (errors.size() == 1 ? " problem" : " problems")
             << " in " << path << "; nothing was started\n";
   return std::nullopt;
-}
-
-std::string NewRunId() {
-  std::random_device rd;
-  char buf[64];
-  time_t now = time(nullptr);
-  tm utc{};
-  gmtime_r(&now, &utc);
-  strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &utc);
-  char suffix[16];
-  snprintf(suffix, sizeof(suffix), "-%04x", rd() & 0xffff);
-  return std::string(buf) + suffix;
 }
 
 std::string Rate(uint64_t per_s) {
@@ -138,6 +128,18 @@ class ConsoleObserver : public flow::RunObserver {
 
 }  // namespace
 
+std::string NewRunId() {
+  std::random_device rd;
+  char buf[64];
+  time_t now = time(nullptr);
+  tm utc{};
+  gmtime_r(&now, &utc);
+  strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &utc);
+  char suffix[16];
+  snprintf(suffix, sizeof(suffix), "-%04x", rd() & 0xffff);
+  return std::string(buf) + suffix;
+}
+
 bool ParseParams(const std::vector<std::string>& items, std::map<std::string, std::string>* out) {
   for (const std::string& item : items) {
     size_t eq = item.find('=');
@@ -154,6 +156,11 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
                     bool json) {
   std::optional<spec::FlowSpec> flow = LoadChecked(flow_path, params);
   if (!flow) return kExitBadInput;
+  nlohmann::json combinations = nlohmann::json::array();
+  if (!flow->matrix.empty() && !ValidateMatrix(flow_path, params, *flow, &combinations)) {
+    std::cerr << "drone: some matrix combinations of " << flow_path << " are not valid\n";
+    return kExitBadInput;
+  }
   if (json) {
     nlohmann::json steps = nlohmann::json::array();
     for (const spec::Step& s : flow->steps) {
@@ -162,7 +169,9 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
       steps.push_back({{"id", s.id}, {"kind", spec::StepKindName(s.kind)}, {"needs", needs},
                        {"background", s.background}});
     }
-    std::cout << nlohmann::json{{"flow", flow->name}, {"valid", true}, {"steps", steps}}.dump(2) << "\n";
+    nlohmann::json out = {{"flow", flow->name}, {"valid", true}, {"steps", steps}};
+    if (!flow->matrix.empty()) out["matrix"] = combinations;
+    std::cout << out.dump(2) << "\n";
     return 0;
   }
   std::cout << flow->name << ": valid, " << flow->steps.size() << " steps\n";
@@ -180,12 +189,19 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
   for (const spec::Step& s : flow->finally) {
     std::cout << "  finally " << s.id << " (" << spec::StepKindName(s.kind) << ")\n";
   }
+  if (!flow->matrix.empty()) {
+    std::cout << "matrix: " << combinations.size() << " combinations, each a run\n";
+    for (const nlohmann::json& c : combinations) {
+      std::cout << "  " << spec::DescribeCombination(flow->matrix, c["params"]) << "\n";
+    }
+  }
   return 0;
 }
 
 int RunCommand(const RunFlags& flags) {
   std::optional<spec::FlowSpec> flow = LoadChecked(flags.flow_path, flags.params);
   if (!flow) return kExitBadInput;
+  if (!flow->matrix.empty()) return MatrixRunCommand(flags, *flow);
   const std::string flow_text = ReadFlowText(flags.flow_path);
   std::unique_ptr<workload::HistoryWriter> history;
   if (!flags.history_path.empty()) {

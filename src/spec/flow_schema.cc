@@ -30,6 +30,12 @@ std::vector<FieldSchema> MakeTopLevel() {
        .description = "The steps, by id. Steps with no dependency path between them run in "
                       "parallel.",
        .required = true},
+      {.name = "matrix",
+       .type = FT::kMatrix,
+       .description = "Runs the flow once per combination of these parameter values, e.g. "
+                      "{size: [100, 1000], acks: [\"1\", all]}; each key is a declared parameter. "
+                      "`-p NAME=VALUE` fixes one to a single value.",
+       .expressions = Expressions::kNone},
       {.name = "finally",
        .type = FT::kSteps,
        .description = "Steps that run after every step has ended and the undo actions have run, "
@@ -419,6 +425,17 @@ json ValueSchema(const FieldSchema& f) {
               {"additionalProperties", Ref("step")}};
     case FT::kWith:
       return {{"type", json::array({"object", "null"})}};
+    case FT::kMatrix:
+      return {{"type", "object"},
+              {"minProperties", 1},
+              {"propertyNames", {{"pattern", kIdentifierPattern}}},
+              {"additionalProperties",
+               {{"type", "array"},
+                {"minItems", 1},
+                {"uniqueItems", true},
+                {"items",
+                 {{"type", json::array({"string", "number", "boolean"})},
+                  {"not", {{"type", "string"}, {"pattern", kExpressionPattern}}}}}}}};
   }
   return json::object();
 }
