@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/from_failure.h"
 #include "cli/matrix_command.h"
 #include "cli/signals.h"
 #include "cli/stored_run.h"
@@ -199,10 +200,21 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
 }
 
 int RunCommand(const RunFlags& flags) {
-  std::optional<spec::FlowSpec> flow = LoadChecked(flags.flow_path, flags.params);
-  if (!flow) return kExitBadInput;
-  if (!flow->matrix.empty()) return MatrixRunCommand(flags, *flow);
-  const std::string flow_text = ReadFlowText(flags.flow_path);
+  std::optional<spec::FlowSpec> flow;
+  std::string flow_text;
+  ResumePlan resume;
+  if (!flags.from_failure.empty()) {
+    flow.emplace();
+    if (!PrepareFromFailure(flags.data_dir, flags.from_failure, flags.params, &*flow, &flow_text,
+                            &resume)) {
+      return kExitBadInput;
+    }
+  } else {
+    flow = LoadChecked(flags.flow_path, flags.params);
+    if (!flow) return kExitBadInput;
+    if (!flow->matrix.empty()) return MatrixRunCommand(flags, *flow);
+    flow_text = ReadFlowText(flags.flow_path);
+  }
   std::unique_ptr<workload::HistoryWriter> history;
   if (!flags.history_path.empty()) {
     auto opened = workload::HistoryWriter::Open(flags.history_path);
@@ -228,8 +240,13 @@ int RunCommand(const RunFlags& flags) {
   std::random_device rd;
   uint64_t run_number = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowNs());
   flow::RunContext run(*flow, NewRunId(), run_number, &observer, history.get());
+  if (!flags.from_failure.empty()) run.SetReused(resume.reused, flags.from_failure);
   if (!flags.quiet) {
     std::cerr << "drone: running " << flow->name << " (run " << run.run_id() << ")\n";
+    if (!flags.from_failure.empty()) {
+      std::cerr << "drone: from the failure of run " << flags.from_failure << ": reusing "
+                << resume.reused.size() << " steps, running " << resume.rerun.size() << " again\n";
+    }
   }
   flow::FlowEngine engine(run);
   flow::RunOutcome outcome = engine.Run(cancel);
@@ -243,6 +260,9 @@ int RunCommand(const RunFlags& flags) {
     }
   }
   nlohmann::json result = report::BuildResult(run, outcome);
+  if (!flags.from_failure.empty()) {
+    result["from_failure"] = {{"run_id", flags.from_failure}, {"rerun", resume.rerun}};
+  }
   if (!flags.json_path.empty()) {
     std::ofstream out(flags.json_path, std::ios::trunc);
     out << result.dump(2) << "\n";

@@ -17,6 +17,7 @@ struct RunFlags {
   bool progress = true;  // live line on a TTY
   std::string data_dir;  // run store; see docs/store.md
   bool no_store = false;
+  std::string from_failure;  // a stored run id: resume it (cli/from_failure.h) instead of flow_path
 };
 
 int RunCommand(const RunFlags& flags);

@@ -29,7 +29,10 @@ int main(int argc, char** argv) {
   drone::cli::RunFlags run_flags;
   std::vector<std::string> run_params;
   CLI::App* run = app.add_subcommand("run", "run a flow and print its result");
-  run->add_option("flow", run_flags.flow_path, "flow file (YAML)")->required()->check(CLI::ExistingFile);
+  run->add_option("flow", run_flags.flow_path, "flow file (YAML)")->check(CLI::ExistingFile);
+  run->add_option("--from-failure", run_flags.from_failure,
+                  "instead of FLOW: run stored run RUN_ID again from its failed step, reusing the\n"
+                  "outputs of steps that succeeded and left nothing running (docs/store.md)");
   run->add_option("-p,--param", run_params, "override a flow parameter: -p rate=5000 (repeatable)");
   run->add_option("--json", run_flags.json_path, "write the result (DESIGN.md result contract) to FILE");
   run->add_option("--history", run_flags.history_path,
@@ -98,6 +101,10 @@ int main(int argc, char** argv) {
     drone::SetLogLevel(verbosity >= 2 ? drone::LogLevel::kDebug : drone::LogLevel::kInfo);
   }
   if (run->parsed()) {
+    if (run_flags.flow_path.empty() == run_flags.from_failure.empty()) {
+      std::cerr << "drone run: give a flow file or --from-failure RUN_ID (not both)\n";
+      return 2;
+    }
     run_flags.progress = !no_progress;
     if (!drone::cli::ParseParams(run_params, &run_flags.params)) return 2;
     return drone::cli::RunCommand(run_flags);

@@ -99,6 +99,17 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
     s.thread = std::thread([&, i] {
       StepState& st = states[i];
       const spec::Step& step = *st.step;
+      if (std::optional<nlohmann::json> reused = run_.Reused(step.id)) {
+        run_.Emit("STEP_REUSED", step.id, "outputs of run " + run_.reused_from());
+        run_.SetOutputs(step.id, std::move(*reused));
+        std::lock_guard<std::mutex> lock(mu);
+        st.started = true;
+        st.record.reused = true;
+        st.record.started_ns = st.record.finished_ns = NowNs();
+        st.record.status = StepStatus::kSucceeded;
+        cv.notify_all();
+        return;
+      }
       if (step.after_ns > 0 && st.cancel->WaitFor(step.after_ns)) {
         std::lock_guard<std::mutex> lock(mu);
         st.record.status = StepStatus::kCancelled;
@@ -229,7 +240,7 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
   outcome.teardown = run_.Teardown();
   CancelToken finally_cancel;
   for (const spec::Step& step : flow.finally) {
-    StepRecord record{step.id, spec::StepKindName(step.kind), true, StepStatus::kRunning, NowNs(), 0, {}};
+    StepRecord record{step.id, spec::StepKindName(step.kind), true, false, StepStatus::kRunning, NowNs(), 0, {}};
     run_.Emit("STEP_START", step.id, record.kind + " (finally)");
     Result<std::unique_ptr<StepExecutor>> executor = StepKindRegistry().Create(record.kind);
     Status status = executor.status();
