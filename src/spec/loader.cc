@@ -805,9 +805,10 @@ class FlowLoader {
     }
     for (const Field& e : m->entries) {
       if (params_.count(e.name) == 0) {
+        const std::string best = Closest(e.name, param_names_);
         Error(e.key_loc, e.path, "matrix key '" + e.name + "' is not a declared parameter",
-              JoinHints(SuggestHint(e.name, param_names_, "declared parameters"),
-                        "declare it under params: with a default, e.g. " + e.name + ": ..."));
+              best.empty() ? "declare it under params: with a default value"
+                           : "did you mean '" + best + "'?");
         continue;
       }
       if (!e.value.IsSequence() || e.value.size() == 0) {
