@@ -164,6 +164,18 @@ void PrintHuman(const nlohmann::json& r) {
   out += "started  " + ShortTime(started) + " UTC, took " +
          FormatDuration(DurationSeconds(started, finished)) + "\n";
   out += "verdict  " + Text(r, "verdict") + " (exit code " + Text(r, "exit_code") + ")\n";
+  if (auto m = r.find("matrix"); m != r.end() && m->is_object()) {
+    std::string params;
+    const nlohmann::json values = m->value("params", nlohmann::json::object());
+    for (const auto& [k, v] : values.items()) {
+      params += (params.empty() ? "" : " ") + k + "=" +
+                (v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    out += "matrix   " + Text(*m, "id") + ", combination " + params + "\n";
+  }
+  if (auto f = r.find("from_failure"); f != r.end() && f->is_object()) {
+    out += "resumed  from the failure of run " + Text(*f, "run_id") + "\n";
+  }
   for (const nlohmann::json& reason : Array(r, "reasons")) {
     out += "  - " + (reason.is_string() ? reason.get<std::string>() : reason.dump()) + "\n";
   }
@@ -172,7 +184,8 @@ void PrintHuman(const nlohmann::json& r) {
   if (!steps.empty()) {
     out += "\nsteps\n";
     for (const nlohmann::json& s : steps) {
-      out += "  " + PadRight(Text(s, "status"), 10) + " " + Text(s, "id") + " (" + Text(s, "kind") +
+      const std::string status = s.value("reused", false) ? "reused" : Text(s, "status");
+      out += "  " + PadRight(status, 10) + " " + Text(s, "id") + " (" + Text(s, "kind") +
              ")  " + FormatDuration(DurationSeconds(Text(s, "started_at"), Text(s, "finished_at")));
       if (Text(s, "error") != "-") out += "  error: " + Text(s, "error");
       out += "\n";

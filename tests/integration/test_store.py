@@ -129,6 +129,10 @@ class FromFailureTest(unittest.TestCase):
                                "--json", second_json, timeout=120)
             self.assertEqual(second.returncode, 0, second.stderr)
             result = load_json(second_json)
+            shown = run_drone("runs", "show", result["run_id"], "--data-dir", data, timeout=30)
+            self.assertIn("resumed  from the failure of run " + first_result["run_id"], shown.stdout)
+            self.assertRegex(shown.stdout, r"reused +prepare \(exec\)")
+            self.assertRegex(shown.stdout, r"succeeded +gate \(exec\)")
 
         steps = {s["id"]: s for s in result["steps"]}
         self.assertEqual(result["verdict"], "pass")
