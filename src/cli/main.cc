@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
   runs->add_option("--data-dir", runs_data_dir, "where runs.db lives")->capture_default_str();
   runs->add_option("--flow", runs_flow, "list: only runs of this flow");
   runs->add_option("--verdict", runs_verdict, "list: only runs with this verdict (pass|fail|unknown)");
+  std::string runs_matrix;
+  runs->add_option("--matrix", runs_matrix, "list: only the runs of this matrix id");
   runs->add_option("--limit", runs_limit, "list: at most N runs, newest first (0: all)")
       ->capture_default_str();
   runs->add_flag("--json", runs_json, "print JSON (show: the stored result exactly)");
@@ -118,7 +120,7 @@ int main(int argc, char** argv) {
   if (schema->parsed()) return drone::cli::SchemaCommand();
   if (runs->parsed()) {
     return drone::cli::RunsCommand(runs_data_dir, runs_action, runs_ids, runs_json, runs_flow,
-                                   runs_verdict, runs_limit);
+                                   runs_verdict, runs_limit, runs_matrix);
   }
   if (embedded->parsed()) return drone::cli::EmbeddedKafkaCommand(brokers, topics);
   return 2;

@@ -297,7 +297,7 @@ int MatrixRunCommand(const RunFlags& flags, const spec::FlowSpec& base) {
   if (!flags.quiet) {
     std::cout << "\nmatrix " << matrix_id << " (" << base.name << ")\n" << MatrixTable(document);
     if (cancel.cancelled()) std::cout << "interrupted: " << cancel.reason() << "\n";
-    if (store) std::cout << "  (stored: drone runs list --flow " << base.name << ")\n";
+    if (store) std::cout << "  (stored: drone runs list --matrix " << matrix_id << ")\n";
   }
   return exit_code;
 }

@@ -100,7 +100,7 @@ std::string PadRight(const std::string& s, size_t width) {
 }
 
 int List(const std::string& data_dir, bool db_exists, bool json, const std::string& flow_filter,
-         const std::string& verdict_filter, int limit) {
+         const std::string& verdict_filter, int limit, const std::string& matrix_filter) {
   std::vector<store::RunSummary> runs;
   if (db_exists) {
     Result<std::unique_ptr<store::RunStore>> opened = store::RunStore::Open(data_dir);
@@ -108,6 +108,7 @@ int List(const std::string& data_dir, bool db_exists, bool json, const std::stri
     store::RunFilter filter;
     if (!flow_filter.empty()) filter.flow = flow_filter;
     if (!verdict_filter.empty()) filter.verdict = verdict_filter;
+    if (!matrix_filter.empty()) filter.matrix_id = matrix_filter;
     filter.limit = limit;
     Result<std::vector<store::RunSummary>> listed = (*opened)->ListRuns(filter);
     if (!listed.ok()) return Fail(listed.status());
@@ -333,7 +334,8 @@ std::string DefaultDataDir() {
 
 int RunsCommand(const std::string& data_dir, const std::string& action,
                 const std::vector<std::string>& ids, bool json, const std::string& flow_filter,
-                const std::string& verdict_filter, int limit) {
+                const std::string& verdict_filter, int limit,
+                const std::string& matrix_filter) {
   if (action != "list" && action != "show" && action != "rm") {
     std::cerr << "drone runs: unknown action '" << action
               << "'; use list, show RUN_ID or rm RUN_ID...\n";
@@ -366,7 +368,9 @@ int RunsCommand(const std::string& data_dir, const std::string& action,
   std::error_code ec;
   bool db_exists =
       std::filesystem::exists(std::filesystem::path(data_dir) / store::kDatabaseFileName, ec);
-  if (action == "list") return List(data_dir, db_exists, json, flow_filter, verdict_filter, limit);
+  if (action == "list") {
+    return List(data_dir, db_exists, json, flow_filter, verdict_filter, limit, matrix_filter);
+  }
   if (!db_exists) {
     std::cerr << "drone runs " << action << ": no run '" << ids[0] << "': no runs are stored in "
               << data_dir << " yet (is --data-dir right?)\n";

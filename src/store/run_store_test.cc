@@ -373,6 +373,23 @@ TEST_F(RunStoreTest, HistogramsArtifactsAndFlowTextRoundTrip) {
   EXPECT_EQ(store->FlowText("missing").status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(RunStoreTest, ListFiltersByMatrixId) {
+  std::unique_ptr<RunStore> store = OpenOrDie(dir_);
+  ASSERT_NE(store, nullptr);
+  for (const char* id : {"a", "b", "c"}) {
+    json result = MakeResult(id);
+    if (std::string(id) != "c") result["matrix"] = {{"id", "m1"}, {"index", 0}};
+    ASSERT_OK(store->SaveResult(result));
+  }
+  RunFilter m1;
+  m1.matrix_id = "m1";
+  EXPECT_EQ(ListIds(*store, m1), (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(RawDb(DbPath()).Query("SELECT count(*) FROM runs WHERE matrix_id IS NULL"), "1");
+  RunFilter other;
+  other.matrix_id = "m2";
+  EXPECT_TRUE(ListIds(*store, other).empty());
+}
+
 TEST_F(RunStoreTest, StoresEveryEventTypeTheEngineEmits) {
   const std::vector<std::string> types = {
       "RUN_START",    "STEP_START",     "STEP_OUTPUT",  "STEP_SUCCESS",  "STEP_FAILURE",

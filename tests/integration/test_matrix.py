@@ -2,6 +2,7 @@
 and the JSON have real numbers for each, acks=0 loses what acks=all keeps, -p fixes an axis,
 Ctrl-C stops the matrix with teardown, and the exit code is the worst of the runs."""
 import itertools
+import json
 import os
 import signal
 import sqlite3
@@ -96,6 +97,13 @@ class MatrixSizesTest(unittest.TestCase):
         with open(MATRIX_FLOW) as f:
             text = f.read()
         self.assertEqual([t for _, t in rows], [text] * 4)
+        self.assertIn("drone runs list --matrix " + self.doc["matrix_id"], self.proc.stdout)
+        r = run_drone("runs", "list", "--matrix", self.doc["matrix_id"], "--json", "--data-dir",
+                      self.data_dir, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(x["run_id"] for x in json.loads(r.stdout)), sorted(r for r, _ in rows))
+        r = run_drone("runs", "list", "--matrix", "m-none", "--json", "--data-dir", self.data_dir, timeout=30)
+        self.assertEqual(json.loads(r.stdout), [])
 
 
 class MatrixCommandTest(unittest.TestCase):
