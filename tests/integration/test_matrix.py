@@ -116,6 +116,10 @@ class MatrixCommandTest(unittest.TestCase):
         r = run_drone("validate", MATRIX_FLOW, "-p", "acks=all", timeout=30)
         self.assertIn("matrix: 2 combinations", r.stdout)
         self.assertNotIn("acks=0", r.stdout)
+        r = run_drone("validate", MATRIX_FLOW, "-p", "size=100", "--json", timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["matrix"],
+                         [{"params": {"size": "100", "acks": a}, "valid": True} for a in ACKS])
 
     def test_a_combination_that_does_not_validate_starts_nothing(self):
         with open(MATRIX_FLOW) as f:
