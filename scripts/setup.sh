@@ -8,6 +8,8 @@ PACKAGES=(
   build-essential cmake pkg-config git
   # libraries
   librdkafka-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libsqlite3-dev
+  # RabbitMQ: the client library, and the server the local platform runs
+  librabbitmq-dev rabbitmq-server
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema python3-yaml kcat
   # formatting and static analysis (make format, make tidy)

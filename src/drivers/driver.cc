@@ -11,4 +11,13 @@ const char* OutcomeName(Outcome outcome) {
   return "indeterminate";
 }
 
+const char* OptionScopeName(OptionScope scope) {
+  switch (scope) {
+    case OptionScope::kTopic: return "config";
+    case OptionScope::kProducer: return "producer_config";
+    case OptionScope::kConsumer: return "consumer_config";
+  }
+  return "config";
+}
+
 }  // namespace drone::drivers

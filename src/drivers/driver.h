@@ -59,7 +59,19 @@ class Admin {
   // NotFound when the topic does not exist.
   virtual Result<TopicInfo> DescribeTopic(const std::string& name, int64_t timeout_ns) = 0;
   // The next offset to be written, per lane (partition), i.e. how much the broker holds.
-  virtual Result<std::vector<int64_t>> EndOffsets(const std::string& topic, int64_t timeout_ns) = 0;
+  // Unimplemented for brokers without per-lane offsets; the drain then asks Backlog().
+  virtual Result<std::vector<int64_t>> EndOffsets(const std::string& /*topic*/,
+                                                  int64_t /*timeout_ns*/) {
+    return Unimplemented("the broker has no end offsets");
+  }
+  // Messages the broker still holds for consumer group `group` of `topic`: not yet delivered, or
+  // delivered but not yet acknowledged. 0 means the group has consumed everything the broker
+  // has. Unimplemented where the broker cannot tell (MQTT); the drain then waits per ordering
+  // domain for the highest acknowledged sequence instead.
+  virtual Result<int64_t> Backlog(const std::string& /*topic*/, const std::string& /*group*/,
+                                  int64_t /*timeout_ns*/) {
+    return Unimplemented("the broker does not report a backlog");
+  }
 };
 
 struct ProducerOptions {
@@ -143,10 +155,26 @@ class Consumer {
   virtual void Close() = 0;
 };
 
+// Which settings map of a flow an option belongs to (for Driver::ValidateOptions).
+enum class OptionScope {
+  kTopic,     // a topic step's `config:` (TopicRequest::config)
+  kProducer,  // a workload's `producer_config:` (ProducerOptions::extra)
+  kConsumer,  // a workload's `consumer_config:` (ConsumerOptions::extra)
+};
+
+const char* OptionScopeName(OptionScope scope);  // "config", "producer_config", "consumer_config"
+
 class Driver {
  public:
   virtual ~Driver() = default;
   virtual std::string Name() const = 0;  // "kafka"
+  // Checks a settings map before anything starts (called by preflight, so `drone validate`
+  // catches it). InvalidArgument naming the first unknown key or bad value and the keys that
+  // exist. The default accepts everything (drivers that pass raw client properties through).
+  virtual Status ValidateOptions(OptionScope /*scope*/,
+                                 const std::map<std::string, std::string>& /*options*/) const {
+    return Status::Ok();
+  }
   virtual Result<std::unique_ptr<Admin>> NewAdmin(const Endpoint& endpoint) = 0;
   // Fails with InvalidArgument for bad options, Unavailable / NotFound when the topic cannot be
   // resolved in time.

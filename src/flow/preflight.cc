@@ -44,6 +44,8 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
         add(step, "with.broker", "no driver for broker '" + with.broker + "'", "see `drone plugins`");
       }
       platforms::ClusterRequest request{step.id, with.broker, with.nodes, with.bootstrap};
+      request.lb = with.lb;
+      request.options = with.options;
       if (request.bootstrap.find("${{") != std::string::npos) request.bootstrap = "resolved-at-run-time";
       Status s = (*platform)->Validate(request);
       if (!s.ok()) add(step, "with", s.message(), "");
@@ -58,6 +60,25 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
       if (step.kind == spec::StepKind::kFaultNetwork && !with.delay_ns) {
         add(step, "with.delay", "fault.network needs `delay` (e.g. delay: 50ms)", "");
       }
+    }
+    // Broker settings maps: each driver knows its keys (drivers reject what they do not know).
+    auto check_options = [&](const spec::Step& st, const std::string& cluster_id, drivers::OptionScope scope,
+                             const std::map<std::string, std::string>& options) {
+      const spec::ClusterWith* cluster = cluster_of(cluster_id);
+      if (cluster == nullptr || options.empty()) return;
+      Result<std::unique_ptr<drivers::Driver>> driver = drivers::DriverRegistry().Create(cluster->broker);
+      if (!driver.ok()) return;  // reported at the cluster step
+      Status s = (*driver)->ValidateOptions(scope, options);
+      if (!s.ok()) add(st, std::string("with.") + drivers::OptionScopeName(scope), s.message(), "");
+    };
+    if (step.kind == spec::StepKind::kTopic) {
+      const auto& with = std::get<spec::TopicWith>(step.with);
+      check_options(step, with.cluster, drivers::OptionScope::kTopic, with.config);
+    }
+    if (step.kind == spec::StepKind::kWorkload) {
+      const auto& with = std::get<spec::WorkloadWith>(step.with);
+      check_options(step, with.cluster, drivers::OptionScope::kProducer, with.producer_config);
+      check_options(step, with.cluster, drivers::OptionScope::kConsumer, with.consumer_config);
     }
     if (step.kind == spec::StepKind::kCheck) {
       const auto& with = std::get<spec::CheckWith>(step.with);

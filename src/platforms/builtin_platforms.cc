@@ -4,6 +4,7 @@
 
 #include "platforms/embedded/embedded_kafka.h"
 #include "platforms/external/external_cluster.h"
+#include "platforms/local/local_platform.h"
 
 namespace drone::platforms {
 
@@ -12,6 +13,8 @@ void RegisterBuiltinPlatforms(Registry<Platform>& registry) {
                     [] { return NewEmbeddedPlatform(); });
   registry.Register("external", "an existing cluster reached through `bootstrap` addresses",
                     [] { return NewExternalPlatform(); });
+  registry.Register("local", "real servers started here as child processes (recipes per broker)",
+                    [] { return NewLocalPlatform(); });
 }
 
 Registry<Platform>& PlatformRegistry() {

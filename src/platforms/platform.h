@@ -8,10 +8,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/cancel.h"
 #include "core/status.h"
 #include "drivers/driver.h"
 
@@ -22,6 +24,9 @@ struct ClusterRequest {
   std::string broker;    // "kafka"
   int nodes = 3;
   std::string bootstrap; // external platform only
+  std::string lb = "none";                     // "none" | "haproxy" (local platform)
+  std::map<std::string, std::string> options;  // recipe settings (local platform), e.g. sentinels
+  const CancelToken* cancel = nullptr;         // when set, a slow start gives up once it fires
 };
 
 struct NodeInfo {
@@ -29,6 +34,8 @@ struct NodeInfo {
   int id = 0;           // broker id where the broker has one
   std::string address;  // host:port
   bool up = true;
+  int64_t pid = 0;      // the server process, where Drone started one (local platform)
+  std::string role;     // "primary", "replica", "leader", ...; empty when unknown
 };
 
 // Process-level control over a cluster's nodes, used by faults. Every method may be called from
@@ -44,10 +51,23 @@ class NodeControl {
   // Brings a killed node back. With `failback`, duties it had return to it (preferred leader
   // election), as a real cluster does after a while.
   virtual Status Start(const std::string& node, bool failback) = 0;
+  // Stops the node gracefully (SIGTERM; the broker hands over its duties as on a shutdown).
+  // Brought back with Start().
+  virtual Status Stop(const std::string& /*node*/) {
+    return Unimplemented(Backend() + " cannot stop nodes gracefully");
+  }
+  // Freezes the node (SIGSTOP): it holds its connections but answers nothing until Resume().
+  virtual Status Pause(const std::string& /*node*/) {
+    return Unimplemented(Backend() + " cannot pause nodes");
+  }
+  virtual Status Resume(const std::string& /*node*/) {
+    return Unimplemented(Backend() + " cannot pause nodes");
+  }
   // Adds `delay_ns` of round-trip time to everything the node answers (0 removes it).
   virtual Status SetDelay(const std::string& node, int64_t delay_ns) = 0;
-  // Resolves a target (a node name, "random" or "leader") to a node name, at the moment a fault
-  // fires. `seed` makes "random" reproducible.
+  // Resolves a target (a node name, "random", "leader", "primary", "minority") to node names, at
+  // the moment a fault fires. `seed` makes "random" reproducible. "minority" may name several
+  // nodes, joined by commas (the largest set of nodes whose loss leaves a majority up).
   virtual Result<std::string> ResolveTarget(const std::string& target, uint64_t seed) = 0;
 };
 

@@ -37,10 +37,13 @@ struct Diagnostic {
 // ---- step parameters, one struct per step kind ----
 
 struct ClusterWith {
-  std::string broker = "kafka";      // kafka (more brokers come with the local platform)
-  std::string platform = "embedded"; // embedded | external
-  int nodes = 3;                     // embedded: 1..16
+  std::string broker = "kafka";      // a driver name: kafka, and on platform local the brokers
+                                     // that have a recipe there (redis, rabbitmq, nats, mqtt)
+  std::string platform = "embedded"; // embedded | local | external
+  int nodes = 3;                     // embedded: 1..16; local: what the recipe allows
   std::string bootstrap;             // external: "host:port,host:port"
+  std::string lb = "none";           // local: none | haproxy (a TCP front end before the nodes)
+  std::map<std::string, std::string> options;  // local: recipe settings, e.g. sentinels: 3
 };
 
 struct TopicWith {

@@ -1211,7 +1211,36 @@ class FlowLoader {
       Error(bootstrap->loc, bootstrap->path, "bootstrap is only used with platform: external",
             "platform " + c.platform + " picks its own addresses; remove bootstrap");
     }
+    ReadClusterLocal(*m, c);
     return c;
+  }
+
+  // `lb` and `options`: settings of platforms that start their own servers (local). Which
+  // options exist is for the broker's recipe to say (preflight); here only their shape.
+  template <typename Map>
+  void ReadClusterLocal(const Map& m, ClusterWith& c) {
+    if (const Field* f = m.Find("lb")) {
+      if (auto v = ReadString(*f, Refs::kReject)) {
+        if (*v != "none" && *v != "haproxy") {
+          Error(f->loc, f->path, "unknown load balancer '" + *v + "'", "lb: none or lb: haproxy");
+        } else if (*v == "haproxy" && c.platform != "local") {
+          Error(f->loc, f->path, "lb: haproxy needs platform: local",
+                "platform " + c.platform + " has no load balancer; remove lb");
+        } else {
+          c.lb = *v;
+        }
+      }
+    }
+    if (const Field* f = m.Find("options")) {
+      if (auto v = ReadStringMap(*f)) {
+        if (c.platform != "local" && !v->empty()) {
+          Error(f->loc, f->path, "options are only used with platform: local",
+                "platform " + c.platform + " takes no recipe options; remove options");
+        } else {
+          c.options = *v;
+        }
+      }
+    }
   }
 
   TopicWith ReadTopic(const Field& with, StepInfo& info) {

@@ -307,6 +307,26 @@ TEST(LoaderTest, BrokerAndPlatformArePluginNames) {
       "steps.cluster.with.bootstrap", "missing required field 'bootstrap'"));
 }
 
+TEST(LoaderTest, LocalClustersTakeALoadBalancerAndRecipeOptions) {
+  const LoadResult r = Load(Replace(
+      kBase, "{kind: cluster}",
+      "{kind: cluster, with: {broker: redis, platform: local, lb: haproxy, options: {sentinels: 3}}}"));
+  ASSERT_TRUE(r.errors.empty()) << AllErrors(r);
+  const auto& c = std::get<ClusterWith>(FindStep(*r.flow, "cluster").with);
+  EXPECT_EQ(c.lb, "haproxy");
+  EXPECT_EQ(c.options, (std::map<std::string, std::string>{{"sentinels", "3"}}));
+  const auto& plain = std::get<ClusterWith>(FindStep(*Load(kBase).flow, "cluster").with);
+  EXPECT_EQ(plain.lb, "none");
+  EXPECT_TRUE(plain.options.empty());
+  EXPECT_TRUE(OneError(
+      Load(Replace(kBase, "{kind: cluster}", "{kind: cluster, with: {platform: local, lb: nginx}}")), 3, 56,
+      "steps.cluster.with.lb", "unknown load balancer 'nginx'"));
+  EXPECT_TRUE(OneError(Load(Replace(kBase, "{kind: cluster}", "{kind: cluster, with: {lb: haproxy}}")), 3,
+                       39, "steps.cluster.with.lb", "lb: haproxy needs platform: local"));
+  EXPECT_TRUE(OneError(Load(Replace(kBase, "{kind: cluster}", "{kind: cluster, with: {options: {a: 1}}}")),
+                       3, 44, "steps.cluster.with.options", "only used with platform: local"));
+}
+
 TEST(LoaderTest, LoadsFromAFile) {
   const std::string path = testing::TempDir() + "/loader_test_flow.yaml";
   {

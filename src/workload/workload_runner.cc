@@ -200,6 +200,10 @@ class WorkloadRunner::Impl {
   std::vector<std::unique_ptr<ProducerState>> producers_;
   std::vector<std::unique_ptr<ConsumerState>> consumers_;
   std::unique_ptr<std::atomic<int64_t>[]> next_offset_;  // per lane, max consumed offset + 1
+  // Per domain, the highest acknowledged sequence (written by the domain's producer only) and
+  // the highest received one (any consumer); -1 = none. The drain's last resort (see Drain()).
+  std::unique_ptr<std::atomic<int64_t>[]> max_acked_seq_;
+  std::unique_ptr<std::atomic<int64_t>[]> max_received_seq_;
   std::atomic<bool> stop_consumers_{false};
   std::atomic<bool> stop_sampler_{false};
   std::atomic<bool> draining_{false};
@@ -249,6 +253,13 @@ Status WorkloadRunner::Impl::CreateClients() {
   }
   next_offset_ = std::make_unique<std::atomic<int64_t>[]>(lanes_);
   for (int l = 0; l < lanes_; ++l) next_offset_[l].store(-1);
+  const size_t domains = static_cast<size_t>(opt_.producers) * static_cast<size_t>(lanes_);
+  max_acked_seq_ = std::make_unique<std::atomic<int64_t>[]>(domains);
+  max_received_seq_ = std::make_unique<std::atomic<int64_t>[]>(domains);
+  for (size_t d = 0; d < domains; ++d) {
+    max_acked_seq_[d].store(-1);
+    max_received_seq_[d].store(-1);
+  }
   for (auto& c : consumers_) {
     c->last_offset.assign(lanes_, -1);
     c->skipped.assign(lanes_, 0);
@@ -284,6 +295,9 @@ void WorkloadRunner::Impl::Settle(ProducerState& p, uint64_t slot, verify::SendO
   switch (outcome) {
     case verify::SendOutcome::kAck:
       p.acked.Add(1);
+      if (static_cast<int64_t>(ps.seq) > max_acked_seq_[domain].load(std::memory_order_relaxed)) {
+        max_acked_seq_[domain].store(static_cast<int64_t>(ps.seq), std::memory_order_relaxed);
+      }
       p.publish.Record(done_ns - ps.intended_ns);
       p.service.Record(done_ns - ps.sent_ns);
       break;
@@ -470,6 +484,11 @@ void WorkloadRunner::Impl::Received(ConsumerState& c, const drivers::Received& r
     c.shard.RecordCorrupt(env.domain, env.seq);
   } else {
     c.shard.Record(env.domain, env.seq, c.client->Session());
+    std::atomic<int64_t>& max_seq = max_received_seq_[env.domain];
+    int64_t seen = max_seq.load(std::memory_order_relaxed);
+    const int64_t seq = static_cast<int64_t>(env.seq);
+    while (seen < seq && !max_seq.compare_exchange_weak(seen, seq, std::memory_order_relaxed)) {
+    }
     c.end_to_end.Record(std::max<int64_t>(now - env.intended_ns, 0));
   }
   if (c.history) {
@@ -555,36 +574,88 @@ void WorkloadRunner::Impl::SamplerLoop() {
 
 void WorkloadRunner::Impl::Drain(const CancelToken& cancel, WorkloadResult& result) {
   draining_.store(true);
-  std::vector<bool> caught_up(lanes_, false);
+  // How to tell that the consumers have caught up, best first: the broker's end offsets per lane
+  // (Kafka); else its backlog for the group, until 0 (queues, streams); else, per ordering
+  // domain, the highest acknowledged sequence having been received (MQTT: the broker says
+  // nothing, so a domain whose last acked message never arrives is not caught up).
+  enum class Mode { kEndOffsets, kBacklog, kSequences };
+  Mode mode = Mode::kEndOffsets;
+  std::unique_ptr<drivers::Admin> admin;
   Result<std::vector<int64_t>> ends = Unavailable("not queried");
   {
-    Result<std::unique_ptr<drivers::Admin>> admin = driver_.NewAdmin(endpoint_);
-    if (admin.ok()) ends = (*admin)->EndOffsets(opt_.topic, 10 * kSecond);
-    if (!ends.ok()) {
-      LogWarn("workload " + opt_.name + ": cannot read end offsets (" + (admin.ok() ? ends.status() : admin.status()).ToString() +
+    Result<std::unique_ptr<drivers::Admin>> created = driver_.NewAdmin(endpoint_);
+    if (created.ok()) {
+      admin = std::move(*created);
+      ends = admin->EndOffsets(opt_.topic, 10 * kSecond);
+      if (!ends.ok() && ends.status().code() == StatusCode::kUnimplemented) {
+        Result<int64_t> backlog = admin->Backlog(opt_.topic, opt_.group, 10 * kSecond);
+        mode = !backlog.ok() && backlog.status().code() == StatusCode::kUnimplemented ? Mode::kSequences
+                                                                                   : Mode::kBacklog;
+      } else if (!ends.ok()) {
+        LogWarn("workload " + opt_.name + ": cannot read end offsets (" + ends.status().ToString() +
+                "); draining until the timeout");
+      }
+    } else {
+      LogWarn("workload " + opt_.name + ": no admin client (" + created.status().ToString() +
               "); draining until the timeout");
     }
   }
+  const uint32_t domain_count = static_cast<uint32_t>(opt_.producers * lanes_);
+  std::vector<bool> caught_up(lanes_, false);
+  std::vector<bool> domain_caught_up(domain_count, false);
+  Status backlog_error;
+  uint64_t backlog_received = UINT64_MAX;  // consumers' receive count at the previous backlog read
   int64_t deadline = MonotonicNs() + opt_.drain_timeout_ns;
   while (true) {
-    bool all = ends.ok();
-    for (int l = 0; l < lanes_; ++l) {
-      if (ends.ok()) {
-        int64_t end = (*ends)[l];
-        caught_up[l] = end <= 0 || next_offset_[l].load() >= end;
+    bool all = true;
+    switch (mode) {
+      case Mode::kEndOffsets:
+        all = ends.ok();
+        for (int l = 0; l < lanes_; ++l) {
+          if (ends.ok()) {
+            int64_t end = (*ends)[l];
+            caught_up[l] = end <= 0 || next_offset_[l].load() >= end;
+          }
+          all = all && caught_up[l];
+        }
+        break;
+      case Mode::kBacklog: {
+        Result<int64_t> backlog = admin->Backlog(opt_.topic, opt_.group, 5 * kSecond);
+        if (!backlog.ok() && backlog.status().ToString() != backlog_error.ToString()) {
+          backlog_error = backlog.status();
+          LogWarn("workload " + opt_.name + ": cannot read the backlog (" + backlog_error.ToString() +
+                  "); retrying until the drain timeout");
+        }
+        // A backlog counts what the broker has not handed out yet (RabbitMQ: ready messages);
+        // deliveries already on their way to a consumer are not in it. So: caught up once it is
+        // 0 and the consumers received nothing more over the last interval.
+        const uint64_t received = LiveCounters().received;
+        all = backlog.ok() && *backlog == 0 && received == backlog_received;
+        backlog_received = received;
+        std::fill(caught_up.begin(), caught_up.end(), all);
+        break;
       }
-      all = all && caught_up[l];
+      case Mode::kSequences:
+        for (uint32_t d = 0; d < domain_count; ++d) {
+          const int64_t acked = max_acked_seq_[d].load(std::memory_order_relaxed);
+          domain_caught_up[d] = acked < 0 || max_received_seq_[d].load(std::memory_order_relaxed) >= acked;
+          all = all && domain_caught_up[d];
+        }
+        break;
     }
     if (all || MonotonicNs() >= deadline || cancel.aborted()) break;
     // Not cancel.WaitFor(): a graceful stop (the flow ended) must still let the drain finish.
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(mode == Mode::kBacklog ? 50 : 20));
   }
   stop_consumers_.store(true);
   std::vector<verify::DomainInfo> domains;
-  for (uint32_t d = 0; d < static_cast<uint32_t>(opt_.producers * lanes_); ++d) {
-    domains.push_back(verify::DomainInfo{DomainName(d), static_cast<bool>(caught_up[d % lanes_])});
+  for (uint32_t d = 0; d < domain_count; ++d) {
+    const bool done = mode == Mode::kSequences ? static_cast<bool>(domain_caught_up[d])
+                                               : static_cast<bool>(caught_up[d % lanes_]);
+    domains.push_back(verify::DomainInfo{DomainName(d), done});
   }
-  result.drain_caught_up = std::all_of(caught_up.begin(), caught_up.end(), [](bool b) { return b; });
+  result.drain_caught_up = std::all_of(domains.begin(), domains.end(),
+                                       [](const verify::DomainInfo& d) { return d.caught_up; });
   domains_ = std::move(domains);
 }
 

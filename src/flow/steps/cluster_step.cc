@@ -18,6 +18,9 @@ class ClusterStep : public StepExecutor {
     request.broker = with.broker;
     request.nodes = with.nodes;
     ASSIGN_OR_RETURN(request.bootstrap, ctx.Interpolate(with.bootstrap));
+    request.lb = with.lb;
+    request.options = with.options;
+    request.cancel = &ctx.cancel;
     RETURN_IF_ERROR(platform->Validate(request));
     RunContext& run = ctx.run;
     const std::string id = ctx.step.id;
@@ -25,13 +28,22 @@ class ClusterStep : public StepExecutor {
     ASSIGN_OR_RETURN(auto cluster, platform->CreateCluster(request));
     nlohmann::json nodes = nlohmann::json::array();
     nlohmann::json addresses = nlohmann::json::array();
+    nlohmann::json pids = nlohmann::json::array();
+    nlohmann::json roles = nlohmann::json::array();
     for (const platforms::NodeInfo& n : cluster->Nodes()) {
       nodes.push_back(n.name);
       addresses.push_back(n.address);
+      pids.push_back(n.pid);
+      roles.push_back(n.role);
     }
+    // `lb`: the load balancer's address when there is one (clients then use it as bootstrap).
+    const std::string lb = with.lb == "none" ? "" : cluster->Endpoint().bootstrap;
     run.SetOutputs(id, {{"bootstrap", cluster->Endpoint().bootstrap},
                         {"nodes", nodes},
                         {"addresses", addresses},
+                        {"pids", pids},
+                        {"roles", roles},
+                        {"lb", lb},
                         {"broker", cluster->Broker()},
                         {"platform", platform->Name()}});
     run.AddCluster(id, std::move(cluster));

@@ -1,0 +1,482 @@
+#include "platforms/local/local_platform.h"
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "drivers/builtin_drivers.h"
+#include "platforms/local/broker_recipe.h"
+#include "platforms/local/haproxy_frontend.h"
+#include "platforms/local/loopback.h"
+
+namespace drone::platforms {
+namespace {
+
+using local::BrokerRecipe;
+using local::ChildProcess;
+using local::LocalNode;
+using local::RecipeContext;
+using local::ToolOutput;
+
+constexpr int64_t kFormTimeoutNs = 90 * kNsPerSec;
+constexpr int64_t kRestartTimeoutNs = 60 * kNsPerSec;
+constexpr int64_t kLbReadyTimeoutNs = 10 * kNsPerSec;
+constexpr int64_t kLbStopGraceNs = 2 * kNsPerSec;
+constexpr size_t kLogTailBytes = 2048;
+constexpr size_t kToolOutputBytes = 64 * 1024;
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return Internal("cannot write " + path);
+  return Status::Ok();
+}
+
+// Checks the programs a cluster needs: one message naming the package of every missing one.
+Status CheckRequirements(const std::vector<local::Requirement>& requirements) {
+  std::vector<std::string> missing;
+  std::set<std::string> packages;
+  for (const local::Requirement& r : requirements) {
+    if (local::FindExecutable(r.program).ok()) continue;
+    missing.push_back(r.program);
+    packages.insert(r.package);
+  }
+  if (missing.empty()) return Status::Ok();
+  std::string programs, install;
+  for (const std::string& m : missing) programs += (programs.empty() ? "" : ", ") + m;
+  for (const std::string& p : packages) install += " " + p;
+  return FailedPrecondition(programs + (missing.size() == 1 ? " is" : " are") +
+                            " not installed (not found in PATH); install the Debian package" +
+                            (packages.size() == 1 ? "" : "s") + ":" + install +
+                            " (apt-get install" + install + ", or make setup)");
+}
+
+class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
+ public:
+  LocalCluster(ClusterRequest request, std::unique_ptr<BrokerRecipe> recipe, std::string run_dir,
+               std::vector<LocalNode> nodes)
+      : request_(std::move(request)),
+        recipe_(std::move(recipe)),
+        run_dir_(std::move(run_dir)),
+        nodes_(std::move(nodes)),
+        procs_(nodes_.size()),
+        up_(nodes_.size(), false) {}
+
+  ~LocalCluster() override { (void)Stop(); }
+
+  // Spawns every node, forms the cluster, starts the load balancer. On error the caller stops
+  // the cluster (which removes everything).
+  Status Start() {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      RETURN_IF_ERROR(Spawn(i));
+    }
+    Status formed = recipe_->Form(*this, MonotonicNs() + kFormTimeoutNs);
+    if (!formed.ok()) return WithExits(formed);
+    if (request_.lb == "haproxy") RETURN_IF_ERROR(StartLoadBalancer());
+    return Status::Ok();
+  }
+
+  // ---- Cluster ----
+  std::string Broker() const override { return request_.broker; }
+  drivers::Endpoint Endpoint() const override { return recipe_->ClientEndpoint(nodes_, lb_address_); }
+
+  std::vector<NodeInfo> Nodes() const override {
+    std::vector<NodeInfo> out;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      const LocalNode& n = nodes_[i];
+      if (n.kind != "server") continue;
+      NodeInfo info;
+      info.name = n.name;
+      info.id = n.index + 1;
+      info.address = n.Address();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        info.up = up_[i];
+        info.pid = procs_[i] ? procs_[i]->pid() : 0;
+      }
+      // NodeRole() asks the broker (a tool run): the context is not changed by it, only used.
+      info.role = recipe_->NodeRole(*const_cast<LocalCluster*>(this), n);
+      out.push_back(std::move(info));
+    }
+    return out;
+  }
+
+  Status CreateTopic(const drivers::TopicRequest& request) override {
+    ASSIGN_OR_RETURN(auto driver, drivers::DriverRegistry().Create(request_.broker));
+    ASSIGN_OR_RETURN(auto admin, driver->NewAdmin(Endpoint()));
+    return admin->CreateTopic(request, 30 * kNsPerSec);
+  }
+
+  NodeControl* Control() override { return this; }
+
+  Status Stop() override {
+    std::unique_ptr<ChildProcess> lb;
+    std::vector<std::unique_ptr<ChildProcess>> procs;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return Status::Ok();
+      stopped_ = true;
+      lb = std::move(lb_);
+      for (auto& p : procs_) procs.push_back(std::move(p));
+      std::fill(up_.begin(), up_.end(), false);
+    }
+    if (lb) (void)lb->Stop(kLbStopGraceNs);
+    // In parallel: every node gets its grace period at the same time. Helpers (listed last)
+    // are told first, so that no sentinel starts a failover while the servers go down.
+    const int64_t grace = recipe_->StopGraceNs();
+    std::vector<std::thread> stoppers;
+    for (auto it = procs.rbegin(); it != procs.rend(); ++it) {
+      if (*it) stoppers.emplace_back([p = it->get(), grace] { (void)p->Stop(grace); });
+    }
+    for (std::thread& t : stoppers) t.join();
+    procs.clear();
+    std::error_code ec;
+    std::filesystem::remove_all(run_dir_, ec);
+    if (ec) return Internal("cannot remove " + run_dir_ + ": " + ec.message());
+    return Status::Ok();
+  }
+
+  // ---- NodeControl ----
+  std::string Backend() const override { return "signal"; }
+
+  Status Kill(const std::string& node) override {
+    ASSIGN_OR_RETURN(size_t i, Find(node));
+    ChildProcess* p = Process(i);
+    if (p == nullptr) return FailedPrecondition(node + " is not running");
+    RETURN_IF_ERROR(p->Kill());
+    MarkDown(i);
+    return Status::Ok();
+  }
+
+  Status Stop(const std::string& node) override {
+    ASSIGN_OR_RETURN(size_t i, Find(node));
+    ChildProcess* p = Process(i);
+    if (p == nullptr) return FailedPrecondition(node + " is not running");
+    RETURN_IF_ERROR(p->Stop(recipe_->StopGraceNs()));
+    MarkDown(i);
+    return Status::Ok();
+  }
+
+  Status Pause(const std::string& node) override {
+    ASSIGN_OR_RETURN(size_t i, Find(node));
+    ChildProcess* p = Process(i);
+    if (p == nullptr) return FailedPrecondition(node + " is not running");
+    return p->Pause();
+  }
+
+  Status Resume(const std::string& node) override {
+    ASSIGN_OR_RETURN(size_t i, Find(node));
+    ChildProcess* p = Process(i);
+    if (p == nullptr) return FailedPrecondition(node + " is not running");
+    return p->Resume();
+  }
+
+  Status Start(const std::string& node, bool /*failback*/) override {
+    ASSIGN_OR_RETURN(size_t i, Find(node));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return FailedPrecondition("the cluster is stopped");
+      if (up_[i] && procs_[i] && procs_[i]->Running()) return Status::Ok();
+    }
+    RETURN_IF_ERROR(Spawn(i));
+    Status ready = recipe_->WaitNodeReady(*this, nodes_[i], MonotonicNs() + kRestartTimeoutNs);
+    if (!ready.ok()) return WithExits(ready);
+    return Status::Ok();
+  }
+
+  Status SetDelay(const std::string& /*node*/, int64_t /*delay_ns*/) override {
+    return Unimplemented("platform local has no network impairments on its nodes yet");
+  }
+
+  Result<std::string> ResolveTarget(const std::string& target, uint64_t seed) override {
+    if (Find(target).ok()) return target;
+    std::vector<std::string> servers;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i].kind == "server" && IsUpIndex(i)) servers.push_back(nodes_[i].name);
+    }
+    if (target == "random") {
+      if (servers.empty()) return Unavailable("no node is up");
+      std::mt19937_64 rng(seed);
+      return servers[rng() % servers.size()];
+    }
+    if (target == "minority") {
+      // The largest set of nodes whose loss leaves a majority of the cluster up; the nodes
+      // holding a role (leader, primary) are spared when the recipe can tell, so that the fault
+      // hits followers, which is what "lose a minority" usually means.
+      const size_t total = static_cast<size_t>(std::count_if(
+          nodes_.begin(), nodes_.end(), [](const LocalNode& n) { return n.kind == "server"; }));
+      const size_t count = (total - 1) / 2;
+      if (count == 0) return InvalidArgument("a cluster of " + std::to_string(total) + " node(s) has no minority to lose");
+      std::string joined;
+      size_t taken = 0;
+      for (auto it = servers.rbegin(); it != servers.rend() && taken < count; ++it, ++taken) {
+        joined = joined.empty() ? *it : *it + "," + joined;
+      }
+      if (taken < count) return Unavailable("fewer nodes are up than a minority");
+      return joined;
+    }
+    Result<std::string> role = recipe_->ResolveRole(*this, target);
+    if (role.ok() || role.status().code() != StatusCode::kInvalidArgument) return role;
+    std::string names;
+    for (const LocalNode& n : nodes_) names += (names.empty() ? "" : ", ") + n.name;
+    return InvalidArgument("unknown target '" + target + "': " + role.status().message() +
+                           "; nodes: " + names + "; roles: random, minority");
+  }
+
+  // ---- RecipeContext ----
+  const std::vector<LocalNode>& LocalNodes() const override { return nodes_; }
+  const std::map<std::string, std::string>& Options() const override { return request_.options; }
+  bool IsUp(const std::string& node) const override {
+    Result<size_t> i = Find(node);
+    return i.ok() && IsUpIndex(*i);
+  }
+  bool IsPaused(const std::string& node) const override {
+    Result<size_t> i = Find(node);
+    if (!i.ok()) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    return procs_[*i] && procs_[*i]->paused();
+  }
+  std::string LogTail(const std::string& node) const override {
+    Result<size_t> i = Find(node);
+    if (!i.ok()) return "";
+    std::ifstream in(nodes_[*i].process.log_path, std::ios::binary | std::ios::ate);
+    if (!in) return "";
+    const std::streamoff size = in.tellg();
+    const std::streamoff from = std::max<std::streamoff>(0, size - static_cast<std::streamoff>(kLogTailBytes));
+    in.seekg(from);
+    std::string out(static_cast<size_t>(size - from), '\0');
+    in.read(out.data(), static_cast<std::streamsize>(out.size()));
+    return out;
+  }
+  bool Cancelled() const override { return request_.cancel != nullptr && request_.cancel->cancelled(); }
+
+  Result<ToolOutput> RunTool(const std::vector<std::string>& argv,
+                             const std::map<std::string, std::string>& env,
+                             int64_t timeout_ns) override {
+    if (argv.empty()) return InvalidArgument("empty tool argv");
+    local::ProcessSpec spec;
+    spec.name = argv[0];
+    spec.argv = argv;
+    spec.env = env;
+    spec.cwd = run_dir_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      spec.log_path = run_dir_ + "/tool-" + std::to_string(++tool_runs_) + ".log";
+    }
+    ASSIGN_OR_RETURN(auto child, ChildProcess::Start(spec));
+    ToolOutput out;
+    if (child->WaitExit(timeout_ns)) {
+      out.exit_status = child->ExitCode();
+    } else {
+      (void)child->Kill();
+    }
+    std::string text = child->LogTail(kToolOutputBytes);
+    std::error_code ec;
+    std::filesystem::remove(spec.log_path, ec);
+    out.output = std::move(text);
+    return out;
+  }
+
+ private:
+  Result<size_t> Find(const std::string& node) const {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i].name == node) return i;
+    }
+    return NotFound("no node '" + node + "'");
+  }
+
+  bool IsUpIndex(size_t i) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return up_[i];
+  }
+
+  ChildProcess* Process(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return up_[i] ? procs_[i].get() : nullptr;
+  }
+
+  void MarkDown(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    up_[i] = false;
+  }
+
+  Status Spawn(size_t i) {
+    ASSIGN_OR_RETURN(auto child, ChildProcess::Start(nodes_[i].process));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return FailedPrecondition("the cluster is stopped");
+    procs_[i] = std::move(child);  // the previous, reaped process (after a kill) goes here
+    up_[i] = true;
+    return Status::Ok();
+  }
+
+  // Adds which processes died (and how) to a failed start: "redis-2 exited with status 1: <log>".
+  Status WithExits(const Status& s) {
+    std::string died;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      ChildProcess* p = Process(i);
+      if (p == nullptr || p->Running()) continue;
+      died += "; " + nodes_[i].name + " " + p->DescribeExit() + ", log tail:\n" +
+              Trim(LogTail(nodes_[i].name));
+    }
+    return Status(s.code(), s.message() + died);
+  }
+
+  Status StartLoadBalancer() {
+    const std::string host = "127.0.0.1";
+    ASSIGN_OR_RETURN(int port, local::FreeTcpPort(host));
+    std::vector<local::HaproxyBackend> backends;
+    for (const LocalNode& n : nodes_) {
+      if (n.kind == "server") backends.push_back({n.name, n.host, n.Port("client")});
+    }
+    const std::string dir = run_dir_ + "/haproxy";
+    std::filesystem::create_directories(dir);
+    RETURN_IF_ERROR(WriteFile(dir + "/haproxy.cfg", local::HaproxyConfig(host, port, backends)));
+    local::ProcessSpec spec;
+    spec.name = "haproxy";
+    spec.argv = {"haproxy", "-db", "-f", dir + "/haproxy.cfg"};
+    spec.cwd = dir;
+    spec.log_path = dir + "/haproxy.log";
+    ASSIGN_OR_RETURN(auto child, ChildProcess::Start(spec));
+    ChildProcess* lb = child.get();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      lb_ = std::move(child);
+    }
+    Status ready = local::WaitForPort(host, port, MonotonicNs() + kLbReadyTimeoutNs, request_.cancel);
+    if (!ready.ok()) {
+      return Unavailable("haproxy did not start: " + ready.message() + " (" + lb->DescribeExit() +
+                         "), log tail:\n" + Trim(lb->LogTail(kLogTailBytes)));
+    }
+    lb_address_ = host + ":" + std::to_string(port);
+    return Status::Ok();
+  }
+
+  const ClusterRequest request_;
+  const std::unique_ptr<BrokerRecipe> recipe_;
+  const std::string run_dir_;
+  const std::vector<LocalNode> nodes_;
+  std::string lb_address_;  // written by Start() before the cluster is shared
+
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<ChildProcess>> procs_;  // guarded by mu_; by node index
+  std::vector<bool> up_;                              // guarded by mu_
+  std::unique_ptr<ChildProcess> lb_;                  // guarded by mu_
+  bool stopped_ = false;                              // guarded by mu_
+  uint64_t tool_runs_ = 0;                            // guarded by mu_
+};
+
+class LocalPlatform : public Platform {
+ public:
+  std::string Name() const override { return "local"; }
+
+  Status Validate(const ClusterRequest& request) const override {
+    if (!local::RecipeRegistry().Contains(request.broker)) {
+      std::string known;
+      for (const auto& [name, description] : local::RecipeRegistry().List()) {
+        known += (known.empty() ? "" : ", ") + name;
+      }
+      return InvalidArgument("platform local cannot run broker '" + request.broker + "'" +
+                             (known.empty() ? "" : "; it runs: " + known));
+    }
+    ASSIGN_OR_RETURN(auto recipe, local::RecipeRegistry().Create(request.broker));
+    if (request.lb != "none" && request.lb != "haproxy") {
+      return InvalidArgument("lb must be none or haproxy, not '" + request.lb + "'");
+    }
+    if (request.lb == "haproxy" && !recipe->SupportsLoadBalancer()) {
+      return InvalidArgument("broker " + request.broker +
+                             " does not work behind a load balancer on platform local; use lb: none");
+    }
+    RETURN_IF_ERROR(recipe->Validate(request));
+    std::vector<local::Requirement> requirements = recipe->Requirements(request);
+    if (request.lb == "haproxy") requirements.push_back({"haproxy", "haproxy"});
+    return CheckRequirements(requirements);
+  }
+
+  Result<std::unique_ptr<Cluster>> CreateCluster(const ClusterRequest& request) override {
+    RETURN_IF_ERROR(Validate(request));
+    ASSIGN_OR_RETURN(auto recipe, local::RecipeRegistry().Create(request.broker));
+    std::vector<local::NodeTemplate> layout = recipe->Layout(request);
+
+    std::string tmp = "/tmp";
+    if (const char* t = std::getenv("TMPDIR"); t != nullptr && *t != '\0') tmp = t;
+    std::string pattern = tmp + "/drone-" + request.name + "-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return Internal("cannot create a run directory in " + tmp + ": " + std::strerror(errno));
+    }
+    const std::string run_dir = pattern;
+    auto remove_dir = [&run_dir] {
+      std::error_code ec;
+      std::filesystem::remove_all(run_dir, ec);
+    };
+
+    std::vector<LocalNode> nodes;
+    std::map<std::string, int> per_kind;
+    std::set<std::pair<std::string, int>> taken;
+    for (size_t i = 0; i < layout.size(); ++i) {
+      LocalNode n;
+      n.name = layout[i].name;
+      n.kind = layout[i].kind;
+      n.index = per_kind[n.kind]++;
+      n.host = recipe->DistinctAddresses() ? local::NodeHost(static_cast<int>(i)) : "127.0.0.1";
+      for (const std::string& port_name : layout[i].ports) {
+        Result<int> port = Status(StatusCode::kInternal, "no attempt");
+        for (int attempt = 0; attempt < 16; ++attempt) {
+          port = local::FreeTcpPort(n.host);
+          if (!port.ok() || taken.insert({n.host, *port}).second) break;
+        }
+        if (!port.ok()) {
+          remove_dir();
+          return port.status().WithContext(n.name + ": no free port");
+        }
+        n.ports[port_name] = *port;
+      }
+      n.dir = run_dir + "/" + n.name;
+      std::error_code ec;
+      std::filesystem::create_directories(n.dir + "/data", ec);
+      if (ec) {
+        remove_dir();
+        return Internal("cannot create " + n.dir + ": " + ec.message());
+      }
+      n.process.name = n.name;
+      n.process.cwd = n.dir;
+      n.process.log_path = n.dir + "/" + n.name + ".log";
+      nodes.push_back(std::move(n));
+    }
+    Status configured = recipe->Configure(request, nodes);
+    if (!configured.ok()) {
+      remove_dir();
+      return configured;
+    }
+    auto cluster = std::make_unique<LocalCluster>(request, std::move(recipe), run_dir, std::move(nodes));
+    Status started = cluster->Start();
+    if (!started.ok()) {
+      (void)cluster->Stop();  // kills what runs and removes the run directory
+      return started.WithContext("starting " + request.broker + " cluster '" + request.name + "'");
+    }
+    LogInfo("cluster " + request.name + ": " + request.broker + " on platform local in " + run_dir);
+    return std::unique_ptr<Cluster>(std::move(cluster));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Platform> NewLocalPlatform() { return std::make_unique<LocalPlatform>(); }
+
+}  // namespace drone::platforms
