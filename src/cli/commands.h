@@ -19,6 +19,7 @@ struct RunFlags {
   bool no_store = false;
   int metrics_port = -1;   // >= 0: serve GET /metrics on 127.0.0.1 (0: an ephemeral port)
   std::string junit_path;  // JUnit XML of the checks and delivery verdicts
+  std::string from_failure;  // a stored run id: resume it (cli/from_failure.h) instead of flow_path
 };
 
 int RunCommand(const RunFlags& flags);
@@ -28,6 +29,9 @@ int PluginsCommand(bool json);
 // Prints the JSON Schema of the flow format (spec/flow_schema.h).
 int SchemaCommand();
 int EmbeddedKafkaCommand(int brokers, const std::vector<std::string>& topics);
+
+// A new run id: "20261124-063747-1e5f" (UTC time and a random suffix).
+std::string NewRunId();
 
 // Parses "key=value" items of -p; on error prints a message and returns false.
 bool ParseParams(const std::vector<std::string>& items, std::map<std::string, std::string>* out);
