@@ -12,7 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/from_failure.h"
 #include "cli/live_observer.h"
+#include "cli/matrix_command.h"
 #include "cli/signals.h"
 #include "cli/stored_run.h"
 #include "cli/worker_command.h"
@@ -32,6 +34,7 @@
 #include "report/run_metrics.h"
 #include "spec/flow_schema.h"
 #include "spec/loader.h"
+#include "spec/matrix.h"
 #include "store/run_store.h"
 #include "workload/history.h"
 
@@ -55,18 +58,6 @@ std::optional<spec::FlowSpec> LoadChecked(const std::string& path,
   std::cerr << "drone: " << errors.size() << (errors.size() == 1 ? " problem" : " problems")
             << " in " << path << "; nothing was started\n";
   return std::nullopt;
-}
-
-std::string NewRunId() {
-  std::random_device rd;
-  char buf[64];
-  time_t now = time(nullptr);
-  tm utc{};
-  gmtime_r(&now, &utc);
-  strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &utc);
-  char suffix[16];
-  snprintf(suffix, sizeof(suffix), "-%04x", rd() & 0xffff);
-  return std::string(buf) + suffix;
 }
 
 std::string Rate(uint64_t per_s) {
@@ -146,6 +137,18 @@ class ConsoleObserver : public flow::RunObserver {
 
 }  // namespace
 
+std::string NewRunId() {
+  std::random_device rd;
+  char buf[64];
+  time_t now = time(nullptr);
+  tm utc{};
+  gmtime_r(&now, &utc);
+  strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &utc);
+  char suffix[16];
+  snprintf(suffix, sizeof(suffix), "-%04x", rd() & 0xffff);
+  return std::string(buf) + suffix;
+}
+
 bool ParseParams(const std::vector<std::string>& items, std::map<std::string, std::string>* out) {
   for (const std::string& item : items) {
     size_t eq = item.find('=');
@@ -162,6 +165,11 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
                     bool json) {
   std::optional<spec::FlowSpec> flow = LoadChecked(flow_path, params);
   if (!flow) return kExitBadInput;
+  nlohmann::json combinations = nlohmann::json::array();
+  if (!flow->matrix.empty() && !ValidateMatrix(flow_path, params, *flow, &combinations)) {
+    std::cerr << "drone: some matrix combinations of " << flow_path << " are not valid\n";
+    return kExitBadInput;
+  }
   if (json) {
     nlohmann::json steps = nlohmann::json::array();
     for (const spec::Step& s : flow->steps) {
@@ -172,7 +180,9 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
       if (!s.when.empty()) steps.back()["when"] = s.when;
       if (s.retry.limit > 0) steps.back()["retry"] = s.retry.limit;
     }
-    std::cout << nlohmann::json{{"flow", flow->name}, {"valid", true}, {"steps", steps}}.dump(2) << "\n";
+    nlohmann::json out = {{"flow", flow->name}, {"valid", true}, {"steps", steps}};
+    if (!flow->matrix.empty()) out["matrix"] = combinations;
+    std::cout << out.dump(2) << "\n";
     return 0;
   }
   std::cout << flow->name << ": valid, " << flow->steps.size() << " steps\n";
@@ -192,6 +202,12 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
   for (const spec::Step& s : flow->finally) {
     std::cout << "  finally " << s.id << " (" << spec::StepKindName(s.kind) << ")\n";
   }
+  if (!flow->matrix.empty()) {
+    std::cout << "matrix: " << combinations.size() << " combinations, each a run\n";
+    for (const nlohmann::json& c : combinations) {
+      std::cout << "  " << spec::DescribeCombination(flow->matrix, c["params"]) << "\n";
+    }
+  }
   return 0;
 }
 
@@ -205,9 +221,21 @@ int RunCommand(const RunFlags& flags) {
       return kExitBadInput;
     }
   }
-  std::optional<spec::FlowSpec> flow = LoadChecked(flags.flow_path, flags.params);
-  if (!flow) return kExitBadInput;
-  const std::string flow_text = ReadFlowText(flags.flow_path);
+  std::optional<spec::FlowSpec> flow;
+  std::string flow_text;
+  ResumePlan resume;
+  if (!flags.from_failure.empty()) {
+    flow.emplace();
+    if (!PrepareFromFailure(flags.data_dir, flags.from_failure, flags.params, &*flow, &flow_text,
+                            &resume)) {
+      return kExitBadInput;
+    }
+  } else {
+    flow = LoadChecked(flags.flow_path, flags.params);
+    if (!flow) return kExitBadInput;
+    if (!flow->matrix.empty()) return MatrixRunCommand(flags, *flow);
+    flow_text = ReadFlowText(flags.flow_path);
+  }
   std::unique_ptr<workload::HistoryWriter> history;
   if (!flags.history_path.empty()) {
     auto opened = workload::HistoryWriter::Open(flags.history_path);
@@ -286,6 +314,7 @@ int RunCommand(const RunFlags& flags) {
   flow::RunContext run(*flow, run_id, run_number, first_observer, history.get());
   run_metrics.Attach(run);
   run.SetWorkers(workers.addresses);
+  if (!flags.from_failure.empty()) run.SetReused(resume.reused, flags.from_failure);
   // The undo journal (docs/teardown.md): written before anything outlives a step, so that
   // `drone clean` can undo it should this process be killed. Nothing is written until then.
   Result<std::unique_ptr<journal::Journal>> journal =
@@ -305,6 +334,10 @@ int RunCommand(const RunFlags& flags) {
                 temporary_run_dir);
   if (!flags.quiet) {
     std::cerr << "drone: running " << flow->name << " (run " << run.run_id() << ")\n";
+    if (!flags.from_failure.empty()) {
+      std::cerr << "drone: from the failure of run " << flags.from_failure << ": reusing "
+                << resume.reused.size() << " steps, running " << resume.rerun.size() << " again\n";
+    }
   }
   flow::FlowEngine engine(run);
   flow::RunOutcome outcome = engine.Run(cancel);
@@ -325,6 +358,9 @@ int RunCommand(const RunFlags& flags) {
     }
   }
   nlohmann::json result = report::BuildResult(run, outcome);
+  if (!flags.from_failure.empty()) {
+    result["from_failure"] = {{"run_id", flags.from_failure}, {"rerun", resume.rerun}};
+  }
   if (!flags.json_path.empty()) {
     std::ofstream out(flags.json_path, std::ios::trunc);
     out << result.dump(2) << "\n";

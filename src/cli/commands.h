@@ -23,6 +23,7 @@ struct RunFlags {
   std::string workers_at;   // or on these running workers (URL,URL); docs/workers.md
   std::string worker_token;
   std::string run_id;      // empty: a new one (`drone ui` passes the id it returned)
+  std::string from_failure;  // a stored run id: resume it (cli/from_failure.h) instead of flow_path
 };
 
 int RunCommand(const RunFlags& flags);
@@ -32,6 +33,9 @@ int PluginsCommand(bool json);
 // Prints the JSON Schema of the flow format (spec/flow_schema.h).
 int SchemaCommand();
 int EmbeddedKafkaCommand(int brokers, const std::vector<std::string>& topics);
+
+// A new run id: "20261124-063747-1e5f" (UTC time and a random suffix).
+std::string NewRunId();
 
 // Parses "key=value" items of -p; on error prints a message and returns false.
 bool ParseParams(const std::vector<std::string>& items, std::map<std::string, std::string>* out);

@@ -34,7 +34,10 @@ int main(int argc, char** argv) {
   drone::cli::RunFlags run_flags;
   std::vector<std::string> run_params;
   CLI::App* run = app.add_subcommand("run", "run a flow and print its result");
-  run->add_option("flow", run_flags.flow_path, "flow file (YAML)")->required()->check(CLI::ExistingFile);
+  run->add_option("flow", run_flags.flow_path, "flow file (YAML)")->check(CLI::ExistingFile);
+  run->add_option("--from-failure", run_flags.from_failure,
+                  "instead of FLOW: run stored run RUN_ID again from its failed step, reusing the\n"
+                  "outputs of steps that succeeded and left nothing running (docs/store.md)");
   run->add_option("-p,--param", run_params, "override a flow parameter: -p rate=5000 (repeatable)");
   run->add_option("--json", run_flags.json_path, "write the result (DESIGN.md result contract) to FILE");
   run->add_option("--history", run_flags.history_path,
@@ -95,6 +98,8 @@ int main(int argc, char** argv) {
   runs->add_option("--data-dir", runs_data_dir, "where runs.db lives")->capture_default_str();
   runs->add_option("--flow", runs_flow, "list: only runs of this flow");
   runs->add_option("--verdict", runs_verdict, "list: only runs with this verdict (pass|fail|unknown)");
+  std::string runs_matrix;
+  runs->add_option("--matrix", runs_matrix, "list: only the runs of this matrix id");
   runs->add_option("--limit", runs_limit, "list: at most N runs, newest first (0: all)")
       ->capture_default_str();
   runs->add_flag("--json", runs_json, "print JSON (show: the stored result exactly)");
@@ -171,6 +176,10 @@ int main(int argc, char** argv) {
     drone::SetLogLevel(verbosity >= 2 ? drone::LogLevel::kDebug : drone::LogLevel::kInfo);
   }
   if (run->parsed()) {
+    if (run_flags.flow_path.empty() == run_flags.from_failure.empty()) {
+      std::cerr << "drone run: give a flow file or --from-failure RUN_ID (not both)\n";
+      return 2;
+    }
     run_flags.progress = !no_progress;
     if (!drone::cli::ParseParams(run_params, &run_flags.params)) return 2;
     return drone::cli::RunCommand(run_flags);
@@ -184,7 +193,7 @@ int main(int argc, char** argv) {
   if (schema->parsed()) return drone::cli::SchemaCommand();
   if (runs->parsed()) {
     return drone::cli::RunsCommand(runs_data_dir, runs_action, runs_ids, runs_json, runs_flow,
-                                   runs_verdict, runs_limit);
+                                   runs_verdict, runs_limit, runs_matrix);
   }
   if (ui_cmd->parsed()) return drone::cli::UiCommand(ui_options);
   if (report_cmd->parsed()) {

@@ -93,6 +93,19 @@ void FlowEngine::RunStepThread(StepState& st, std::mutex& mu, std::condition_var
     st.record.finished_ns = clock.NowNs();
     cv.notify_all();
   };
+  // A step taken from an earlier run (`--from-failure`) is not run: its stored outputs stand.
+  if (!finally) {
+    if (std::optional<nlohmann::json> reused = run_.Reused(step.id)) {
+      run_.Emit("STEP_REUSED", step.id, "outputs of run " + run_.reused_from());
+      run_.SetOutputs(step.id, std::move(*reused));
+      std::lock_guard<std::mutex> lock(mu);
+      st.started = true;
+      st.record.reused = true;
+      st.record.started_ns = clock.NowNs();
+      finish(StepStatus::kSucceeded, Status::Ok());
+      return;
+    }
+  }
   CancelToken* token = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu);

@@ -76,6 +76,18 @@ void RunContext::SetOutputs(const std::string& step, nlohmann::json outputs) {
   Emit("STEP_OUTPUT", step, std::move(text));
 }
 
+void RunContext::SetReused(std::map<std::string, nlohmann::json> outputs,
+                           std::string from_run_id) {
+  reused_ = std::move(outputs);
+  reused_from_ = std::move(from_run_id);
+}
+
+std::optional<nlohmann::json> RunContext::Reused(const std::string& step) const {
+  auto it = reused_.find(step);
+  if (it == reused_.end()) return std::nullopt;
+  return it->second;
+}
+
 nlohmann::json RunContext::Outputs(const std::string& step) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = outputs_.find(step);

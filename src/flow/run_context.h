@@ -124,6 +124,13 @@ class RunContext {
   // {"params": {...}, "steps": {"id": {"outputs": {...}}}} for spec::Interpolate.
   nlohmann::json ExpressionContext() const;
 
+  // Steps to reuse from an earlier run (`drone run --from-failure`): the engine does not run them
+  // but gives them these outputs, emits STEP_REUSED and counts them as succeeded. Set before
+  // FlowEngine::Run().
+  void SetReused(std::map<std::string, nlohmann::json> outputs, std::string from_run_id);
+  std::optional<nlohmann::json> Reused(const std::string& step) const;
+  const std::string& reused_from() const { return reused_from_; }
+
   void AddCluster(const std::string& step, std::unique_ptr<platforms::Cluster> cluster);
   // Stops and forgets the cluster of `step` (no-op when there is none).
   Status StopCluster(const std::string& step);
@@ -207,6 +214,8 @@ class RunContext {
   mutable std::mutex mu_;
   std::vector<Event> events_;
   std::map<std::string, nlohmann::json> outputs_;
+  std::map<std::string, nlohmann::json> reused_;  // set before the run, read-only after
+  std::string reused_from_;
   std::map<std::string, std::unique_ptr<platforms::Cluster>> clusters_;
   std::map<std::string, WorkloadRecord> workloads_;
   std::map<std::string, nlohmann::json> live_workloads_;

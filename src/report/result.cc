@@ -32,6 +32,7 @@ nlohmann::json BuildResult(const flow::RunContext& run, const flow::RunOutcome& 
                         {"outputs", run.Outputs(r.id)}};
     if (r.finally) s["finally"] = true;
     s["attempts"] = r.attempts;
+    if (r.reused) s["reused"] = true;
     if (!r.error.ok()) s["error"] = r.error.message();
     steps.push_back(std::move(s));
   }

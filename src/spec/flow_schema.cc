@@ -30,6 +30,12 @@ std::vector<FieldSchema> MakeTopLevel() {
        .description = "The steps, by id. Steps with no dependency path between them run in "
                       "parallel.",
        .required = true},
+      {.name = "matrix",
+       .type = FT::kMatrix,
+       .description = "Runs the flow once per combination of these parameter values, e.g. "
+                      "{size: [100, 1000], acks: [\"1\", all]}; each key is a declared parameter. "
+                      "`-p NAME=VALUE` fixes one to a single value.",
+       .expressions = Expressions::kNone},
       {.name = "finally",
        .type = FT::kSteps,
        .description = "Steps that run after every step has ended and the undo actions have run, "
@@ -161,8 +167,7 @@ std::vector<StepKindSchema> MakeKinds() {
             .type = FT::kStringMap,
             .description = "platform local: the broker recipe's settings, checked by the recipe."},
        }},
-      {"topic",
-       "Creates a topic on a cluster.",
+      {"topic", "Creates a topic on a cluster.",
        Concat(ClusterRef(),
               {
                   {.name = "name",
@@ -276,16 +281,16 @@ std::vector<StepKindSchema> MakeKinds() {
                    .type = FT::kStringMap,
                    .description = "Raw client properties for the consumers, passed through."},
               })},
-      {"fault.kill",
-       "Takes a node down; with a duration, brings it back afterwards.",
-       Concat(ClusterRef(), {fault_target, fault_duration,
+      {"fault.kill", "Takes a node down; with a duration, brings it back afterwards.",
+       Concat(ClusterRef(), {fault_target,
+                             fault_duration,
                              {.name = "failback",
                               .type = FT::kBoolean,
                               .description = "Leadership returns to the node when it is back.",
                               .default_json = "true"}})},
-      {"fault.network",
-       "Impairs a node's links (embedded platform: added round-trip time).",
-       Concat(ClusterRef(), {fault_target, fault_duration,
+      {"fault.network", "Impairs a node's links (embedded platform: added round-trip time).",
+       Concat(ClusterRef(), {fault_target,
+                             fault_duration,
                              {.name = "delay",
                               .type = FT::kDuration,
                               .description = "The added round-trip time.",
@@ -444,7 +449,9 @@ std::vector<FieldSchema> MakeSize() {
       {.name = "min", .type = FT::kSize, .description = "The smallest message, bytes."},
       {.name = "max", .type = FT::kSize, .description = "The largest message, bytes."},
       {.name = "mean", .type = FT::kSize, .description = "normal: the mean size, bytes."},
-      {.name = "stddev", .type = FT::kSize, .description = "normal: the standard deviation, bytes."},
+      {.name = "stddev",
+       .type = FT::kSize,
+       .description = "normal: the standard deviation, bytes."},
   };
 }
 
@@ -470,8 +477,7 @@ constexpr const char* kExpressionPattern = "\\$\\{\\{.*\\}\\}";
 constexpr const char* kStepsExpressionPattern = "\\$\\{\\{\\s*steps\\.";
 constexpr const char* kDurationPattern =
     "^\\s*[0-9]+(\\.[0-9]+)?\\s*([nN][sS]|[uU][sS]|µs|[mM][sS]|[sS]|[mM]|[hH])\\s*$";
-constexpr const char* kSizePattern =
-    "^\\s*[0-9]+\\s*([bB]|[kKmMgG][iI]?[bB])?\\s*$";
+constexpr const char* kSizePattern = "^\\s*[0-9]+\\s*([bB]|[kKmMgG][iI]?[bB])?\\s*$";
 
 json Ref(const std::string& def) { return {{"$ref", "#/$defs/" + def}}; }
 
@@ -563,6 +569,17 @@ json ValueSchema(const FieldSchema& f) {
       return {{"type", json::array({"object", "null"})}};
     case FT::kHttpExpect:
       return Ref("http_expect");
+    case FT::kMatrix:
+      return {{"type", "object"},
+              {"minProperties", 1},
+              {"propertyNames", {{"pattern", kIdentifierPattern}}},
+              {"additionalProperties",
+               {{"type", "array"},
+                {"minItems", 1},
+                {"uniqueItems", true},
+                {"items",
+                 {{"type", json::array({"string", "number", "boolean"})},
+                  {"not", {{"type", "string"}, {"pattern", kExpressionPattern}}}}}}}};
   }
   return json::object();
 }
@@ -579,9 +596,10 @@ json ObjectSchema(const std::vector<FieldSchema>& fields, const std::string& des
     properties[f.name] = std::move(p);
     if (f.required) required.push_back(f.name);
   }
-  json s = {{"type", nullable && required.empty() ? json::array({"object", "null"}) : json("object")},
-            {"properties", std::move(properties)},
-            {"additionalProperties", false}};
+  json s = {
+      {"type", nullable && required.empty() ? json::array({"object", "null"}) : json("object")},
+      {"properties", std::move(properties)},
+      {"additionalProperties", false}};
   if (!description.empty()) s["description"] = description;
   if (!required.empty()) s["required"] = std::move(required);
   return s;
@@ -705,8 +723,9 @@ nlohmann::json FlowJsonSchema() {
     json then = {{"properties", {{"with", Ref(def)}}}};
     // A kind with required parameters needs its `with`.
     if (defs[def].contains("required")) then["required"] = {"with"};
-    kinds.push_back({{"if", {{"properties", {{"kind", {{"const", k.name}}}}}, {"required", {"kind"}}}},
-                     {"then", std::move(then)}});
+    kinds.push_back(
+        {{"if", {{"properties", {{"kind", {{"const", k.name}}}}}, {"required", {"kind"}}}},
+         {"then", std::move(then)}});
   }
   step["allOf"] = std::move(kinds);
   defs["step"] = std::move(step);

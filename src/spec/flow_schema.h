@@ -40,6 +40,7 @@ enum class FieldType {
   kSteps,        // a map of step ids to steps
   kWith,         // a step's parameters; their fields depend on the step's kind
   kHttpExpect,   // an http step's `expect:` map (HttpExpectFields())
+  kMatrix,       // a map of declared parameters to non-empty lists of values
 };
 
 // Which `${{ }}` expressions a field's value may contain. Parameters are substituted before

@@ -243,6 +243,12 @@ struct Step {
       with;
 };
 
+// One axis of a flow's `matrix:`: a declared parameter and the values it takes, in file order.
+struct MatrixAxis {
+  std::string param;
+  std::vector<std::string> values;  // non-empty; one value when -p fixes the parameter
+};
+
 struct FlowSpec {
   std::string file;
   std::string name;
@@ -251,6 +257,7 @@ struct FlowSpec {
   std::vector<Step> steps;    // in a valid topological order
   std::vector<Step> finally;  // run after teardown, in a valid topological order (file order
                               // among steps that do not need each other)
+  std::vector<MatrixAxis> matrix;  // `matrix:` in file order; empty: a single run (spec/matrix.h)
 };
 
 }  // namespace drone::spec

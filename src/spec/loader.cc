@@ -737,6 +737,7 @@ class FlowLoader {
 
     ReadParams(top->Find("params"));
     ApplyOverrides();
+    if (const Field* f = top->Find("matrix")) ReadMatrix(*f);
     flow_.file = file_;
     flow_.params = params_;
 
@@ -819,6 +820,63 @@ class FlowLoader {
         continue;
       }
       params_[name] = value;
+    }
+  }
+
+  // `matrix:` maps declared parameters to lists of values. A parameter fixed with -p keeps only
+  // that value, so `-p size=100` runs the rest of the matrix at size 100.
+  void ReadMatrix(const Field& f) {
+    auto m = ReadMap(f, nullptr);
+    if (!m) return;
+    if (m->entries.empty()) {
+      Error(f.loc, f.path, "the matrix is empty", "e.g. matrix: { size: [100, 1000] }");
+      return;
+    }
+    for (const Field& e : m->entries) {
+      if (params_.count(e.name) == 0) {
+        const std::string best = Closest(e.name, param_names_);
+        Error(e.key_loc, e.path, "matrix key '" + e.name + "' is not a declared parameter",
+              best.empty() ? "declare it under params: with a default value"
+                           : "did you mean '" + best + "'?");
+        continue;
+      }
+      if (!e.value.IsSequence() || e.value.size() == 0) {
+        Error(e.loc, e.path, "expected a non-empty list of values, got " +
+                                 (e.value.IsSequence() ? std::string("an empty list")
+                                                       : Describe(e.value)),
+              "e.g. " + e.name + ": [100, 1000]");
+        continue;
+      }
+      MatrixAxis axis{e.name, {}};
+      bool ok = true;
+      size_t i = 0;
+      for (const YAML::Node& item : e.value) {
+        const std::string path = e.path + "[" + std::to_string(i++) + "]";
+        const SourceLoc loc = LocOf(item, e.loc);
+        if (!item.IsScalar() || (item.Tag() == "?" && IsNullText(item.Scalar()))) {
+          Error(loc, path, "expected a value (a number or a string), got " +
+                               (item.IsScalar() ? std::string("nothing") : Describe(item)));
+          ok = false;
+          continue;
+        }
+        const std::string value = item.Scalar();
+        if (value.find("${{") != std::string::npos) {
+          Error(loc, path, "matrix values cannot contain expressions");
+          ok = false;
+          continue;
+        }
+        if (std::find(axis.values.begin(), axis.values.end(), value) != axis.values.end()) {
+          Error(loc, path, "value '" + value + "' is listed twice for '" + e.name + "'");
+          ok = false;
+          continue;
+        }
+        axis.values.push_back(value);
+      }
+      if (!ok) continue;
+      if (auto fixed = overrides_.find(e.name); fixed != overrides_.end()) {
+        axis.values = {fixed->second};
+      }
+      flow_.matrix.push_back(std::move(axis));
     }
   }
 

@@ -49,6 +49,8 @@ MALFORMED = {
     "step output in a typed field": BASE + "  s: { kind: sleep, needs: [topic], with: { duration: \"${{ steps.topic.outputs.name }}\" } }\n",
     "expression in a parameter default": "name: bad\nparams: { a: \"${{ params.b }}\", b: 1 }\nsteps:\n  s: { kind: sleep, with: { duration: 1s } }\n",
     "no steps": "name: bad\nsteps: {}\n",
+    "matrix value not a list": "name: bad\nparams: { a: 1 }\nmatrix: { a: 1 }\nsteps:\n  s: { kind: sleep, with: { duration: 1s } }\n",
+    "matrix value twice": "name: bad\nparams: { a: 1 }\nmatrix: { a: [1, 1] }\nsteps:\n  s: { kind: sleep, with: { duration: 1s } }\n",
     "missing name": "steps:\n  s: { kind: sleep, with: { duration: 1s } }\n",
 }
 
