@@ -1,7 +1,9 @@
 // SIGINT/SIGTERM handling for long commands: the signals are blocked in every thread and received
 // by one watcher thread (sigtimedwait), which cancels the run's token — so cancellation runs as
 // ordinary code, not in a signal handler. The first signal starts an orderly stop with full
-// teardown; later ones only say that teardown is under way.
+// teardown; the second hurries it (CancelToken::Hurry: workloads stop draining and flushing,
+// programs get SIGKILL without a grace period) while undo and finally steps still run; later ones
+// only say that teardown is under way.
 // Thread-safety: construct and destroy on the main thread, before/after other threads exist.
 #pragma once
 
