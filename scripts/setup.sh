@@ -8,7 +8,6 @@ PACKAGES=(
   build-essential cmake pkg-config git
   # libraries
   librdkafka-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libsqlite3-dev
-  libcpp-httplib-dev
   # network faults: namespaces, tc, iptables, the NFQUEUE impairer
   iproute2 iptables libnetfilter-queue-dev libmnl-dev
   # RabbitMQ: the client library, and the server the local platform runs

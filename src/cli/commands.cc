@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include "cli/live_observer.h"
 #include "cli/signals.h"
 #include "cli/stored_run.h"
+#include "cli/worker_command.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "drivers/builtin_drivers.h"
@@ -226,6 +228,32 @@ int RunCommand(const RunFlags& flags) {
     }
   }
 
+  // Workers before anything else starts: a bad address is bad input.
+  RunWorkers workers;
+  if (flags.workers > 0 || !flags.workers_at.empty()) {
+    if (history) {
+      std::cerr << "drone: --history is not available with workers yet (each worker would have to "
+                   "ship its history); run without --workers for it\n";
+      return kExitBadInput;
+    }
+    Result<RunWorkers> started = StartRunWorkers(flags.workers, flags.workers_at, flags.worker_token);
+    if (!started.ok()) {
+      std::cerr << "drone: " << started.status().message() << "; nothing was started\n";
+      return started.status().code() == StatusCode::kInvalidArgument ? kExitBadInput : kExitIncomplete;
+    }
+    workers = std::move(*started);
+    if (!flags.quiet) {
+      std::cerr << "drone: workloads run on " << workers.addresses.size() << " worker"
+                << (workers.addresses.size() == 1 ? "" : "s");
+      if (workers.pool) {
+        std::cerr << " (pids";
+        for (int pid : workers.pool->pids()) std::cerr << " " << pid;
+        std::cerr << ")";
+      }
+      std::cerr << "\n";
+    }
+  }
+
   CancelToken cancel;
   SignalWatcher signals(cancel);
   bool tty = isatty(STDERR_FILENO) != 0;
@@ -257,6 +285,7 @@ int RunCommand(const RunFlags& flags) {
   }
   flow::RunContext run(*flow, run_id, run_number, first_observer, history.get());
   run_metrics.Attach(run);
+  run.SetWorkers(workers.addresses);
   // The undo journal (docs/teardown.md): written before anything outlives a step, so that
   // `drone clean` can undo it should this process be killed. Nothing is written until then.
   Result<std::unique_ptr<journal::Journal>> journal =
@@ -267,6 +296,14 @@ int RunCommand(const RunFlags& flags) {
     return kExitIncomplete;
   }
   run.AttachJournal(journal->get());
+  // Where `collect` keeps files: beside the run store, or (store off) a temporary directory that
+  // goes when drone does. Created only when a step needs it.
+  const bool temporary_run_dir = flags.no_store || flags.data_dir.empty();
+  run.SetRunDir(temporary_run_dir ? (std::filesystem::temp_directory_path() /
+                                     ("drone-run-" + run.run_id())).string()
+                                  : (std::filesystem::path(flags.data_dir) / "runs" /
+                                     run.run_id()).string(),
+                temporary_run_dir);
   if (!flags.quiet) {
     std::cerr << "drone: running " << flow->name << " (run " << run.run_id() << ")\n";
   }
@@ -317,6 +354,10 @@ int RunCommand(const RunFlags& flags) {
   if (!flags.quiet) {
     std::cout << report::HumanSummary(result, isatty(STDOUT_FILENO) != 0);
     if (!flags.no_store) std::cout << "  (stored: drone runs show " << run.run_id() << ")\n";
+  }
+  if (temporary_run_dir) {
+    std::error_code ec;
+    std::filesystem::remove_all(run.run_dir(), ec);
   }
   return exit_code;
 }
