@@ -21,8 +21,9 @@ PACKAGES=(
   clang-format clang-tidy
   # NATS and MQTT: client libraries, servers and command-line clients (platform: local)
   libnats-dev nats-server libmosquitto-dev mosquitto mosquitto-clients libcpp-httplib-dev
-  # the web UI (ui/: built with npm) and its browser tests (Debian's chromium)
-  nodejs npm chromium
+  # the web UI (ui/: built with npm, which comes with nodejs or, below, on its own) and its
+  # browser tests (Debian's chromium)
+  nodejs chromium
 )
 
 missing=()
@@ -47,6 +48,13 @@ else
 fi
 
 # The web UI's npm packages (ui/package-lock.json), fetched once; later builds need no network.
+# Some nodejs packages bring npm along and conflict with Debian's npm package: add it only when
+# there is no npm.
+if ! command -v npm >/dev/null; then
+  echo "setup: installing npm"
+  if [ "$(id -u)" -ne 0 ]; then sudo apt-get install -y -qq --no-install-recommends npm
+  else apt-get install -y -qq --no-install-recommends npm; fi
+fi
 UI_DIR="$(cd "$(dirname "$0")/.." && pwd)/ui"
 if [ ! -f "$UI_DIR/node_modules/.package-lock.json" ] ||
    [ "$UI_DIR/package-lock.json" -nt "$UI_DIR/node_modules/.package-lock.json" ]; then

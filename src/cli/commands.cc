@@ -321,6 +321,7 @@ int RunCommand(const RunFlags& flags) {
       journal::Journal::Create(flags.data_dir, run.run_id(), flow->name);
   if (!journal.ok()) {
     std::cerr << "drone: cannot keep an undo journal: " << journal.status().message() << "\n";
+    if (live) live->Finish();
     return kExitIncomplete;
   }
   run.AttachJournal(journal->get());
