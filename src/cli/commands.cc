@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -11,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/live_observer.h"
 #include "cli/signals.h"
 #include "cli/stored_run.h"
 #include "cli/worker_command.h"
@@ -194,6 +196,15 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
 }
 
 int RunCommand(const RunFlags& flags) {
+  if (!flags.run_id.empty()) {
+    bool plain = flags.run_id.size() <= 64 && flags.run_id.find_first_not_of(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == std::string::npos;
+    if (!plain) {
+      std::cerr << "drone: --run-id '" << flags.run_id
+                << "': use at most 64 letters, digits, '.', '_' or '-'; nothing was started\n";
+      return kExitBadInput;
+    }
+  }
   std::optional<spec::FlowSpec> flow = LoadChecked(flags.flow_path, flags.params);
   if (!flow) return kExitBadInput;
   const std::string flow_text = ReadFlowText(flags.flow_path);
@@ -262,7 +273,17 @@ int RunCommand(const RunFlags& flags) {
   flow::RunObserver* first_observer = metrics_server ? static_cast<flow::RunObserver*>(&run_metrics) : &observer;
   std::random_device rd;
   uint64_t run_number = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowNs());
-  flow::RunContext run(*flow, NewRunId(), run_number, first_observer, history.get());
+  const std::string run_id = flags.run_id.empty() ? NewRunId() : flags.run_id;
+  // The live run log lets `drone ui` follow the run; without it the run is shown once stored.
+  std::unique_ptr<LiveObserver> live;
+  if (!flags.no_store) {
+    auto opened = store::LiveRunLog::Open(flags.data_dir);
+    if (opened.ok() && (*opened)->Begin({run_id, flow->name, FormatTimestamp(NowNs()), getpid()}).ok()) {
+      live = std::make_unique<LiveObserver>(std::move(opened).value(), run_id, first_observer);
+      first_observer = live.get();
+    }
+  }
+  flow::RunContext run(*flow, run_id, run_number, first_observer, history.get());
   run_metrics.Attach(run);
   run.SetWorkers(workers.addresses);
   // The undo journal (docs/teardown.md): written before anything outlives a step, so that
@@ -274,6 +295,14 @@ int RunCommand(const RunFlags& flags) {
     return kExitIncomplete;
   }
   run.AttachJournal(journal->get());
+  // Where `collect` keeps files: beside the run store, or (store off) a temporary directory that
+  // goes when drone does. Created only when a step needs it.
+  const bool temporary_run_dir = flags.no_store || flags.data_dir.empty();
+  run.SetRunDir(temporary_run_dir ? (std::filesystem::temp_directory_path() /
+                                     ("drone-run-" + run.run_id())).string()
+                                  : (std::filesystem::path(flags.data_dir) / "runs" /
+                                     run.run_id()).string(),
+                temporary_run_dir);
   if (!flags.quiet) {
     std::cerr << "drone: running " << flow->name << " (run " << run.run_id() << ")\n";
   }
@@ -319,10 +348,15 @@ int RunCommand(const RunFlags& flags) {
     Status saved =
         opened.ok() ? (*opened)->SaveResult(result, RunExtrasOf(run, flow_text)) : opened.status();
     if (!saved.ok()) std::cerr << "drone: warning: run not stored: " << saved.message() << "\n";
+    if (live) live->Finish();
   }
   if (!flags.quiet) {
     std::cout << report::HumanSummary(result, isatty(STDOUT_FILENO) != 0);
     if (!flags.no_store) std::cout << "  (stored: drone runs show " << run.run_id() << ")\n";
+  }
+  if (temporary_run_dir) {
+    std::error_code ec;
+    std::filesystem::remove_all(run.run_dir(), ec);
   }
   return exit_code;
 }

@@ -22,6 +22,7 @@ struct RunFlags {
   int workers = 0;          // > 0: run workloads on this many local `drone worker` processes
   std::string workers_at;   // or on these running workers (URL,URL); docs/workers.md
   std::string worker_token;
+  std::string run_id;      // empty: a new one (`drone ui` passes the id it returned)
 };
 
 int RunCommand(const RunFlags& flags);

@@ -8,6 +8,7 @@
 #include "cli/report_command.h"
 #include "cli/runs_command.h"
 #include "cli/signals.h"
+#include "cli/ui_command.h"
 #include "cli/worker_command.h"
 #include "core/log.h"
 
@@ -56,6 +57,8 @@ int main(int argc, char** argv) {
                   "run workloads on running workers: URL,URL (http://HOST:PORT)");
   run->add_option("--worker-token", run_flags.worker_token,
                   "token for --workers-at (default: $DRONE_WORKER_TOKEN)");
+  run->add_option("--run-id", run_flags.run_id,
+                  "the run's id (default: a new one, YYYYMMDD-HHMMSS-xxxx)");
   bool no_progress = false;
   run->add_flag("--no-progress", no_progress, "no live progress line, even on a terminal");
   run->footer(
@@ -134,6 +137,21 @@ int main(int argc, char** argv) {
   worker_cmd->add_option("--max-shares", worker_flags.max_shares, "workload shares held at once (1..64)")
       ->capture_default_str();
 
+  drone::ui::UiOptions ui_options;
+  ui_options.data_dir = drone::cli::DefaultDataDir();
+  ui_options.flows_dir = "flows";
+  CLI::App* ui_cmd = app.add_subcommand(
+      "ui", "serve the web UI and its REST API (flows, launchpad, live runs, history, compare)");
+  ui_cmd->add_option("--data-dir", ui_options.data_dir, "where runs.db lives")->capture_default_str();
+  ui_cmd->add_option("--flows", ui_options.flows_dir, "the directory of flows to offer")
+      ->capture_default_str();
+  ui_cmd->add_option("--host", ui_options.host, "address to listen on (not loopback: needs --token)")
+      ->capture_default_str();
+  ui_cmd->add_option("--port", ui_options.port, "port (0: any free one)")
+      ->capture_default_str()->check(CLI::Range(0, 65535));
+  ui_cmd->add_option("--token", ui_options.token,
+                     "require this token on every request (Authorization: Bearer, or ?token=)");
+
   int brokers = 3;
   std::vector<std::string> topics;
   CLI::App* embedded = app.add_subcommand(
@@ -168,6 +186,7 @@ int main(int argc, char** argv) {
     return drone::cli::RunsCommand(runs_data_dir, runs_action, runs_ids, runs_json, runs_flow,
                                    runs_verdict, runs_limit);
   }
+  if (ui_cmd->parsed()) return drone::cli::UiCommand(ui_options);
   if (report_cmd->parsed()) {
     return drone::cli::ReportCommand(report_data_dir, report_run_id, report_output);
   }

@@ -382,7 +382,9 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
     for (const spec::Step& s : flow.steps) {
       if (s.id == r.id) step = &s;
     }
-    if (r.kind == "check" && r.error.code() == StatusCode::kFailedPrecondition) {
+    // A sub-flow fails this way when one of its checks (or delivery verdicts) did.
+    if ((r.kind == "check" || r.kind == "flow") &&
+        r.error.code() == StatusCode::kFailedPrecondition) {
       check_failed = true;
       outcome.reasons.push_back("check " + r.id + ": " + r.error.message());
     } else if (r.error.code() == StatusCode::kInvalidArgument && step != nullptr) {

@@ -101,6 +101,13 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
         }
       }
     }
+    if (step.kind == spec::StepKind::kFlow) {
+      // A sub-flow is checked as a flow of its own; its diagnostics name its file.
+      const auto& with = std::get<spec::SubFlowWith>(step.with);
+      if (with.flow) {
+        for (spec::Diagnostic& d : Preflight(*with.flow)) out.push_back(std::move(d));
+      }
+    }
   }
   return out;
 }

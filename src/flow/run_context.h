@@ -67,6 +67,15 @@ class RunObserver {
                                     const metrics::Histogram& /*end_to_end*/) {}
 };
 
+// A file that a step kept in the run directory (`collect`). The result JSON lists these under
+// `artifacts` with exactly these field names.
+struct Artifact {
+  std::string step;  // the step the file belongs to (a collect step, or the step whose log it is)
+  std::string name;  // relative to the collect step's directory: "app.log", "logs/probe.stdout"
+  std::string path;  // absolute path of the copy
+  int64_t bytes = 0;
+};
+
 struct WorkloadRecord {
   workload::WorkloadResult result;
   verify::Guarantee guarantee = verify::Guarantee::kAtLeastOnce;
@@ -79,6 +88,12 @@ class RunContext {
   RunContext(const spec::FlowSpec& flow, std::string run_id, uint64_t run_number,
              RunObserver* observer, workload::HistoryWriter* history,
              const Clock* clock = nullptr);
+  // The context of a sub-flow run by step `step` of `parent` (kind: flow). Outputs and
+  // expressions are the sub-flow's own; everything else — events, clusters, workloads, faults,
+  // checks, artifacts and undo actions — goes to `parent` under the name "<step>/<id>", so that
+  // it shows in the parent's result and is undone by the parent's Teardown(). `parent` must
+  // outlive this context.
+  RunContext(const spec::FlowSpec& flow, RunContext& parent, const std::string& step);
 
   const spec::FlowSpec& flow() const { return flow_; }
   const std::string& run_id() const { return run_id_; }
@@ -119,6 +134,12 @@ class RunContext {
   std::map<std::string, WorkloadRecord> Workloads() const;
   Result<nlohmann::json> WorkloadJson(const std::string& id) const;  // empty id: the only one
   std::string OnlyWorkloadStep() const;
+  // Live totals of workload `step` so far, as JSON {sent, acked, failed, indeterminate, received,
+  // lag, elapsed_s, draining, finished}: updated once a second while it runs, and to its final
+  // counts when it ends (finished: true). For `wait` and for checks on a running workload.
+  void SetLiveWorkload(const std::string& step, nlohmann::json totals);
+  // NotFound while the workload has not reported its first second; empty id: the only one.
+  Result<nlohmann::json> LiveWorkloadJson(const std::string& id) const;
 
   // Returns an index for UpdateFault().
   size_t AddFault(faults::FaultRecord record);
@@ -128,9 +149,19 @@ class RunContext {
   void AddCheck(CheckRecord record);
   std::vector<CheckRecord> Checks() const;
 
+  // The run directory, where `collect` copies files: <data-dir>/runs/<run id> normally; a
+  // temporary directory (`temporary`), removed by whoever set it, when the run store is off.
+  // Empty until set; created by the first step that needs it.
+  void SetRunDir(std::string dir, bool temporary);
+  std::string run_dir() const;
+  bool run_dir_temporary() const;
+  void AddArtifact(Artifact artifact);
+  std::vector<Artifact> Artifacts() const;
+
   // Registers an undo action; actions run in reverse order of registration in Teardown(). The
   // action belongs to the step whose thread registers it (see StepScope), so that UndoStep() can
-  // run the undo actions of one step's failed attempt before it is retried.
+  // run the undo actions of one step's failed attempt before it is retried. In a sub-flow's
+  // context the action goes to the parent's stack, under "<step>/<id>".
   void PushUndo(std::string description, std::function<Status()> undo);
   // As above, and first writes `record` to the journal, so that `drone clean` can undo it should
   // this process die before teardown; the entry is marked done once `undo` has succeeded. Call it
@@ -157,7 +188,14 @@ class RunContext {
   };
 
  private:
+  // "<step>/<id>" in the parent of a sub-flow; `id` itself otherwise.
+  std::string Scoped(const std::string& id) const;
+  // PushUndo() on behalf of `step` (a sub-flow's steps register in the parent's stack).
+  void PushUndoFor(const std::string& step, std::string description, std::function<Status()> undo);
+
   const spec::FlowSpec& flow_;
+  RunContext* const parent_ = nullptr;
+  const std::string scope_;  // the sub-flow's step id in `parent_`
   const std::string run_id_;
   const uint64_t run_number_;
   RunObserver* const observer_;
@@ -171,8 +209,12 @@ class RunContext {
   std::map<std::string, nlohmann::json> outputs_;
   std::map<std::string, std::unique_ptr<platforms::Cluster>> clusters_;
   std::map<std::string, WorkloadRecord> workloads_;
+  std::map<std::string, nlohmann::json> live_workloads_;
   std::vector<faults::FaultRecord> faults_;
   std::vector<CheckRecord> checks_;
+  std::string run_dir_;
+  bool run_dir_temporary_ = false;
+  std::vector<Artifact> artifacts_;
   struct UndoAction {
     std::string step;  // empty when registered outside a step
     std::string description;

@@ -17,6 +17,10 @@ std::unique_ptr<StepExecutor> NewFaultRestartStep();
 std::unique_ptr<StepExecutor> NewCheckStep();
 std::unique_ptr<StepExecutor> NewSleepStep();
 std::unique_ptr<StepExecutor> NewExecStep();
+std::unique_ptr<StepExecutor> NewWaitStep();
+std::unique_ptr<StepExecutor> NewHttpStep();
+std::unique_ptr<StepExecutor> NewCollectStep();
+std::unique_ptr<StepExecutor> NewFlowStep();
 
 Result<std::string> StepContext::Interpolate(const std::string& text) const {
   if (text.find("${{") == std::string::npos) return text;
@@ -43,6 +47,13 @@ void RegisterBuiltinStepKinds(Registry<StepExecutor>& registry) {
   registry.Register("sleep", "wait for a duration", [] { return NewSleepStep(); });
   registry.Register("exec", "run a program (argv, no shell) and capture its output",
                     [] { return NewExecStep(); });
+  registry.Register("wait", "wait until conditions on workload totals or step outputs hold",
+                    [] { return NewWaitStep(); });
+  registry.Register("http", "probe a URL: status and body criteria, retried until a deadline",
+                    [] { return NewHttpStep(); });
+  registry.Register("collect", "copy logs and artifacts into the run directory",
+                    [] { return NewCollectStep(); });
+  registry.Register("flow", "run a sub-flow file as one step", [] { return NewFlowStep(); });
 }
 
 Registry<StepExecutor>& StepKindRegistry() {

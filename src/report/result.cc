@@ -53,9 +53,13 @@ nlohmann::json BuildResult(const flow::RunContext& run, const flow::RunOutcome& 
     checks.push_back({{"step", c.step}, {"workload", c.workload}, {"expect", c.expect},
                       {"observed", c.observed}, {"passed", c.passed}, {"message", c.message}});
   }
+  nlohmann::json artifacts = nlohmann::json::array();
+  for (const flow::Artifact& a : run.Artifacts()) {
+    artifacts.push_back({{"step", a.step}, {"name", a.name}, {"path", a.path}, {"bytes", a.bytes}});
+  }
   nlohmann::json events = nlohmann::json::array();
   for (const flow::Event& e : run.Events()) events.push_back(e.ToJson());
-  return {{"run_id", run.run_id()},
+  nlohmann::json result = {{"run_id", run.run_id()},
           {"flow", run.flow().name},
           {"file", run.flow().file},
           {"params", run.flow().params},
@@ -69,6 +73,9 @@ nlohmann::json BuildResult(const flow::RunContext& run, const flow::RunOutcome& 
           {"faults", faults},
           {"checks", checks},
           {"events", events}};
+  // Only runs that kept files have artifacts (a collect step ran).
+  if (!artifacts.empty()) result["artifacts"] = std::move(artifacts);
+  return result;
 }
 
 std::string HumanSummary(const nlohmann::json& result, bool color) {

@@ -346,6 +346,91 @@ std::vector<StepKindSchema> MakeKinds() {
       {"fault.restart",
        "Stops a node gracefully and starts it again after the duration (default: at once).",
        Concat(ClusterRef(), {fault_target, fault_duration})},
+      {"wait",
+       "Waits until conditions on live workload totals or step outputs hold, with a deadline.",
+       {
+           {.name = "workload",
+            .type = FT::kString,
+            .description = "The workload step whose live totals `until` names; may be left out "
+                           "when the flow has one."},
+           {.name = "until",
+            .type = FT::kConditions,
+            .description = "A live total (sent, acked, failed, indeterminate, received, lag, "
+                           "elapsed_s) or a step output (steps.ID.outputs.PATH) -> condition.",
+            .required = true},
+           {.name = "deadline",
+            .type = FT::kDuration,
+            .description = "The step fails when the conditions do not hold by then.",
+            .required = true},
+           {.name = "poll",
+            .type = FT::kDuration,
+            .description = "How often the conditions are evaluated.",
+            .default_json = "\"200ms\""},
+       }},
+      {"http",
+       "Sends an HTTP request and judges the response; retried until a deadline.",
+       {
+           {.name = "url",
+            .type = FT::kString,
+            .description = "http://HOST[:PORT][/PATH] (plain HTTP only).",
+            .required = true,
+            .expressions = Expressions::kParamsAndSteps},
+           {.name = "method",
+            .type = FT::kString,
+            .description = "The request method.",
+            .enum_values = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"},
+            .default_json = "\"GET\""},
+           {.name = "headers", .type = FT::kStringMap, .description = "Request headers."},
+           {.name = "body",
+            .type = FT::kString,
+            .description = "The request body.",
+            .expressions = Expressions::kParamsAndSteps},
+           {.name = "expect",
+            .type = FT::kHttpExpect,
+            .description = "What a response must meet; default: any 2xx status."},
+           {.name = "deadline",
+            .type = FT::kDuration,
+            .description = "Repeat the request until a response meets expect, for at most this "
+                           "long; default: one attempt."},
+           {.name = "interval",
+            .type = FT::kDuration,
+            .description = "The pause between attempts.",
+            .default_json = "\"1s\""},
+           {.name = "request_timeout",
+            .type = FT::kDuration,
+            .description = "For connecting and for each read or write of one request.",
+            .default_json = "\"5s\""},
+           {.name = "max_body",
+            .type = FT::kSize,
+            .description = "How much of the response body is read and kept.",
+            .default_json = "\"64KiB\""},
+       }},
+      {"collect",
+       "Copies files, and every step's captured output, into the run directory.",
+       {
+           {.name = "paths",
+            .type = FT::kStringList,
+            .description = "Glob patterns of files or directories to keep.",
+            .expressions = Expressions::kParamsAndSteps},
+           {.name = "name",
+            .type = FT::kString,
+            .description = "The subdirectory of the run directory; default: the step id."},
+           {.name = "logs",
+            .type = FT::kBoolean,
+            .description = "Also keep every step's captured output (exec stdout, stderr tail).",
+            .default_json = "true"},
+       }},
+      {"flow",
+       "Runs another flow file as one step.",
+       {
+           {.name = "path",
+            .type = FT::kString,
+            .description = "The sub-flow's file, relative to this file's directory.",
+            .required = true},
+           {.name = "params",
+            .type = FT::kStringMap,
+            .description = "Values for the sub-flow's declared params."},
+       }},
   };
 }
 
@@ -476,6 +561,8 @@ json ValueSchema(const FieldSchema& f) {
               {"additionalProperties", Ref("step")}};
     case FT::kWith:
       return {{"type", json::array({"object", "null"})}};
+    case FT::kHttpExpect:
+      return Ref("http_expect");
   }
   return json::object();
 }
@@ -510,6 +597,21 @@ std::string NeedPattern() {
 
 const std::vector<FieldSchema>& TopLevelFields() {
   static const std::vector<FieldSchema> kFields = MakeTopLevel();
+  return kFields;
+}
+
+const std::vector<FieldSchema>& HttpExpectFields() {
+  static const std::vector<FieldSchema> kFields = {
+      {.name = "status",
+       .type = FT::kInteger,
+       .description = "The status code, or a list of codes, that counts as success.",
+       .minimum = 100,
+       .maximum = 599},
+      {.name = "body_contains", .type = FT::kString, .description = "Text the body must contain."},
+      {.name = "body_regex",
+       .type = FT::kString,
+       .description = "An ECMAScript regular expression searched in the body."},
+  };
   return kFields;
 }
 
@@ -584,6 +686,16 @@ nlohmann::json FlowJsonSchema() {
   defs["size_distribution"] = ObjectSchema(SizeFields(), "a message size distribution", false);
   defs["keys"] = ObjectSchema(KeysFields(), "how message keys are chosen", false);
   defs["retry"] = ObjectSchema(RetryFields(), "when and how often a failed step is tried again", false);
+  defs["http_expect"] = ObjectSchema(HttpExpectFields(), "what an http response must meet", false);
+  {
+    // `status` is one code or a list of codes.
+    json& status = defs["http_expect"]["properties"]["status"];
+    json one = status;
+    one.erase("description");
+    const json description = status["description"];
+    status = {{"description", description},
+              {"anyOf", json::array({one, json{{"type", "array"}, {"minItems", 1}, {"items", one}}})}};
+  }
 
   json step = ObjectSchema(StepFields(), "one step of the flow; `kind` decides its `with`", false);
   json kinds = json::array();

@@ -38,6 +38,14 @@ const char* StepKindName(StepKind kind) {
       return "fault.pause";
     case StepKind::kFaultRestart:
       return "fault.restart";
+    case StepKind::kWait:
+      return "wait";
+    case StepKind::kHttp:
+      return "http";
+    case StepKind::kCollect:
+      return "collect";
+    case StepKind::kFlow:
+      return "flow";
   }
   return "unknown";
 }

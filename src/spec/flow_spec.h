@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -140,9 +141,66 @@ struct ExecWith {
   int64_t max_output = kDefaultExecMaxOutput;  // stdout kept in the outputs, bytes
 };
 
+// wait: poll until every condition of `until` holds; fail once `deadline` has passed. A condition
+// names a live workload total ("received", "lag") of `workload`, or a step output
+// ("steps.ID.outputs.PATH"); see flow/wait_condition.h.
+struct WaitCondition {
+  std::string field;      // "received" or "steps.probe.outputs.status"
+  std::string condition;  // ">= 5000", "== ready"
+  SourceLoc loc;
+};
+
+struct WaitWith {
+  std::string workload;  // step id; the loader fills in the only workload when a condition names
+                         // a workload total and `workload` is omitted (else it stays empty)
+  std::vector<WaitCondition> until;  // in file order; all must hold at once
+  int64_t deadline_ns = 0;           // required, > 0
+  int64_t poll_ns = 200'000'000;
+};
+
+// http: send one request, again every `interval` until the response meets `expect` or `deadline`
+// has passed (no deadline: one attempt). http:// only.
+inline constexpr int64_t kDefaultHttpMaxBody = int64_t{64} * 1024;
+
+struct HttpWith {
+  std::string url;                  // required; http://host[:port][/path]; may use step outputs
+  std::string method = "GET";       // GET, HEAD, POST, PUT, DELETE, PATCH
+  std::map<std::string, std::string> headers;
+  std::string body;                 // request body; may use step outputs
+  std::vector<int> expect_status;   // any of these; empty = any 2xx
+  std::string body_contains;        // "" = no criterion
+  std::string body_regex;           // ECMAScript syntax, searched in the body; "" = none
+  std::optional<int64_t> deadline_ns;  // retry until then; unset = one attempt
+  int64_t interval_ns = 1'000'000'000;
+  int64_t request_timeout_ns = 5'000'000'000;  // connect, and each read or write
+  int64_t max_body = kDefaultHttpMaxBody;      // of the response, kept in the outputs
+};
+
+// collect: copy files into the run directory (<data-dir>/runs/<run id>/<name>/), and by default
+// the output every step captured (exec stdout and stderr tail).
+struct CollectWith {
+  std::vector<std::string> paths;  // glob patterns; relative ones from Drone's working directory;
+                                   // elements may use step outputs
+  std::string name;                // subdirectory of the run directory; empty = the step id
+  bool logs = true;                // also the captured output of every step that has some
+};
+
+struct FlowSpec;
+
+// flow: run another flow file as one step. The sub-flow is loaded and validated with the parent;
+// its undo actions join the parent's teardown; its steps' outputs become this step's outputs.
+struct SubFlowWith {
+  std::string path;  // as written: relative to the parent file's directory, or absolute
+  std::string file;  // the file that was loaded
+  std::map<std::string, std::string> params;  // overrides of the sub-flow's declared params
+  // Immutable once loaded; shared so that copies of the parent's spec need not copy it.
+  std::shared_ptr<const FlowSpec> flow;
+};
+
 enum class StepKind {
   kCluster, kTopic, kWorkload, kFaultKill, kFaultNetwork, kCheck, kSleep, kExec,
   kFaultStop, kFaultPause, kFaultRestart,
+  kWait, kHttp, kCollect, kFlow,
 };
 
 const char* StepKindName(StepKind kind);  // "cluster", "fault.kill", ...
@@ -180,7 +238,8 @@ struct Step {
   // `when:` (spec/condition.h), parameters substituted; empty = always. Evaluated once the needs
   // are met; false skips the step.
   std::string when;
-  std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith>
+  std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith,
+               WaitWith, HttpWith, CollectWith, SubFlowWith>
       with;
 };
 

@@ -8,10 +8,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <queue>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -21,6 +23,7 @@
 #include "spec/condition.h"
 #include "spec/expression.h"
 #include "spec/flow_schema.h"
+#include "spec/http_url.h"
 
 namespace drone::spec {
 namespace {
@@ -42,6 +45,15 @@ const std::vector<std::string> kFaultProcessKeys = FieldNames(FindStepKind("faul
 const std::vector<std::string> kCheckKeys = FieldNames(FindStepKind("check")->with);
 const std::vector<std::string> kSleepKeys = FieldNames(FindStepKind("sleep")->with);
 const std::vector<std::string> kExecKeys = FieldNames(FindStepKind("exec")->with);
+const std::vector<std::string> kWaitKeys = FieldNames(FindStepKind("wait")->with);
+const std::vector<std::string> kHttpKeys = FieldNames(FindStepKind("http")->with);
+const std::vector<std::string> kHttpExpectKeys = FieldNames(HttpExpectFields());
+const std::vector<std::string> kCollectKeys = FieldNames(FindStepKind("collect")->with);
+const std::vector<std::string> kSubFlowKeys = FieldNames(FindStepKind("flow")->with);
+// The live totals of a running workload that `wait` can test (flow/run_context.h).
+const std::vector<std::string> kLiveWorkloadFields = {"sent",     "acked", "failed",
+                                                      "indeterminate", "received", "lag",
+                                                      "elapsed_s"};
 const std::vector<std::string> kSizeKeys = FieldNames(SizeFields());
 const std::vector<std::string> kKeysKeys = FieldNames(KeysFields());
 const std::vector<std::string> kNeedStates = NeedStateNames();
@@ -291,12 +303,19 @@ struct StepInfo {
   bool topic_omitted = false;      // a workload without `topic`
   std::optional<Field> replication_field;
   std::optional<Field> when_field;  // read with `with`, once the graph is known
+  bool wants_workload = false;  // a wait with a condition on a workload total
 };
+
+LoadResult LoadNested(const std::string& path,
+                      const std::map<std::string, std::string>& param_overrides,
+                      std::vector<std::string> stack);
 
 class FlowLoader {
  public:
-  FlowLoader(std::string file, const std::map<std::string, std::string>& overrides)
-      : file_(std::move(file)), overrides_(overrides) {}
+  // `stack`: the files of the flows that include this one through `kind: flow`, outermost first.
+  FlowLoader(std::string file, const std::map<std::string, std::string>& overrides,
+             std::vector<std::string> stack = {})
+      : file_(std::move(file)), overrides_(overrides), stack_(std::move(stack)) {}
 
   LoadResult Load(std::string_view text) {
     YAML::Node root;
@@ -320,6 +339,8 @@ class FlowLoader {
     std::stable_sort(errors_.begin(), errors_.end(), [](const Diagnostic& a, const Diagnostic& b) {
       return std::pair(a.loc.line, a.loc.column) < std::pair(b.loc.line, b.loc.column);
     });
+    // Problems inside sub-flows follow, in the order of the steps that include them.
+    errors_.insert(errors_.end(), sub_errors_.begin(), sub_errors_.end());
     result.errors = std::move(errors_);
     if (result.errors.empty()) result.flow = std::move(flow_);
     return result;
@@ -465,7 +486,8 @@ class FlowLoader {
       } else if (root == "steps") {
         if (refs == Refs::kReject) {
           Error(f.loc, f.path, "'" + shown + "': step outputs cannot be used in this field",
-                "only topic name, workload topic, fault target, cluster bootstrap and exec argv "
+                "only topic name, workload topic, fault target, cluster bootstrap, exec argv, "
+                "http url and body "
                 "may use "
                 "${{ steps.ID.outputs.NAME }}; values known before the run belong in params");
           ok = false;
@@ -508,7 +530,9 @@ class FlowLoader {
       Error(f.loc, f.path, "'" + shown + "': a step cannot use its own outputs");
       return false;
     }
-    if (current_->ancestors.count(it->second) == 0) {
+    // Finally steps run after every main step has ended, so they may use any main step's outputs.
+    const bool after_all = current_->is_finally && !steps_[it->second].is_finally;
+    if (!after_all && current_->ancestors.count(it->second) == 0) {
       Error(f.loc, f.path,
             "'" + shown + "': step '" + current_->step.id + "' uses outputs of '" + id +
                 "' but does not depend on it",
@@ -1190,6 +1214,18 @@ class FlowLoader {
       case StepKind::kExec:
         info.step.with = ReadExec(with);
         break;
+      case StepKind::kWait:
+        info.step.with = ReadWait(with, info);
+        break;
+      case StepKind::kHttp:
+        info.step.with = ReadHttp(with);
+        break;
+      case StepKind::kCollect:
+        info.step.with = ReadCollect(with);
+        break;
+      case StepKind::kFlow:
+        info.step.with = ReadSubFlow(with);
+        break;
     }
     info.with_read = true;
     info.with_clean = errors_.size() == errors_before;
@@ -1683,6 +1719,325 @@ class FlowLoader {
     }
   }
 
+  // ---- the step kinds of flow/steps/{wait,http,collect,flow,each}_step.cc ----
+
+  WaitWith ReadWait(const Field& with, StepInfo& info) {
+    WaitWith w;
+    auto m = ReadMap(with, &kWaitKeys);
+    if (!m) return w;
+    if (const Field* f = m->Find("workload")) {
+      if (auto v = ReadString(*f, Refs::kReject)) {
+        w.workload = *v;
+        info.ref_field = *f;
+        info.wants_workload = true;
+      } else {
+        info.ref_bad = true;
+      }
+    }
+    if (const Field* f = m->Find("deadline")) {
+      if (auto v = ReadDuration(*f, false)) w.deadline_ns = *v;
+    } else {
+      Missing(*m, "deadline", "how long to wait at most, e.g. deadline: 30s");
+    }
+    if (const Field* f = m->Find("poll")) {
+      if (auto v = ReadDuration(*f, false)) w.poll_ns = *v;
+    }
+    const Field* until = m->Find("until");
+    if (until == nullptr) {
+      Missing(*m, "until",
+              "e.g. until: { received: \">= 5000\" } or until: { "
+              "\"steps.probe.outputs.status\": \"== ready\" }");
+      return w;
+    }
+    auto u = ReadMap(*until, nullptr);
+    if (!u) return w;
+    if (u->entries.empty()) {
+      Error(until->loc, until->path, "until needs at least one condition",
+            "e.g. until: { received: \">= 5000\" }");
+    }
+    for (const Field& entry : u->entries) {
+      const bool output = entry.name.rfind("steps.", 0) == 0;
+      if (output) {
+        if (!CheckWaitOutput(entry)) continue;
+      } else if (std::find(kLiveWorkloadFields.begin(), kLiveWorkloadFields.end(), entry.name) ==
+                 kLiveWorkloadFields.end()) {
+        Error(entry.key_loc, entry.path,
+              "'" + entry.name + "' is neither a live workload total nor a step output",
+              JoinHints(SuggestHint(entry.name, kLiveWorkloadFields, "workload totals"),
+                        "a step output is written steps.ID.outputs.NAME"));
+        continue;
+      } else {
+        info.wants_workload = true;
+      }
+      auto s = ReadScalar(entry, "a condition", Refs::kReject);
+      if (!s) continue;
+      bool ignored = false;
+      if (s->null || (s->plain && IsBoolText(s->text, &ignored))) {
+        TypeError(entry, *s, "a condition such as \">= 5000\" or \"== ready\"");
+        continue;
+      }
+      if (Status st = ValidateWaitCondition(entry.name, s->text, output); !st.ok()) {
+        ValueError(entry, *s, st.message());
+        continue;
+      }
+      w.until.push_back({entry.name, s->text, entry.key_loc});
+    }
+    return w;
+  }
+
+  // `steps.ID.outputs.PATH` as a key of `until`: well formed, naming another known step. The
+  // step need not be an ancestor: waiting for what a parallel step reports is the point.
+  bool CheckWaitOutput(const Field& entry) {
+    auto path = ParsePath(entry.name);
+    const bool shape_ok = path.ok() && path->size() >= 4 &&
+                          std::holds_alternative<std::string>((*path)[1]) &&
+                          std::holds_alternative<std::string>((*path)[2]) &&
+                          std::get<std::string>((*path)[2]) == "outputs";
+    if (!shape_ok) {
+      Error(entry.key_loc, entry.path,
+            "'" + entry.name + "': a step output is written steps.ID.outputs.NAME");
+      return false;
+    }
+    const std::string& id = std::get<std::string>((*path)[1]);
+    auto it = id_index_.find(id);
+    if (it == id_index_.end()) {
+      Error(entry.key_loc, entry.path, "'" + entry.name + "' refers to unknown step '" + id + "'",
+            SuggestHint(id, all_ids_, "steps"));
+      return false;
+    }
+    if (current_ != nullptr && it->second == current_index_) {
+      Error(entry.key_loc, entry.path, "a wait cannot wait for its own outputs");
+      return false;
+    }
+    return true;
+  }
+
+  // Workload totals take numeric conditions (durations only for elapsed_s); step outputs also
+  // take text equality ("== ready"). See verify/output_condition.h.
+  static Status ValidateWaitCondition(const std::string& field, const std::string& text,
+                                      bool output) {
+    const std::string_view t = TrimBlanks(text);
+    Status numeric = ValidateCondition(t);
+    if (!numeric.ok()) {
+      const bool text_op = t.substr(0, 2) == "==" || t.substr(0, 2) == "!=";
+      if (!output || !text_op) {
+        return output ? InvalidArgument(numeric.message() + "; a step output may also be "
+                                        "compared with text: == ready, != starting")
+                      : numeric;
+      }
+      if (TrimBlanks(t.substr(2)).empty()) {
+        return InvalidArgument("condition '" + std::string(t) + "' has no value after '" +
+                               std::string(t.substr(0, 2)) + "'");
+      }
+      return Status::Ok();
+    }
+    // A numeric condition: is its operand a duration?
+    std::string_view operand = t;
+    for (std::string_view op : {"<=", ">=", "==", "!=", "<", ">"}) {
+      if (operand.substr(0, op.size()) == op) {
+        operand = TrimBlanks(operand.substr(op.size()));
+        break;
+      }
+    }
+    double number = 0;
+    if (ParseFloatText(operand, &number)) return Status::Ok();
+    const std::string_view name = std::string_view(field).substr(field.rfind('.') + 1);
+    const bool timed = output ? (name.ends_with("_ms") || name.ends_with("_s")) : field == "elapsed_s";
+    if (!timed) {
+      return InvalidArgument("'" + field + "' is not a time, so it cannot be compared with the "
+                             "duration " + std::string(operand) + "; compare it with a number");
+    }
+    return Status::Ok();
+  }
+
+  HttpWith ReadHttp(const Field& with) {
+    HttpWith h;
+    auto m = ReadMap(with, &kHttpKeys);
+    if (!m) return h;
+    if (const Field* f = m->Find("url")) {
+      if (auto v = ReadRequiredString(*f, Refs::kAllow)) {
+        h.url = *v;
+        // A URL built from step outputs is checked when the step starts.
+        if (v->find("${{") == std::string::npos) {
+          if (Status s = CheckHttpUrl(*v); !s.ok()) {
+            Error(f->loc, f->path, s.message(), "e.g. url: http://127.0.0.1:8080/health");
+          }
+        }
+      }
+    } else {
+      Missing(*m, "url", "e.g. url: http://127.0.0.1:8080/health");
+    }
+    if (const Field* f = m->Find("method")) {
+      if (auto v = ReadEnum(*f, {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"})) h.method = *v;
+    }
+    if (const Field* f = m->Find("headers")) {
+      if (auto v = ReadStringMap(*f)) {
+        for (const auto& [name, value] : *v) {
+          const bool bad = name.empty() || std::any_of(name.begin(), name.end(), [](char c) {
+            return c <= ' ' || c == ':' || c == 127;
+          });
+          if (bad || value.find_first_of("\r\n") != std::string::npos) {
+            const Field* at = f;
+            Error(at->loc, Child(at->path, name),
+                  bad ? "'" + name + "' is not a header name" : "header values cannot span lines",
+                  "e.g. headers: { Accept: application/json }");
+            continue;
+          }
+          h.headers[name] = value;
+        }
+      }
+    }
+    if (const Field* f = m->Find("body")) {
+      if (auto v = ReadString(*f, Refs::kAllow)) h.body = *v;
+    }
+    if (const Field* f = m->Find("expect")) ReadHttpExpect(*f, h);
+    if (const Field* f = m->Find("deadline")) h.deadline_ns = ReadDuration(*f, false);
+    if (const Field* f = m->Find("interval")) {
+      if (auto v = ReadDuration(*f, false)) h.interval_ns = *v;
+    }
+    if (const Field* f = m->Find("request_timeout")) {
+      if (auto v = ReadDuration(*f, false)) {
+        if (*v < 1'000'000) {
+          Error(f->loc, f->path, "must be at least 1ms", "e.g. request_timeout: 2s");
+        } else {
+          h.request_timeout_ns = *v;
+        }
+      }
+    }
+    if (const Field* f = m->Find("max_body")) {
+      auto v = ReadSize(*f);
+      if (v && *v <= 0) {
+        Error(f->loc, f->path, "must be greater than 0 bytes");
+      } else if (v) {
+        h.max_body = *v;
+      }
+    }
+    return h;
+  }
+
+  void ReadHttpExpect(const Field& f, HttpWith& h) {
+    auto m = ReadMap(f, &kHttpExpectKeys);
+    if (!m) return;
+    if (const Field* s = m->Find("status")) {
+      std::vector<Field> items;
+      if (s->value.IsSequence()) {
+        size_t i = 0;
+        for (const YAML::Node& node : s->value) {
+          items.push_back({"", node, s->path + "[" + std::to_string(i++) + "]", LocOf(node, s->loc),
+                           s->loc});
+        }
+        if (items.empty()) Error(s->loc, s->path, "must not be empty", "e.g. status: [200, 204]");
+      } else {
+        items.push_back(*s);
+      }
+      for (const Field& item : items) {
+        if (auto v = ReadInt(item, 100, 599)) h.expect_status.push_back(static_cast<int>(*v));
+      }
+    }
+    if (const Field* c = m->Find("body_contains")) {
+      if (auto v = ReadRequiredString(*c, Refs::kReject)) h.body_contains = *v;
+    }
+    if (const Field* r = m->Find("body_regex")) {
+      if (auto v = ReadRequiredString(*r, Refs::kReject)) {
+        try {
+          std::regex compiled(*v, std::regex::ECMAScript);
+          h.body_regex = *v;
+        } catch (const std::regex_error& e) {
+          Error(r->loc, r->path, "'" + *v + "' is not a valid regular expression: " + e.what(),
+                "the syntax is ECMAScript's, e.g. body_regex: \"status.*up\"");
+        }
+      }
+    }
+  }
+
+  CollectWith ReadCollect(const Field& with) {
+    CollectWith c;
+    auto m = ReadMap(with, &kCollectKeys);
+    if (!m) return c;
+    if (const Field* f = m->Find("paths")) {
+      std::vector<Field> items;
+      if (f->value.IsSequence()) {
+        size_t i = 0;
+        for (const YAML::Node& node : f->value) {
+          items.push_back({"", node, f->path + "[" + std::to_string(i++) + "]",
+                           LocOf(node, f->loc), f->loc});
+        }
+      } else if (f->value.IsScalar()) {
+        items.push_back(*f);  // `paths: logs/*.log` is the one-element list
+      } else {
+        Error(f->loc, f->path, "expected a list of paths or glob patterns, got " +
+                                   (f->value.IsDefined() && !f->value.IsNull() ? Describe(f->value)
+                                                                                : "nothing"),
+              "e.g. paths: [/var/log/app/*.log, out/report.txt]");
+      }
+      for (const Field& item : items) {
+        if (auto v = ReadRequiredString(item, Refs::kAllow)) c.paths.push_back(*v);
+      }
+    }
+    if (const Field* f = m->Find("name")) {
+      if (auto v = ReadRequiredString(*f, Refs::kReject)) {
+        if (v->find('/') != std::string::npos || *v == "." || *v == "..") {
+          Error(f->loc, f->path, "'" + *v + "' is not a directory name",
+                "one name, without '/', e.g. name: broker-logs");
+        } else {
+          c.name = *v;
+        }
+      }
+    }
+    if (const Field* f = m->Find("logs")) {
+      if (auto v = ReadBool(*f)) c.logs = *v;
+    }
+    return c;
+  }
+
+  SubFlowWith ReadSubFlow(const Field& with) {
+    SubFlowWith sf;
+    auto m = ReadMap(with, &kSubFlowKeys);
+    if (!m) return sf;
+    if (const Field* f = m->Find("params")) {
+      if (auto v = ReadStringMap(*f)) sf.params = *v;
+    }
+    const Field* f = m->Find("path");
+    if (f == nullptr) {
+      Missing(*m, "path", "the sub-flow's file, relative to this one, e.g. path: setup.yaml");
+      return sf;
+    }
+    auto v = ReadRequiredString(*f, Refs::kReject);
+    if (!v) return sf;
+    sf.path = *v;
+    namespace fs = std::filesystem;
+    const fs::path written(*v);
+    sf.file = (written.is_absolute() ? written
+                                     : fs::path(file_).parent_path() / written).lexically_normal();
+    std::error_code ec;
+    const std::string canonical = fs::weakly_canonical(sf.file, ec).string();
+    const std::string self = fs::weakly_canonical(file_, ec).string();
+    std::vector<std::string> stack = stack_;
+    stack.push_back(self);
+    if (std::find(stack.begin(), stack.end(), canonical) != stack.end()) {
+      std::string chain;
+      for (const std::string& s : stack) chain += fs::path(s).filename().string() + " -> ";
+      chain += fs::path(canonical).filename().string();
+      Error(f->loc, f->path, "sub-flow recursion: " + chain,
+            "a flow cannot include itself, directly or through other flows");
+      return sf;
+    }
+    if (stack.size() > 8) {
+      Error(f->loc, f->path, "sub-flows nest more than 8 deep", "flatten some of them");
+      return sf;
+    }
+    LoadResult sub = LoadNested(sf.file, sf.params, stack);
+    if (!sub.errors.empty()) {
+      Error(f->loc, f->path,
+            "the sub-flow " + sf.file + " has " + std::to_string(sub.errors.size()) +
+                (sub.errors.size() == 1 ? " problem" : " problems") + " (listed with its file:line)");
+      sub_errors_.insert(sub_errors_.end(), sub.errors.begin(), sub.errors.end());
+      return sf;
+    }
+    sf.flow = std::make_shared<const FlowSpec>(std::move(*sub.flow));
+    return sf;
+  }
+
   // ---- steps, third pass: references between steps ----
 
   // Resolves `*id` to a step of `want` kind (or fills in the only one), and checks that `info`
@@ -1785,6 +2140,20 @@ class FlowLoader {
       ResolveReference(info, StepKind::kWorkload, "workload", &c->workload);
       return;
     }
+    if (auto* w = std::get_if<WaitWith>(&info.step.with)) {
+      if (!info.wants_workload) return;
+      const bool had_workloads = std::any_of(steps_.begin(), steps_.end(), [](const StepInfo& s) {
+        return s.kind_ok && s.step.kind == StepKind::kWorkload;
+      });
+      if (!had_workloads) {
+        Error(info.with_loc, Child(info.with_path, "until"),
+              "a condition names a workload total, but this flow has no workload step",
+              "add a step with kind: workload, or wait for a step output (steps.ID.outputs.NAME)");
+        return;
+      }
+      ResolveReference(info, StepKind::kWorkload, "workload", &w->workload);
+      return;
+    }
     std::string* cluster = nullptr;
     if (auto* t = std::get_if<TopicWith>(&info.step.with)) cluster = &t->cluster;
     if (auto* w = std::get_if<WorkloadWith>(&info.step.with)) cluster = &w->cluster;
@@ -1808,7 +2177,9 @@ class FlowLoader {
 
   const std::string file_;
   const std::map<std::string, std::string>& overrides_;
+  const std::vector<std::string> stack_;
   std::vector<Diagnostic> errors_;
+  std::vector<Diagnostic> sub_errors_;  // from sub-flows, with their own file:line
   std::map<std::string, std::string> params_;
   std::vector<std::string> param_names_;  // declared, in file order
   std::vector<StepInfo> steps_;           // steps, then finally steps, in file order
@@ -1828,6 +2199,14 @@ LoadResult LoadFlowText(std::string_view text, const std::string& file_name,
 
 LoadResult LoadFlowFile(const std::string& path,
                         const std::map<std::string, std::string>& param_overrides) {
+  return LoadNested(path, param_overrides, {});
+}
+
+namespace {
+
+LoadResult LoadNested(const std::string& path,
+                      const std::map<std::string, std::string>& param_overrides,
+                      std::vector<std::string> stack) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;
@@ -1837,7 +2216,9 @@ LoadResult LoadFlowFile(const std::string& path,
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return LoadFlowText(text.str(), path, param_overrides);
+  return FlowLoader(path, param_overrides, std::move(stack)).Load(text.str());
 }
+
+}  // namespace
 
 }  // namespace drone::spec

@@ -80,6 +80,10 @@ struct SeriesPoint {
   int64_t lag = 0;  // sent but not yet received, at the end of the interval (when consuming)
 };
 
+// One point as the result's `workloads.*.series[]` holds it (docs/results.md); also what the live
+// run log stores while the run goes on.
+nlohmann::json SeriesPointJson(const SeriesPoint& point);
+
 // Counts since the load started.
 struct LiveTotals {
   uint64_t sent = 0, acked = 0, failed = 0, indeterminate = 0, received = 0;

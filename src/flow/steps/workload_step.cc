@@ -39,9 +39,31 @@ workload::WorkloadOptions ToOptions(const spec::WorkloadWith& w) {
 class Observer : public workload::WorkloadObserver {
  public:
   Observer(StepContext& ctx, double planned_s) : ctx_(ctx), planned_s_(planned_s) {}
-  void OnStarted() override { ctx_.mark_started(); }
+  void OnStarted() override {
+    // Zero totals at once, so that a wait or check right after `load.started` sees a running
+    // workload rather than none.
+    ctx_.run.SetLiveWorkload(ctx_.step.id, {{"sent", 0},
+                                            {"acked", 0},
+                                            {"failed", 0},
+                                            {"indeterminate", 0},
+                                            {"received", 0},
+                                            {"lag", 0},
+                                            {"elapsed_s", 0.0},
+                                            {"draining", false},
+                                            {"finished", false}});
+    ctx_.mark_started();
+  }
   void OnSecond(const workload::SeriesPoint& point, const workload::LiveTotals& totals,
                 double elapsed_s, bool draining) override {
+    ctx_.run.SetLiveWorkload(ctx_.step.id, {{"sent", totals.sent},
+                                            {"acked", totals.acked},
+                                            {"failed", totals.failed},
+                                            {"indeterminate", totals.indeterminate},
+                                            {"received", totals.received},
+                                            {"lag", point.lag},
+                                            {"elapsed_s", elapsed_s},
+                                            {"draining", draining},
+                                            {"finished", false}});
     if (ctx_.run.observer() != nullptr) {
       ctx_.run.observer()->OnWorkloadSecond(ctx_.step.id, point, totals, elapsed_s, planned_s_,
                                             draining);
@@ -101,6 +123,18 @@ class WorkloadStep : public StepExecutor {
                                      {"received", r.received},
                                      {"lost", r.delivery.lost},
                                      {"duplicated", r.delivery.duplicated}});
+    const int64_t lag = r.consumed && r.sent > r.received
+                            ? static_cast<int64_t>(r.sent - r.received) : 0;
+    ctx.run.SetLiveWorkload(
+        ctx.step.id, {{"sent", r.sent},
+                      {"acked", r.acked},
+                      {"failed", r.failed},
+                      {"indeterminate", r.indeterminate},
+                      {"received", r.received},
+                      {"lag", lag},
+                      {"elapsed_s", static_cast<double>(r.finished_ns - r.started_ns) / kNsPerSec},
+                      {"draining", false},
+                      {"finished", true}});
     ctx.run.AddWorkload(ctx.step.id, WorkloadRecord{r, options.guarantee});
     if (r.cancelled) return Cancelled("workload " + ctx.step.id + " was cancelled");
     return Status::Ok();
