@@ -170,12 +170,15 @@ class Coordinator {
     });
   }
 
-  // Forwards a cancellation once.
+  // Forwards the run's cancellation: a graceful stop once, and an abort (also one that follows
+  // a graceful stop, e.g. a second Ctrl-C) once.
   void ForwardCancel() {
-    if (!cancel_.cancelled() || cancel_forwarded_) return;
-    cancel_forwarded_ = true;
+    if (!cancel_.cancelled()) return;
+    const int level = cancel_.aborted() ? 2 : 1;
+    if (level <= cancel_forwarded_) return;
+    cancel_forwarded_ = level;
     for (Remote& r : remotes_) {
-      (void)Call(r, "POST", Path(r) + "/stop", {{"graceful", cancel_.graceful()}});
+      (void)Call(r, "POST", Path(r) + "/stop", {{"graceful", level == 1}});
     }
   }
 
@@ -250,7 +253,7 @@ class Coordinator {
   const CoordinatorOptions co_;
   std::vector<Remote> remotes_;
   std::vector<std::pair<std::vector<int>, std::vector<int>>> shares_;
-  bool cancel_forwarded_ = false;
+  int cancel_forwarded_ = 0;  // 1: a graceful stop, 2: an abort was forwarded
   size_t emitted_ = 0;
   workload::LiveTotals totals_;
   metrics::Histogram cumulative_publish_, cumulative_e2e_;
@@ -340,7 +343,11 @@ Result<workload::WorkloadResult> Coordinator::Run() {
   deadline = MonotonicNs() + co_.finish_timeout_ns;
   while (true) {
     RETURN_IF_ERROR(PollAll());
+    ForwardCancel();
     if (All({"finished"})) break;
+    // Hurried (a second Ctrl-C): no waiting for what the workers measured; the shares are
+    // deleted on the way out.
+    if (cancel_.hurried()) return Cancelled("workload " + options_.name + " was stopped in a hurry");
     if (MonotonicNs() >= deadline) {
       return Unavailable("workload " + options_.name + ": workers did not finish within " +
                          std::to_string(co_.finish_timeout_ns / kNsPerSec) + " s of the drain");

@@ -134,7 +134,12 @@ class Share : public workload::WorkloadControl, public workload::WorkloadObserve
     cv_.notify_all();
   }
   void Stop(bool graceful, const std::string& reason) {
-    cancel_.Cancel(reason, graceful);
+    // An abort after a graceful stop must still stop at once: Cancel() keeps the first word.
+    if (!graceful && cancel_.cancelled()) {
+      cancel_.Hurry(reason);
+    } else {
+      cancel_.Cancel(reason, graceful);
+    }
     cv_.notify_all();
   }
   // The part once finished; FailedPrecondition before, the share's error if it failed.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <thread>
 
 #include "core/clock.h"
@@ -152,6 +153,43 @@ TEST_F(WorkerTest, UnreachableWorkerFailsNamingIt) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("http://127.0.0.1:1"), std::string::npos) << r.status().ToString();
   EXPECT_LT(MonotonicNs() - start, 15 * kNsPerSec);
+}
+
+class StartFlag : public workload::WorkloadObserver {
+ public:
+  void OnStarted() override { started.store(true); }
+  std::atomic<bool> started{false};
+};
+
+TEST_F(WorkerTest, WorkerThatDiesMidRunFailsTheWorkloadNamingIt) {
+  auto w1 = StartWorker();
+  auto w2 = StartWorker();
+  ASSERT_TRUE(w1 && w2);
+  const std::string dead_url = w2->url();
+  workload::WorkloadOptions options = Options("dies");
+  options.messages.reset();
+  options.duration_ns = 60 * kNsPerSec;  // far longer than the test waits
+  options.rate = 500;
+  StartFlag observer;
+  CancelToken cancel;
+  Result<workload::WorkloadResult> r = Unavailable("not run");
+  std::thread coordinator([&] {
+    r = RunOnWorkers({{w1->url(), ""}, {w2->url(), ""}}, "kafka", *driver_, cluster_->Endpoint(),
+                     options, &observer, cancel);
+  });
+  const int64_t deadline = MonotonicNs() + 60 * kNsPerSec;
+  while (!observer.started.load() && MonotonicNs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(observer.started.load());
+  const int64_t killed = MonotonicNs();
+  w2.reset();  // the worker goes away mid-run
+  coordinator.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(dead_url), std::string::npos) << r.status().ToString();
+  EXPECT_LT(MonotonicNs() - killed, 30 * kNsPerSec);
+  // The surviving worker's share was deleted by the coordinator on its way out.
+  EXPECT_EQ(w1->shares(), 0);
 }
 
 TEST_F(WorkerTest, WrongTokenIsRefused) {
