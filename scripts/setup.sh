@@ -21,6 +21,8 @@ PACKAGES=(
   clang-format clang-tidy
   # NATS and MQTT: client libraries, servers and command-line clients (platform: local)
   libnats-dev nats-server libmosquitto-dev mosquitto mosquitto-clients libcpp-httplib-dev
+  # the web UI (ui/: built with npm) and its browser tests (Debian's chromium)
+  nodejs npm chromium
 )
 
 missing=()
@@ -32,15 +34,24 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: run as root or install sudo" >&2; exit 2; }
+    SUDO=sudo
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "setup: run as root or install sudo" >&2; exit 2; }
-  SUDO=sudo
+# The web UI's npm packages (ui/package-lock.json), fetched once; later builds need no network.
+UI_DIR="$(cd "$(dirname "$0")/.." && pwd)/ui"
+if [ ! -f "$UI_DIR/node_modules/.package-lock.json" ] ||
+   [ "$UI_DIR/package-lock.json" -nt "$UI_DIR/node_modules/.package-lock.json" ]; then
+  echo "setup: npm ci in ui/"
+  (cd "$UI_DIR" && npm ci --no-audit --no-fund)
+else
+  echo "setup: ui/node_modules up to date"
 fi
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -14,8 +14,10 @@
 
 #include "cli/from_failure.h"
 #include "cli/matrix_command.h"
+#include "cli/live_observer.h"
 #include "cli/signals.h"
 #include "cli/stored_run.h"
+#include "cli/worker_command.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "drivers/builtin_drivers.h"
@@ -210,6 +212,15 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
 }
 
 int RunCommand(const RunFlags& flags) {
+  if (!flags.run_id.empty()) {
+    bool plain = flags.run_id.size() <= 64 && flags.run_id.find_first_not_of(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == std::string::npos;
+    if (!plain) {
+      std::cerr << "drone: --run-id '" << flags.run_id
+                << "': use at most 64 letters, digits, '.', '_' or '-'; nothing was started\n";
+      return kExitBadInput;
+    }
+  }
   std::optional<spec::FlowSpec> flow;
   std::string flow_text;
   ResumePlan resume;
@@ -245,6 +256,32 @@ int RunCommand(const RunFlags& flags) {
     }
   }
 
+  // Workers before anything else starts: a bad address is bad input.
+  RunWorkers workers;
+  if (flags.workers > 0 || !flags.workers_at.empty()) {
+    if (history) {
+      std::cerr << "drone: --history is not available with workers yet (each worker would have to "
+                   "ship its history); run without --workers for it\n";
+      return kExitBadInput;
+    }
+    Result<RunWorkers> started = StartRunWorkers(flags.workers, flags.workers_at, flags.worker_token);
+    if (!started.ok()) {
+      std::cerr << "drone: " << started.status().message() << "; nothing was started\n";
+      return started.status().code() == StatusCode::kInvalidArgument ? kExitBadInput : kExitIncomplete;
+    }
+    workers = std::move(*started);
+    if (!flags.quiet) {
+      std::cerr << "drone: workloads run on " << workers.addresses.size() << " worker"
+                << (workers.addresses.size() == 1 ? "" : "s");
+      if (workers.pool) {
+        std::cerr << " (pids";
+        for (int pid : workers.pool->pids()) std::cerr << " " << pid;
+        std::cerr << ")";
+      }
+      std::cerr << "\n";
+    }
+  }
+
   CancelToken cancel;
   SignalWatcher signals(cancel);
   bool tty = isatty(STDERR_FILENO) != 0;
@@ -264,9 +301,20 @@ int RunCommand(const RunFlags& flags) {
   flow::RunObserver* first_observer = metrics_server ? static_cast<flow::RunObserver*>(&run_metrics) : &observer;
   std::random_device rd;
   uint64_t run_number = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowNs());
-  flow::RunContext run(*flow, NewRunId(), run_number, first_observer, history.get());
+  const std::string run_id = flags.run_id.empty() ? NewRunId() : flags.run_id;
+  // The live run log lets `drone ui` follow the run; without it the run is shown once stored.
+  std::unique_ptr<LiveObserver> live;
+  if (!flags.no_store) {
+    auto opened = store::LiveRunLog::Open(flags.data_dir);
+    if (opened.ok() && (*opened)->Begin({run_id, flow->name, FormatTimestamp(NowNs()), getpid()}).ok()) {
+      live = std::make_unique<LiveObserver>(std::move(opened).value(), run_id, first_observer);
+      first_observer = live.get();
+    }
+  }
+  flow::RunContext run(*flow, run_id, run_number, first_observer, history.get());
   run_metrics.Attach(run);
   if (!flags.from_failure.empty()) run.SetReused(resume.reused, flags.from_failure);
+  run.SetWorkers(workers.addresses);
   // The undo journal (docs/teardown.md): written before anything outlives a step, so that
   // `drone clean` can undo it should this process be killed. Nothing is written until then.
   Result<std::unique_ptr<journal::Journal>> journal =
@@ -336,6 +384,7 @@ int RunCommand(const RunFlags& flags) {
     Status saved =
         opened.ok() ? (*opened)->SaveResult(result, RunExtrasOf(run, flow_text)) : opened.status();
     if (!saved.ok()) std::cerr << "drone: warning: run not stored: " << saved.message() << "\n";
+    if (live) live->Finish();
   }
   if (!flags.quiet) {
     std::cout << report::HumanSummary(result, isatty(STDOUT_FILENO) != 0);

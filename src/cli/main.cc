@@ -8,6 +8,8 @@
 #include "cli/report_command.h"
 #include "cli/runs_command.h"
 #include "cli/signals.h"
+#include "cli/ui_command.h"
+#include "cli/worker_command.h"
 #include "core/log.h"
 
 #ifndef DRONE_VERSION
@@ -16,6 +18,7 @@
 
 int main(int argc, char** argv) {
   drone::cli::BlockTerminationSignals();
+  drone::cli::IgnoreBrokenPipes();
   CLI::App app{
       "drone: a test bench for message brokers.\n"
       "Describe a test as a flow (YAML): a broker cluster, producers and consumers, faults while the\n"
@@ -50,6 +53,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   run->add_option("--junit", run_flags.junit_path,
                   "write JUnit XML (one test case per check and per delivery verdict) to FILE");
+  run->add_option("--workers", run_flags.workers,
+                  "run workloads on N local `drone worker` processes (docs/workers.md)")
+      ->check(CLI::Range(1, 64));
+  run->add_option("--workers-at", run_flags.workers_at,
+                  "run workloads on running workers: URL,URL (http://HOST:PORT)");
+  run->add_option("--worker-token", run_flags.worker_token,
+                  "token for --workers-at (default: $DRONE_WORKER_TOKEN)");
+  run->add_option("--run-id", run_flags.run_id,
+                  "the run's id (default: a new one, YYYYMMDD-HHMMSS-xxxx)");
   bool no_progress = false;
   run->add_flag("--no-progress", no_progress, "no live progress line, even on a terminal");
   run->footer(
@@ -116,6 +128,35 @@ int main(int argc, char** argv) {
       "rest: process groups get SIGTERM, then SIGKILL; Drone's own directories are removed. The\n"
       "journal of a run that is still alive is left alone. See docs/teardown.md.");
 
+  drone::cli::WorkerFlags worker_flags;
+  CLI::App* worker_cmd = app.add_subcommand(
+      "worker",
+      "serve the workload engine to coordinators over HTTP (docs/workers.md); prints its URL on\n"
+      "the first line of stdout; runs until Ctrl-C or SIGTERM");
+  worker_cmd->add_option("--listen", worker_flags.listen,
+                         "HOST:PORT to listen on (port 0: any free one); other than loopback needs a token")
+      ->capture_default_str();
+  worker_cmd->add_option("--token", worker_flags.token,
+                         "require 'Authorization: Bearer T' (default: $DRONE_WORKER_TOKEN)");
+  worker_cmd->add_option("--port-file", worker_flags.port_file, "write the port to FILE once listening");
+  worker_cmd->add_option("--max-shares", worker_flags.max_shares, "workload shares held at once (1..64)")
+      ->capture_default_str();
+
+  drone::ui::UiOptions ui_options;
+  ui_options.data_dir = drone::cli::DefaultDataDir();
+  ui_options.flows_dir = "flows";
+  CLI::App* ui_cmd = app.add_subcommand(
+      "ui", "serve the web UI and its REST API (flows, launchpad, live runs, history, compare)");
+  ui_cmd->add_option("--data-dir", ui_options.data_dir, "where runs.db lives")->capture_default_str();
+  ui_cmd->add_option("--flows", ui_options.flows_dir, "the directory of flows to offer")
+      ->capture_default_str();
+  ui_cmd->add_option("--host", ui_options.host, "address to listen on (not loopback: needs --token)")
+      ->capture_default_str();
+  ui_cmd->add_option("--port", ui_options.port, "port (0: any free one)")
+      ->capture_default_str()->check(CLI::Range(0, 65535));
+  ui_cmd->add_option("--token", ui_options.token,
+                     "require this token on every request (Authorization: Bearer, or ?token=)");
+
   int brokers = 3;
   std::vector<std::string> topics;
   CLI::App* embedded = app.add_subcommand(
@@ -154,10 +195,12 @@ int main(int argc, char** argv) {
     return drone::cli::RunsCommand(runs_data_dir, runs_action, runs_ids, runs_json, runs_flow,
                                    runs_verdict, runs_limit, runs_matrix);
   }
+  if (ui_cmd->parsed()) return drone::cli::UiCommand(ui_options);
   if (report_cmd->parsed()) {
     return drone::cli::ReportCommand(report_data_dir, report_run_id, report_output);
   }
   if (clean->parsed()) return drone::cli::CleanCommand(clean_data_dir, clean_dry_run, clean_json);
   if (embedded->parsed()) return drone::cli::EmbeddedKafkaCommand(brokers, topics);
+  if (worker_cmd->parsed()) return drone::cli::WorkerCommand(worker_flags);
   return 2;
 }

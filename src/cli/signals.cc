@@ -33,6 +33,8 @@ void BlockTerminationSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
+void IgnoreBrokenPipes() { ::signal(SIGPIPE, SIG_IGN); }
+
 SignalWatcher::SignalWatcher(CancelToken& cancel) : cancel_(cancel) {
   thread_ = std::thread([this] {
     sigset_t set = TerminationSet();

@@ -18,6 +18,12 @@ namespace drone::cli {
 // first thing in main().
 void BlockTerminationSignals();
 
+// Ignores SIGPIPE for the whole process. Client libraries that write to sockets without
+// MSG_NOSIGNAL (hiredis does) would otherwise have Drone killed the moment a broker it writes to
+// dies — exactly what a node-kill fault does. A write to a closed socket then fails with EPIPE,
+// which the driver reports as a lost connection. Children get the default back before exec.
+void IgnoreBrokenPipes();
+
 class SignalWatcher {
  public:
   explicit SignalWatcher(CancelToken& cancel);

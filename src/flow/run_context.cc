@@ -365,4 +365,14 @@ Status RunContext::Teardown() {
   return first;
 }
 
+void RunContext::SetWorkers(std::vector<worker::WorkerAddress> workers) {
+  std::lock_guard<std::mutex> lock(mu_);
+  workers_ = std::move(workers);
+}
+
+std::vector<worker::WorkerAddress> RunContext::workers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return workers_;
+}
+
 }  // namespace drone::flow

@@ -25,6 +25,7 @@
 #include "platforms/platform.h"
 #include "spec/flow_spec.h"
 #include "verify/delivery.h"
+#include "worker/coordinator.h"
 #include "workload/workload.h"
 
 namespace drone::workload {
@@ -107,6 +108,11 @@ class RunContext {
   // what a step both creates and removes, such as the exec step's process group.
   void AttachJournal(journal::Journal* journal) { journal_ = journal != nullptr ? journal : &no_journal_; }
   journal::Journal& journal() const { return *journal_; }
+
+  // The `drone worker` processes that workload steps run on (`drone run --workers`, docs/
+  // workers.md); empty: workloads run in this process. Set before the engine runs.
+  void SetWorkers(std::vector<worker::WorkerAddress> workers);
+  std::vector<worker::WorkerAddress> workers() const;
 
   void Emit(std::string type, std::string step, std::string message);
   std::vector<Event> Events() const;
@@ -224,6 +230,7 @@ class RunContext {
     std::function<Status()> fn;
   };
   std::vector<UndoAction> undo_;
+  std::vector<worker::WorkerAddress> workers_;
 };
 
 }  // namespace drone::flow

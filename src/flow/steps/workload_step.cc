@@ -2,6 +2,7 @@
 #include "core/clock.h"
 #include "drivers/builtin_drivers.h"
 #include "flow/step_executor.h"
+#include "worker/coordinator.h"
 
 namespace drone::flow {
 namespace {
@@ -100,11 +101,23 @@ class WorkloadStep : public StepExecutor {
                            ? static_cast<double>(*with.messages) / with.rate
                            : 0;
     Observer observer(ctx, planned_s);
-    workload::WorkloadRunner runner(*driver, cluster->Endpoint(), options, &observer,
-                                    ctx.run.history());
-    Status status = runner.Run(ctx.cancel);
-    if (!status.ok()) return status.WithContext("workload " + ctx.step.id);
-    const workload::WorkloadResult& r = runner.result();
+    workload::WorkloadResult r;
+    const std::vector<worker::WorkerAddress> workers = ctx.run.workers();
+    if (!workers.empty()) {
+      // On `drone worker` processes (docs/workers.md): the merged result is what this process
+      // would have produced.
+      Result<workload::WorkloadResult> distributed =
+          worker::RunOnWorkers(workers, cluster->Broker(), *driver, cluster->Endpoint(), options,
+                               &observer, ctx.cancel);
+      if (!distributed.ok()) return distributed.status().WithContext("workload " + ctx.step.id);
+      r = std::move(*distributed);
+    } else {
+      workload::WorkloadRunner runner(*driver, cluster->Endpoint(), options, &observer,
+                                      ctx.run.history());
+      Status status = runner.Run(ctx.cancel);
+      if (!status.ok()) return status.WithContext("workload " + ctx.step.id);
+      r = runner.result();
+    }
     ctx.run.SetOutputs(ctx.step.id, {{"sent", r.sent},
                                      {"acked", r.acked},
                                      {"received", r.received},
