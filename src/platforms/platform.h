@@ -17,6 +17,10 @@
 #include "core/status.h"
 #include "drivers/driver.h"
 
+namespace drone::journal {
+class Journal;
+}
+
 namespace drone::platforms {
 
 struct ClusterRequest {
@@ -27,6 +31,10 @@ struct ClusterRequest {
   std::string lb = "none";                     // "none" | "haproxy" (local platform)
   std::map<std::string, std::string> options;  // recipe settings (local platform), e.g. sentinels
   const CancelToken* cancel = nullptr;         // when set, a slow start gives up once it fires
+  // The run's undo journal (journal/undo_journal.h), where a platform records what it creates
+  // outside this process (server process groups, run directories) before creating it. Not
+  // owned; outlives the cluster. Null: nothing is journaled.
+  journal::Journal* journal = nullptr;
 };
 
 struct NodeInfo {

@@ -21,6 +21,7 @@ class ClusterStep : public StepExecutor {
     request.lb = with.lb;
     request.options = with.options;
     request.cancel = &ctx.cancel;
+    request.journal = &ctx.run.journal();
     RETURN_IF_ERROR(platform->Validate(request));
     RunContext& run = ctx.run;
     const std::string id = ctx.step.id;

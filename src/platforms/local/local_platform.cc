@@ -1,6 +1,7 @@
 #include "platforms/local/local_platform.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +17,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "drivers/builtin_drivers.h"
+#include "journal/undo_journal.h"
 #include "platforms/local/broker_recipe.h"
 #include "platforms/local/haproxy_frontend.h"
 #include "platforms/local/loopback.h"
@@ -68,13 +70,42 @@ Status CheckRequirements(const std::vector<local::Requirement>& requirements) {
                             " (apt-get install" + install + ", or make setup)");
 }
 
+// Creates `<tmp>/drone-<name>-XXXXXX` (mode 0700). With a journal, the directory is journaled
+// (kind `path`) before it is made, so that `drone clean` removes it should Drone be killed;
+// `*journal_id` is then its entry.
+Result<std::string> MakeRunDirectory(const std::string& tmp, const std::string& name,
+                                     journal::Journal* journal, uint64_t* journal_id) {
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device rd;
+  std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    std::string dir = tmp + "/drone-" + name + "-";
+    for (int i = 0; i < 6; ++i) dir += kChars[rng() % (sizeof(kChars) - 1)];
+    uint64_t id = 0;
+    if (journal != nullptr) {
+      ASSIGN_OR_RETURN(id, journal->Add(journal::PathRecord(dir), "run directory " + dir));
+    }
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+      *journal_id = id;
+      return dir;
+    }
+    const int e = errno;
+    if (journal != nullptr) RETURN_IF_ERROR(journal->Done(id));
+    if (e != EEXIST) {
+      return Internal("cannot create a run directory in " + tmp + ": " + std::strerror(e));
+    }
+  }
+  return Internal("cannot create a run directory in " + tmp + ": every name tried exists");
+}
+
 class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
  public:
   LocalCluster(ClusterRequest request, std::unique_ptr<BrokerRecipe> recipe, std::string run_dir,
-               std::vector<LocalNode> nodes)
+               uint64_t run_dir_journal_id, std::vector<LocalNode> nodes)
       : request_(std::move(request)),
         recipe_(std::move(recipe)),
         run_dir_(std::move(run_dir)),
+        run_dir_journal_id_(run_dir_journal_id),
         nodes_(std::move(nodes)),
         procs_(nodes_.size()),
         up_(nodes_.size(), false) {}
@@ -150,6 +181,9 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     std::error_code ec;
     std::filesystem::remove_all(run_dir_, ec);
     if (ec) return Internal("cannot remove " + run_dir_ + ": " + ec.message());
+    if (request_.journal != nullptr && run_dir_journal_id_ != 0) {
+      RETURN_IF_ERROR(request_.journal->Done(run_dir_journal_id_));
+    }
     return Status::Ok();
   }
 
@@ -276,6 +310,7 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     spec.argv = argv;
     spec.env = env;
     spec.cwd = run_dir_;
+    spec.journal = request_.journal;
     {
       std::lock_guard<std::mutex> lock(mu_);
       spec.log_path = run_dir_ + "/tool-" + std::to_string(++tool_runs_) + ".log";
@@ -353,6 +388,7 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     spec.argv = {"haproxy", "-db", "-f", dir + "/haproxy.cfg"};
     spec.cwd = dir;
     spec.log_path = dir + "/haproxy.log";
+    spec.journal = request_.journal;
     ASSIGN_OR_RETURN(auto child, ChildProcess::Start(spec));
     ChildProcess* lb = child.get();
     {
@@ -371,6 +407,7 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
   const ClusterRequest request_;
   const std::unique_ptr<BrokerRecipe> recipe_;
   const std::string run_dir_;
+  const uint64_t run_dir_journal_id_;  // 0: not journaled
   const std::vector<LocalNode> nodes_;
   std::string lb_address_;  // written by Start() before the cluster is shared
 
@@ -416,14 +453,15 @@ class LocalPlatform : public Platform {
 
     std::string tmp = "/tmp";
     if (const char* t = std::getenv("TMPDIR"); t != nullptr && *t != '\0') tmp = t;
-    std::string pattern = tmp + "/drone-" + request.name + "-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      return Internal("cannot create a run directory in " + tmp + ": " + std::strerror(errno));
-    }
-    const std::string run_dir = pattern;
-    auto remove_dir = [&run_dir] {
+    uint64_t run_dir_journal_id = 0;
+    ASSIGN_OR_RETURN(const std::string run_dir,
+                     MakeRunDirectory(tmp, request.name, request.journal, &run_dir_journal_id));
+    auto remove_dir = [&run_dir, &request, run_dir_journal_id] {
       std::error_code ec;
       std::filesystem::remove_all(run_dir, ec);
+      if (!ec && request.journal != nullptr && run_dir_journal_id != 0) {
+        (void)request.journal->Done(run_dir_journal_id);
+      }
     };
 
     std::vector<LocalNode> nodes;
@@ -457,6 +495,7 @@ class LocalPlatform : public Platform {
       n.process.name = n.name;
       n.process.cwd = n.dir;
       n.process.log_path = n.dir + "/" + n.name + ".log";
+      n.process.journal = request.journal;
       nodes.push_back(std::move(n));
     }
     Status configured = recipe->Configure(request, nodes);
@@ -464,7 +503,8 @@ class LocalPlatform : public Platform {
       remove_dir();
       return configured;
     }
-    auto cluster = std::make_unique<LocalCluster>(request, std::move(recipe), run_dir, std::move(nodes));
+    auto cluster = std::make_unique<LocalCluster>(request, std::move(recipe), run_dir,
+                                                   run_dir_journal_id, std::move(nodes));
     Status started = cluster->Start();
     if (!started.ok()) {
       (void)cluster->Stop();  // kills what runs and removes the run directory
