@@ -8,7 +8,7 @@ import threading
 import time
 import unittest
 
-from drone_test_support import DRONE, FLOWS, TempDir
+from drone_test_support import DRONE, FLOWS, TempDir, alive, group_members
 
 
 def wait_for(predicate, timeout=30.0):
@@ -21,28 +21,6 @@ def wait_for(predicate, timeout=30.0):
         time.sleep(0.05)
 
 
-def alive(pid):
-    """True when `pid` is a live (non-zombie) process."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
-
-
-def group_members(pgid):
-    """Live processes whose process group is `pgid`."""
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open("/proc/%s/stat" % name) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if fields[0] not in ("Z", "X") and fields[2] == str(pgid):
-                out.append(int(name))
-    return out
 
 
 def open_entries(path):
