@@ -19,6 +19,7 @@
 #include "cli/stored_run.h"
 #include "cli/worker_command.h"
 #include "core/clock.h"
+#include "core/run_id.h"
 #include "core/log.h"
 #include "drivers/builtin_drivers.h"
 #include "flow/engine.h"
@@ -136,18 +137,6 @@ class ConsoleObserver : public flow::RunObserver {
 };
 
 }  // namespace
-
-std::string NewRunId() {
-  std::random_device rd;
-  char buf[64];
-  time_t now = time(nullptr);
-  tm utc{};
-  gmtime_r(&now, &utc);
-  strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &utc);
-  char suffix[16];
-  snprintf(suffix, sizeof(suffix), "-%04x", rd() & 0xffff);
-  return std::string(buf) + suffix;
-}
 
 bool ParseParams(const std::vector<std::string>& items, std::map<std::string, std::string>* out) {
   for (const std::string& item : items) {

@@ -34,9 +34,6 @@ int PluginsCommand(bool json);
 int SchemaCommand();
 int EmbeddedKafkaCommand(int brokers, const std::vector<std::string>& topics);
 
-// A new run id: "20261124-063747-1e5f" (UTC time and a random suffix).
-std::string NewRunId();
-
 // Parses "key=value" items of -p; on error prints a message and returns false.
 bool ParseParams(const std::vector<std::string>& items, std::map<std::string, std::string>* out);
 

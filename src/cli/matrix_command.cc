@@ -12,6 +12,7 @@
 #include "cli/signals.h"
 #include "cli/stored_run.h"
 #include "core/clock.h"
+#include "core/run_id.h"
 #include "flow/engine.h"
 #include "flow/preflight.h"
 #include "flow/run_context.h"

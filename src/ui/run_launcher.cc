@@ -3,11 +3,10 @@
 #include <stdlib.h>
 
 #include <chrono>
-#include <ctime>
 #include <filesystem>
-#include <random>
 
 #include "core/clock.h"
+#include "core/run_id.h"
 
 namespace drone::ui {
 namespace fs = std::filesystem;
@@ -17,18 +16,6 @@ constexpr int64_t kStopGraceNs = 20 * kNsPerSec;  // a run's teardown (clusters,
 constexpr size_t kLogTailBytes = 4096;
 
 }  // namespace
-
-std::string NewUiRunId() {
-  std::random_device rd;
-  char buf[64];
-  time_t now = time(nullptr);
-  tm utc{};
-  gmtime_r(&now, &utc);
-  strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &utc);
-  char suffix[16];
-  snprintf(suffix, sizeof(suffix), "-%04x", rd() & 0xffff);
-  return std::string(buf) + suffix;
-}
 
 Result<std::unique_ptr<RunLauncher>> RunLauncher::Create(std::string drone_path,
                                                           std::string data_dir) {
@@ -68,8 +55,8 @@ Result<std::string> RunLauncher::Launch(const std::string& flow_path,
                                         const std::map<std::string, std::string>& params) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return Unavailable("the server is stopping");
-  std::string run_id = NewUiRunId();
-  while (children_.count(run_id) != 0) run_id = NewUiRunId();
+  std::string run_id = NewRunId();
+  while (children_.count(run_id) != 0) run_id = NewRunId();
   platforms::local::ProcessSpec spec;
   spec.name = "run " + run_id;
   spec.argv = {drone_path_, "run", flow_path, "--run-id", run_id, "--data-dir", data_dir_,

@@ -61,7 +61,4 @@ class RunLauncher {
   std::thread reaper_;
 };
 
-// A new run id, as `drone run` makes them: YYYYMMDD-HHMMSS-xxxx (UTC).
-std::string NewUiRunId();
-
 }  // namespace drone::ui
