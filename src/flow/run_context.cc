@@ -21,7 +21,11 @@ RunContext::RunContext(const spec::FlowSpec& flow, std::string run_id, uint64_t 
       history_(history) {}
 
 void RunContext::Emit(std::string type, std::string step, std::string message) {
-  Event e{NowNs(), std::move(type), std::move(step), std::move(message)};
+  Emit(std::move(type), std::move(step), std::move(message), NowNs());
+}
+
+void RunContext::Emit(std::string type, std::string step, std::string message, int64_t t_ns) {
+  Event e{t_ns, std::move(type), std::move(step), std::move(message)};
   {
     std::lock_guard<std::mutex> lock(mu_);
     events_.push_back(e);
@@ -120,7 +124,20 @@ Result<nlohmann::json> RunContext::WorkloadJson(const std::string& id) const {
   if (it == workloads_.end()) {
     return FailedPrecondition("workload '" + step + "' has no result (did it run?)");
   }
-  return it->second.result.ToJson();
+  nlohmann::json j = it->second.result.ToJson();
+  j["phases"] = workload::PhasesJson(it->second.result, FaultWindowsLocked());
+  return j;
+}
+
+std::vector<workload::FaultWindow> RunContext::FaultWindowsLocked() const {
+  std::vector<workload::FaultWindow> out;
+  for (const faults::FaultRecord& f : faults_) out.push_back({f.step, f.kind, f.start_ns, f.end_ns});
+  return out;
+}
+
+std::vector<workload::FaultWindow> RunContext::FaultWindows() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return FaultWindowsLocked();
 }
 
 size_t RunContext::AddFault(faults::FaultRecord record) {

@@ -23,6 +23,7 @@
 #include "platforms/platform.h"
 #include "spec/flow_spec.h"
 #include "verify/delivery.h"
+#include "workload/phases.h"
 #include "workload/workload.h"
 
 namespace drone::workload {
@@ -81,6 +82,8 @@ class RunContext {
   RunObserver* observer() const { return observer_; }
 
   void Emit(std::string type, std::string step, std::string message);
+  // With the time it happened (a fault's exact injection time, the same as its record's).
+  void Emit(std::string type, std::string step, std::string message, int64_t t_ns);
   std::vector<Event> Events() const;
 
   // Step outputs, addressable as ${{ steps.ID.outputs.PATH }}. Emits STEP_OUTPUT with the outputs
@@ -105,6 +108,8 @@ class RunContext {
   size_t AddFault(faults::FaultRecord record);
   void EndFault(size_t index, int64_t end_ns);
   std::vector<faults::FaultRecord> Faults() const;
+  // The faults' windows, for the workloads' phases (workload/phases.h).
+  std::vector<workload::FaultWindow> FaultWindows() const;
 
   void AddCheck(CheckRecord record);
   std::vector<CheckRecord> Checks() const;
@@ -116,6 +121,8 @@ class RunContext {
   Status Teardown();
 
  private:
+  std::vector<workload::FaultWindow> FaultWindowsLocked() const;  // mu_ held
+
   const spec::FlowSpec& flow_;
   const std::string run_id_;
   const uint64_t run_number_;

@@ -17,6 +17,10 @@
 #include "core/status.h"
 #include "drivers/driver.h"
 
+namespace drone::faults::network {
+class LabNetwork;
+}
+
 namespace drone::platforms {
 
 struct ClusterRequest {
@@ -27,6 +31,10 @@ struct ClusterRequest {
   std::string lb = "none";                     // "none" | "haproxy" (local platform)
   std::map<std::string, std::string> options;  // recipe settings (local platform), e.g. sentinels
   const CancelToken* cancel = nullptr;         // when set, a slow start gives up once it fires
+  // local platform: "lab" puts every node (and the clients) in a network namespace of its own
+  // (docs/network-faults.md), "loopback" uses 127.0.0.N. `run_id` names the lab's namespaces.
+  std::string network = "loopback";
+  std::string run_id;
 };
 
 struct NodeInfo {
@@ -84,6 +92,11 @@ class Cluster {
   virtual void NoteConsumerGroup(const std::string& /*group*/) {}
   // Null when the platform has no process-level control.
   virtual NodeControl* Control() { return nullptr; }
+  // The lab network the nodes run in (network: lab), or null. Its host "clients" is where
+  // clients run: ClientNetns() names its namespace, which a client thread enters (setns) before
+  // it creates its client library handle, so that the library's own threads are in there too.
+  virtual const faults::network::LabNetwork* Lab() const { return nullptr; }
+  virtual std::string ClientNetns() const { return ""; }
   // Stops every node and releases every resource. Idempotent; also run by the destructor.
   virtual Status Stop() = 0;
 };

@@ -38,6 +38,7 @@ enum class FieldType {
   kParams,       // a map of parameter names to default values
   kSteps,        // a map of step ids to steps
   kWith,         // a step's parameters; their fields depend on the step's kind
+  kValue,        // a scalar or a map (a network impairment field, docs/network-faults.md)
 };
 
 // Which `${{ }}` expressions a field's value may contain. Parameters are substituted before

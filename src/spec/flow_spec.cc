@@ -38,6 +38,8 @@ const char* StepKindName(StepKind kind) {
       return "fault.pause";
     case StepKind::kFaultRestart:
       return "fault.restart";
+    case StepKind::kFaultPartition:
+      return "fault.partition";
   }
   return "unknown";
 }

@@ -547,6 +547,8 @@ SeriesPoint WorkloadRunner::Impl::Sample(double t_s, metrics::Histogram& prev_pu
   interval_e2e.Subtract(prev_e2e);
   point.publish = metrics::Summarize(interval_publish);
   point.end_to_end = metrics::Summarize(interval_e2e);
+  point.publish_hist = interval_publish.Serialize();
+  point.end_to_end_hist = interval_e2e.Serialize();
   prev_publish = std::move(publish);
   prev_e2e = std::move(e2e);
   prev = live;

@@ -1,6 +1,8 @@
 // kind: cluster — starts a broker cluster on a platform and publishes how to reach it.
 #include "core/units.h"
+#include "flow/preflight.h"
 #include "flow/step_executor.h"
+#include "faults/network/lab_network.h"
 #include "platforms/builtin_platforms.h"
 
 namespace drone::flow {
@@ -21,6 +23,8 @@ class ClusterStep : public StepExecutor {
     request.lb = with.lb;
     request.options = with.options;
     request.cancel = &ctx.cancel;
+    request.network = ClusterNetwork(ctx.run.flow(), ctx.step);
+    request.run_id = ctx.run.run_id();
     RETURN_IF_ERROR(platform->Validate(request));
     RunContext& run = ctx.run;
     const std::string id = ctx.step.id;
@@ -38,14 +42,22 @@ class ClusterStep : public StepExecutor {
     }
     // `lb`: the load balancer's address when there is one (clients then use it as bootstrap).
     const std::string lb = with.lb == "none" ? "" : cluster->Endpoint().bootstrap;
-    run.SetOutputs(id, {{"bootstrap", cluster->Endpoint().bootstrap},
+    nlohmann::json outputs = {{"bootstrap", cluster->Endpoint().bootstrap},
                         {"nodes", nodes},
                         {"addresses", addresses},
                         {"pids", pids},
                         {"roles", roles},
                         {"lb", lb},
                         {"broker", cluster->Broker()},
-                        {"platform", platform->Name()}});
+                        {"platform", platform->Name()},
+                        {"network", request.network}};
+    // network: lab — every host's address, by host name (nodes and "clients").
+    if (const faults::network::LabNetwork* lab = cluster->Lab()) {
+      nlohmann::json hosts = nlohmann::json::object();
+      for (const faults::network::LabHost& h : lab->hosts()) hosts[h.name] = h.address;
+      outputs["lab"] = {{"subnet", faults::network::kLabSubnet}, {"hosts", hosts}};
+    }
+    run.SetOutputs(id, std::move(outputs));
     run.AddCluster(id, std::move(cluster));
     return Status::Ok();
   }

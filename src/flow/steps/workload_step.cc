@@ -1,6 +1,7 @@
 // kind: workload — runs producers and consumers against a topic and records the result.
 #include "core/clock.h"
 #include "drivers/builtin_drivers.h"
+#include "faults/network/command.h"
 #include "flow/step_executor.h"
 
 namespace drone::flow {
@@ -80,7 +81,12 @@ class WorkloadStep : public StepExecutor {
     Observer observer(ctx, planned_s);
     workload::WorkloadRunner runner(*driver, cluster->Endpoint(), options, &observer,
                                     ctx.run.history());
-    Status status = runner.Run(ctx.cancel);
+    // In a lab network the clients run in its `clients` host: this thread enters it for Run(),
+    // so every client handle and every thread the runner and the client libraries start
+    // (network namespaces are per thread and inherited) live there.
+    const std::string netns = cluster->ClientNetns();
+    Status status = netns.empty() ? runner.Run(ctx.cancel)
+                                  : faults::network::WithNetns(netns, [&] { return runner.Run(ctx.cancel); });
     if (!status.ok()) return status.WithContext("workload " + ctx.step.id);
     const workload::WorkloadResult& r = runner.result();
     ctx.run.SetOutputs(ctx.step.id, {{"sent", r.sent},

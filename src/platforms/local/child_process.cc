@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -123,6 +124,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
   env_ptrs.push_back(nullptr);
   const std::string cwd = spec.cwd;
   const std::string log_path = spec.log_path.empty() ? "/dev/null" : spec.log_path;
+  const std::string netns_path = spec.netns.empty() ? "" : "/run/netns/" + spec.netns;
 
   auto fork_fn = [&]() -> Result<pid_t> {
     int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -158,7 +160,13 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
       if (devnull >= 0) ::dup2(devnull, 0);
       ::dup2(log_fd, 1);
       ::dup2(log_fd, 2);
-      if (cwd.empty() || ::chdir(cwd.c_str()) == 0) {
+      // The lab's host namespace, entered by the child alone (the spawner thread stays home).
+      bool in_netns = true;
+      if (!netns_path.empty()) {
+        const int ns_fd = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+        in_netns = ns_fd >= 0 && ::setns(ns_fd, CLONE_NEWNET) == 0;
+      }
+      if (in_netns && (cwd.empty() || ::chdir(cwd.c_str()) == 0)) {
         ::execve(file.c_str(), argv_ptrs.data(), env_ptrs.data());
       }
       const int e = errno;
