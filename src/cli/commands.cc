@@ -20,6 +20,7 @@
 #include "flow/preflight.h"
 #include "flow/run_context.h"
 #include "flow/step_executor.h"
+#include "journal/undo_journal.h"
 #include "platforms/builtin_platforms.h"
 #include "metrics/metrics_http_server.h"
 #include "metrics/prometheus.h"
@@ -165,6 +166,8 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
       for (const spec::Need& n : s.needs) needs.push_back(n.step);
       steps.push_back({{"id", s.id}, {"kind", spec::StepKindName(s.kind)}, {"needs", needs},
                        {"background", s.background}});
+      if (!s.when.empty()) steps.back()["when"] = s.when;
+      if (s.retry.limit > 0) steps.back()["retry"] = s.retry.limit;
     }
     std::cout << nlohmann::json{{"flow", flow->name}, {"valid", true}, {"steps", steps}}.dump(2) << "\n";
     return 0;
@@ -179,6 +182,8 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
         std::cout << (i ? ", " : "") << s.needs[i].step << kStates[static_cast<int>(s.needs[i].state)];
       }
     }
+    if (!s.when.empty()) std::cout << " when " << s.when;
+    if (s.retry.limit > 0) std::cout << " retry " << s.retry.limit;
     std::cout << "\n";
   }
   for (const spec::Step& s : flow->finally) {
@@ -232,6 +237,15 @@ int RunCommand(const RunFlags& flags) {
   uint64_t run_number = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowNs());
   flow::RunContext run(*flow, NewRunId(), run_number, first_observer, history.get());
   run_metrics.Attach(run);
+  // The undo journal (docs/teardown.md): written before anything outlives a step, so that
+  // `drone clean` can undo it should this process be killed. Nothing is written until then.
+  Result<std::unique_ptr<journal::Journal>> journal =
+      journal::Journal::Create(flags.data_dir, run.run_id(), flow->name);
+  if (!journal.ok()) {
+    std::cerr << "drone: cannot keep an undo journal: " << journal.status().message() << "\n";
+    return kExitIncomplete;
+  }
+  run.AttachJournal(journal->get());
   if (!flags.quiet) {
     std::cerr << "drone: running " << flow->name << " (run " << run.run_id() << ")\n";
   }
@@ -239,6 +253,13 @@ int RunCommand(const RunFlags& flags) {
   flow::RunOutcome outcome = engine.Run(cancel);
   observer.Finish();
   int exit_code = outcome.exit_code;
+  const size_t left_open = (*journal)->open_entries();
+  Status journal_closed = (*journal)->Close();
+  if (!journal_closed.ok()) std::cerr << "drone: " << journal_closed.message() << "\n";
+  if (left_open > 0) {
+    std::cerr << "drone: " << left_open << " undo action(s) failed; `drone clean --data-dir "
+              << flags.data_dir << "` retries them (journal " << (*journal)->path() << ")\n";
+  }
   if (history) {
     Status s = history->Close();
     if (!s.ok()) {

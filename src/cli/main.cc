@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "cli/clean_command.h"
 #include "cli/commands.h"
 #include "cli/report_command.h"
 #include "cli/runs_command.h"
@@ -15,6 +16,7 @@
 
 int main(int argc, char** argv) {
   drone::cli::BlockTerminationSignals();
+  drone::cli::IgnoreBrokenPipes();
   CLI::App app{
       "drone: a test bench for message brokers.\n"
       "Describe a test as a flow (YAML): a broker cluster, producers and consumers, faults while the\n"
@@ -94,6 +96,21 @@ int main(int argc, char** argv) {
   report_cmd->add_option("run_id", report_run_id, "the run (drone runs list)")->required();
   report_cmd->add_option("-o,--output", report_output, "the HTML file to write")->required();
   report_cmd->add_option("--data-dir", report_data_dir, "where runs.db lives")->capture_default_str();
+  std::string clean_data_dir = drone::cli::DefaultDataDir();
+  bool clean_dry_run = false;
+  bool clean_json = false;
+  CLI::App* clean = app.add_subcommand(
+      "clean",
+      "undo what killed runs left behind (processes, directories), from their undo journals");
+  clean->add_option("--data-dir", clean_data_dir, "where the journals live (DATA_DIR/journal)")
+      ->capture_default_str();
+  clean->add_flag("--dry-run", clean_dry_run, "only print what would be undone");
+  clean->add_flag("--json", clean_json, "print what was done as JSON");
+  clean->footer(
+      "Every run journals what outlives a step (a process group, a directory) before creating it.\n"
+      "A run killed with SIGKILL cannot tear down; `drone clean` reads its journal and undoes the\n"
+      "rest: process groups get SIGTERM, then SIGKILL; Drone's own directories are removed. The\n"
+      "journal of a run that is still alive is left alone. See docs/teardown.md.");
 
   int brokers = 3;
   std::vector<std::string> topics;
@@ -132,6 +149,7 @@ int main(int argc, char** argv) {
   if (report_cmd->parsed()) {
     return drone::cli::ReportCommand(report_data_dir, report_run_id, report_output);
   }
+  if (clean->parsed()) return drone::cli::CleanCommand(clean_data_dir, clean_dry_run, clean_json);
   if (embedded->parsed()) return drone::cli::EmbeddedKafkaCommand(brokers, topics);
   return 2;
 }

@@ -33,6 +33,8 @@ void BlockTerminationSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
+void IgnoreBrokenPipes() { ::signal(SIGPIPE, SIG_IGN); }
+
 SignalWatcher::SignalWatcher(CancelToken& cancel) : cancel_(cancel) {
   thread_ = std::thread([this] {
     sigset_t set = TerminationSet();
@@ -43,8 +45,12 @@ SignalWatcher::SignalWatcher(CancelToken& cancel) : cancel_(cancel) {
       int n = ++seen_;
       std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
       if (n == 1) {
-        Say("\ndrone: " + name + " received: stopping and tearing down (again to hurry)\n");
+        Say("\ndrone: " + name + " received: stopping and tearing down (Ctrl-C again to hurry)\n");
         cancel_.Cancel("interrupted by " + name);
+      } else if (n == 2) {
+        Say("drone: " + name + " again: hurrying: no more draining or flushing, programs get "
+            "SIGKILL; undo and finally steps still run\n");
+        cancel_.Hurry("interrupted by " + name);
       } else {
         Say("drone: teardown in progress; it removes what the run created, please wait\n");
       }

@@ -49,4 +49,22 @@ void SleepUntilNs(int64_t deadline_ns) {
   nanosleep(&ts, nullptr);
 }
 
+namespace {
+
+class RealClock : public Clock {
+ public:
+  int64_t NowNs() const override { return drone::NowNs(); }
+  int64_t MonotonicNs() const override { return drone::MonotonicNs(); }
+  bool WaitFor(const CancelToken& cancel, int64_t ns) const override {
+    return ns <= 0 ? cancel.cancelled() : cancel.WaitFor(ns);
+  }
+};
+
+}  // namespace
+
+const Clock& SystemClock() {
+  static const RealClock clock;
+  return clock;
+}
+
 }  // namespace drone

@@ -186,4 +186,21 @@ class Driver {
                                                         const ConsumerOptions& options) = 0;
 };
 
+// Most drivers are a producer class and a consumer class, each with a static Create() taking
+// NewProducer's / NewConsumer's arguments; ClientDriver supplies those two overrides, so such a
+// driver only names itself, validates its options and makes its admin client.
+template <typename ProducerT, typename ConsumerT>
+class ClientDriver : public Driver {
+ public:
+  Result<std::unique_ptr<Producer>> NewProducer(const Endpoint& endpoint,
+                                                const ProducerOptions& options,
+                                                DeliveryHandler& handler) override {
+    return ProducerT::Create(endpoint, options, handler);
+  }
+  Result<std::unique_ptr<Consumer>> NewConsumer(const Endpoint& endpoint,
+                                                const ConsumerOptions& options) override {
+    return ConsumerT::Create(endpoint, options);
+  }
+};
+
 }  // namespace drone::drivers

@@ -5,12 +5,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/units.h"
 #include "flow/step_executor.h"
+#include "spec/condition.h"
 
 namespace drone::flow {
 namespace {
@@ -22,16 +24,36 @@ bool Terminal(StepStatus s) {
 
 enum class Readiness { kWait, kReady, kNever };
 
-struct StepState {
+// FNV-1a: a stable seed for retry jitter (std::hash may differ between builds).
+uint64_t StableHash(const std::string& text, uint64_t salt) {
+  uint64_t h = 1469598103934665603ull ^ salt;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+struct FlowEngine::StepState {
   const spec::Step* step = nullptr;
   StepRecord record;
   bool started = false;
-  std::unique_ptr<CancelToken> cancel = std::make_unique<CancelToken>();
-  int64_t deadline_mono = 0;  // 0 = no timeout
+  // The token of the current attempt (or of the backoff before it). Replaced, under the
+  // scheduler's mutex, for each attempt; earlier ones are kept so that no reference dangles.
+  std::vector<std::unique_ptr<CancelToken>> tokens;
+  CancelToken* cancel = nullptr;
+  bool stopping = false;      // the run (or the flow's end) stopped the step: never retry
+  bool timed_out = false;     // the current attempt hit its timeout
   std::thread thread;
-};
 
-}  // namespace
+  CancelToken* NewToken() {
+    tokens.push_back(std::make_unique<CancelToken>());
+    cancel = tokens.back().get();
+    return cancel;
+  }
+};
 
 const char* StepStatusName(StepStatus status) {
   switch (status) {
@@ -45,28 +67,156 @@ const char* StepStatusName(StepStatus status) {
   return "pending";
 }
 
-RunOutcome FlowEngine::Run(CancelToken& cancel) {
-  RunOutcome outcome;
-  outcome.started_ns = NowNs();
-  const spec::FlowSpec& flow = run_.flow();
-  run_.Emit("RUN_START", "", flow.name + " (run " + run_.run_id() + ")");
+int64_t RetryBackoffNs(const spec::RetryPolicy& policy, const std::string& step_id, int retry) {
+  double wait = static_cast<double>(policy.backoff_ns);
+  for (int i = 1; i < retry && wait < static_cast<double>(policy.max_backoff_ns); ++i) wait *= 2;
+  wait = std::min(wait, static_cast<double>(policy.max_backoff_ns));
+  if (policy.jitter > 0) {
+    std::mt19937_64 rng(StableHash(step_id, static_cast<uint64_t>(retry)));
+    std::uniform_real_distribution<double> factor(1 - policy.jitter, 1 + policy.jitter);
+    wait *= factor(rng);
+  }
+  return std::max<int64_t>(0, static_cast<int64_t>(wait));
+}
 
+FlowEngine::FlowEngine(RunContext& run, const Registry<StepExecutor>* step_kinds)
+    : run_(run), step_kinds_(step_kinds != nullptr ? *step_kinds : StepKindRegistry()) {}
+
+void FlowEngine::RunStepThread(StepState& st, std::mutex& mu, std::condition_variable& cv,
+                               bool finally) {
+  const spec::Step& step = *st.step;
+  const Clock& clock = run_.clock();
+  // Sets the step's final state; called with `mu` held.
+  auto finish = [&](StepStatus status, Status error) {
+    st.record.status = status;
+    st.record.error = std::move(error);
+    st.record.finished_ns = clock.NowNs();
+    cv.notify_all();
+  };
+  CancelToken* token = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    token = st.cancel;
+  }
+  if (step.after_ns > 0 && clock.WaitFor(*token, step.after_ns)) {
+    std::lock_guard<std::mutex> lock(mu);
+    finish(StepStatus::kCancelled, Cancelled("cancelled before its `after` delay passed"));
+    return;
+  }
+  RunContext::StepScope scope(step.id);
+  while (true) {
+    Result<std::unique_ptr<StepExecutor>> executor =
+        step_kinds_.Create(spec::StepKindName(step.kind));
+    auto mark_started = [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      st.started = true;
+      cv.notify_all();
+    };
+    int attempt = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (st.stopping) {
+        finish(StepStatus::kCancelled, Cancelled(token->reason()));
+        return;
+      }
+      attempt = ++st.record.attempts;
+      if (attempt == 1) st.record.started_ns = clock.NowNs();
+      st.timed_out = false;
+      if (executor.ok() && !(*executor)->MarksStarted()) st.started = true;
+      token = st.cancel;
+      cv.notify_all();
+    }
+    std::string what = st.record.kind;
+    if (finally) what += " (finally)";
+    if (attempt > 1) what += " (attempt " + std::to_string(attempt) + ")";
+    run_.Emit("STEP_START", step.id, what);
+    // The attempt's timeout: a watchdog on the clock that cancels the attempt's token.
+    CancelToken attempt_over;
+    std::thread watchdog;
+    if (step.timeout_ns) {
+      watchdog = std::thread([&, token] {
+        if (clock.WaitFor(attempt_over, *step.timeout_ns)) return;
+        std::lock_guard<std::mutex> lock(mu);
+        if (token->cancelled()) return;  // stopped for another reason first
+        st.timed_out = true;
+        token->Cancel("timeout");
+        cv.notify_all();
+      });
+    }
+    Status status = executor.status();
+    if (executor.ok()) {
+      StepContext ctx{run_, step, *token, mark_started};
+      status = (*executor)->Run(ctx);
+    }
+    attempt_over.Cancel("the attempt ended");
+    if (watchdog.joinable()) watchdog.join();
+
+    Status error;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (status.ok()) {
+        finish(StepStatus::kSucceeded, Status::Ok());
+        return;
+      }
+      if (st.timed_out && !st.stopping) {
+        error = DeadlineExceeded("step timed out after " + FormatDuration(*step.timeout_ns));
+      } else if (st.stopping || token->cancelled() || status.code() == StatusCode::kCancelled) {
+        finish(StepStatus::kCancelled,
+               status.code() == StatusCode::kCancelled ? status : Cancelled(token->reason()));
+        return;
+      } else {
+        error = status;
+      }
+      if (attempt > step.retry.limit) {
+        finish(StepStatus::kFailed, error);
+        return;
+      }
+      token = st.NewToken();  // the backoff's token: the scheduler cancels it to cut the wait
+    }
+    // Retry: undo what the failed attempt created, wait the backoff, go again.
+    const int64_t backoff = RetryBackoffNs(step.retry, step.id, attempt);
+    run_.Emit("STEP_RETRY", step.id,
+              "attempt " + std::to_string(attempt) + " of " + std::to_string(step.retry.limit + 1) +
+                  " failed: " + error.message() + "; retrying in " + FormatDuration(backoff));
+    Status undone = run_.UndoStep(step.id);
+    if (!undone.ok()) {
+      std::lock_guard<std::mutex> lock(mu);
+      finish(StepStatus::kFailed, Internal("cannot retry: undoing the failed attempt failed: " +
+                                           undone.message() + "; the attempt: " + error.message()));
+      return;
+    }
+    if (clock.WaitFor(*token, backoff)) {
+      std::lock_guard<std::mutex> lock(mu);
+      finish(StepStatus::kCancelled, Cancelled("cancelled while waiting to retry (" +
+                                               token->reason() + "); the last attempt: " +
+                                               error.message()));
+      return;
+    }
+  }
+}
+
+std::vector<StepRecord> FlowEngine::Schedule(const std::vector<const spec::Step*>& steps,
+                                             CancelToken& cancel, bool finally) {
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<StepState> states(flow.steps.size());
+  std::vector<StepState> states(steps.size());
   std::map<std::string, size_t> index;
-  for (size_t i = 0; i < flow.steps.size(); ++i) {
-    states[i].step = &flow.steps[i];
-    states[i].record.id = flow.steps[i].id;
-    states[i].record.kind = spec::StepKindName(flow.steps[i].kind);
-    index[flow.steps[i].id] = i;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    states[i].step = steps[i];
+    states[i].record.id = steps[i]->id;
+    states[i].record.kind = spec::StepKindName(steps[i]->kind);
+    states[i].record.finally = finally;
+    states[i].NewToken();
+    index[steps[i]->id] = i;
   }
 
   // Evaluated under `mu`.
   auto readiness = [&](const StepState& s) {
     Readiness r = Readiness::kReady;
     for (const spec::Need& need : s.step->needs) {
-      const StepState& dep = states[index.at(need.step)];
+      auto it = index.find(need.step);
+      if (it == index.end()) continue;  // outside this schedule: already done
+      const StepState& dep = states[it->second];
       StepStatus st = dep.record.status;
       switch (need.state) {
         case spec::NeedState::kSucceeded:
@@ -96,50 +246,13 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
   auto launch = [&](size_t i) {
     StepState& s = states[i];
     s.record.status = StepStatus::kRunning;
-    s.thread = std::thread([&, i] {
-      StepState& st = states[i];
-      const spec::Step& step = *st.step;
-      if (step.after_ns > 0 && st.cancel->WaitFor(step.after_ns)) {
-        std::lock_guard<std::mutex> lock(mu);
-        st.record.status = StepStatus::kCancelled;
-        st.record.error = Cancelled("cancelled before its `after` delay passed");
-        cv.notify_all();
-        return;
-      }
-      Result<std::unique_ptr<StepExecutor>> executor =
-          StepKindRegistry().Create(spec::StepKindName(step.kind));
-      auto mark_started = [&] {
-        std::lock_guard<std::mutex> lock(mu);
-        st.started = true;
-        cv.notify_all();
-      };
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        st.record.started_ns = NowNs();
-        if (step.timeout_ns) st.deadline_mono = MonotonicNs() + *step.timeout_ns;
-        if (executor.ok() && !(*executor)->MarksStarted()) st.started = true;
-      }
-      run_.Emit("STEP_START", step.id, st.record.kind);
-      Status status = executor.status();
-      if (executor.ok()) {
-        StepContext ctx{run_, step, *st.cancel, mark_started};
-        status = (*executor)->Run(ctx);
-      }
-      std::lock_guard<std::mutex> lock(mu);
-      st.record.finished_ns = NowNs();
-      if (status.ok()) {
-        st.record.status = StepStatus::kSucceeded;
-      } else if (st.cancel->cancelled() && !st.record.error.ok()) {
-        st.record.status = StepStatus::kFailed;  // timed out: error already set
-      } else if (st.cancel->cancelled() || status.code() == StatusCode::kCancelled) {
-        st.record.status = StepStatus::kCancelled;
-        st.record.error = status.ok() ? Cancelled(st.cancel->reason()) : status;
-      } else {
-        st.record.status = StepStatus::kFailed;
-        st.record.error = status;
-      }
-      cv.notify_all();
-    });
+    s.thread = std::thread([this, &s, &mu, &cv, finally] { RunStepThread(s, mu, cv, finally); });
+  };
+
+  // Stops a running step for good (no retry): the run was cancelled or the flow ended.
+  auto stop = [](StepState& s, const std::string& reason, bool graceful) {
+    s.stopping = true;
+    s.cancel->Cancel(reason, graceful);
   };
 
   {
@@ -161,8 +274,8 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
           lock.unlock();
           run_.Emit(type, s.record.id, message);
           lock.lock();
-          if (s.record.status == StepStatus::kFailed && s.step->on_error == spec::OnError::kStop &&
-              !cancel.cancelled()) {
+          if (!finally && s.record.status == StepStatus::kFailed &&
+              s.step->on_error == spec::OnError::kStop && !cancel.cancelled()) {
             cancel.Cancel("step " + s.record.id + " failed");
           }
         }
@@ -175,7 +288,8 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
             s.record.status = StepStatus::kCancelled;
             s.record.error = Cancelled(cancel.reason());
           } else if (s.record.status == StepStatus::kRunning) {
-            s.cancel->Cancel(cancel.reason());
+            if (!s.stopping) stop(s, cancel.reason(), cancel.graceful());
+            if (cancel.hurried() && !s.cancel->hurried()) s.cancel->Hurry(cancel.reason());
           }
         }
       } else {
@@ -184,6 +298,25 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
           StepState& s = states[i];
           if (s.record.status != StepStatus::kPending) continue;
           Readiness r = readiness(s);
+          if (r == Readiness::kReady && !s.step->when.empty()) {
+            // `when:` is decided once the needs are met, from the outputs known by then.
+            Result<spec::Condition> condition = spec::ParseCondition(s.step->when);
+            Result<spec::ConditionResult> value =
+                condition.ok() ? spec::EvaluateCondition(*condition, run_.ExpressionContext())
+                               : Result<spec::ConditionResult>(condition.status());
+            if (!value.ok()) {
+              s.record.status = StepStatus::kFailed;
+              s.record.error = InvalidArgument("when: " + value.status().message());
+              progressed = true;
+              continue;
+            }
+            if (!value->value) {
+              s.record.status = StepStatus::kSkipped;
+              s.record.error = Cancelled("when: " + value->explanation);
+              progressed = true;
+              continue;
+            }
+          }
           if (r == Readiness::kReady) {
             launch(i);
             progressed = true;
@@ -194,15 +327,6 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
           }
         }
         if (progressed) continue;
-        // Timeouts.
-        int64_t now = MonotonicNs();
-        for (StepState& s : states) {
-          if (s.record.status == StepStatus::kRunning && s.deadline_mono > 0 &&
-              now >= s.deadline_mono && !s.cancel->cancelled()) {
-            s.record.error = DeadlineExceeded("step timed out after " + FormatDuration(*s.step->timeout_ns));
-            s.cancel->Cancel("timeout");
-          }
-        }
         // Background steps end with the flow: once nothing else is pending or running.
         bool others_active = false;
         for (const StepState& s : states) {
@@ -210,8 +334,8 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
         }
         if (!others_active) {
           for (StepState& s : states) {
-            if (s.step->background && s.record.status == StepStatus::kRunning && !s.cancel->cancelled()) {
-              s.cancel->Cancel("the flow ended", /*graceful=*/true);
+            if (s.step->background && s.record.status == StepStatus::kRunning && !s.stopping) {
+              stop(s, "the flow ended", /*graceful=*/true);
             }
           }
         }
@@ -219,29 +343,33 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
       cv.wait_for(lock, std::chrono::milliseconds(20));
     }
   }
+  std::vector<StepRecord> records;
   for (StepState& s : states) {
     if (s.thread.joinable()) s.thread.join();
+    records.push_back(s.record);
   }
-  outcome.interrupted = cancel.cancelled() && cancel.reason().rfind("interrupted", 0) == 0;
-  for (const StepState& s : states) outcome.steps.push_back(s.record);
+  return records;
+}
 
-  // Teardown: undo in reverse order, then finally steps.
+RunOutcome FlowEngine::Run(CancelToken& cancel) {
+  const Clock& clock = run_.clock();
+  RunOutcome outcome;
+  outcome.started_ns = clock.NowNs();
+  const spec::FlowSpec& flow = run_.flow();
+  run_.Emit("RUN_START", "", flow.name + " (run " + run_.run_id() + ")");
+
+  std::vector<const spec::Step*> main_steps;
+  for (const spec::Step& s : flow.steps) main_steps.push_back(&s);
+  outcome.steps = Schedule(main_steps, cancel, /*finally=*/false);
+  outcome.interrupted = cancel.cancelled() && cancel.reason().rfind("interrupted", 0) == 0;
+
+  // Teardown: undo in reverse order, then the finally steps, one after another (each on its own
+  // so that `timeout` and `retry` apply to it; they are not cancelled by the run's token).
   outcome.teardown = run_.Teardown();
-  CancelToken finally_cancel;
   for (const spec::Step& step : flow.finally) {
-    StepRecord record{step.id, spec::StepKindName(step.kind), true, StepStatus::kRunning, NowNs(), 0, {}};
-    run_.Emit("STEP_START", step.id, record.kind + " (finally)");
-    Result<std::unique_ptr<StepExecutor>> executor = StepKindRegistry().Create(record.kind);
-    Status status = executor.status();
-    if (executor.ok()) {
-      StepContext ctx{run_, step, finally_cancel, [] {}};
-      status = (*executor)->Run(ctx);
-    }
-    record.finished_ns = NowNs();
-    record.status = status.ok() ? StepStatus::kSucceeded : StepStatus::kFailed;
-    record.error = status;
-    run_.Emit(status.ok() ? "STEP_SUCCESS" : "STEP_FAILURE", step.id, status.ok() ? "" : status.message());
-    outcome.steps.push_back(record);
+    CancelToken finally_cancel;
+    std::vector<StepRecord> one = Schedule({&step}, finally_cancel, /*finally=*/true);
+    outcome.steps.push_back(one.front());
   }
 
   // Verdict.
@@ -301,7 +429,7 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
     outcome.reasons.push_back("teardown: " + outcome.teardown.message());
     if (outcome.exit_code == 0) outcome.exit_code = 3;
   }
-  outcome.finished_ns = NowNs();
+  outcome.finished_ns = clock.NowNs();
   run_.Emit("RUN_END", "", std::string(verify::VerdictName(outcome.verdict)));
   return outcome;
 }

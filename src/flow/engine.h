@@ -7,6 +7,12 @@
 // always: on success, failure, timeout and cancellation (SIGINT/SIGTERM) — and then the
 // `finally` steps, one after another.
 //
+// A step with `retry:` runs again after a failed attempt (or one that timed out; the timeout
+// applies to each attempt): first the undo actions that attempt registered run, then the engine
+// waits the backoff (cut short by cancellation) and emits STEP_RETRY. A cancelled attempt is
+// never retried. All waits (`after:`, timeouts, backoff) use the run's Clock
+// (RunContext::clock()), so tests drive the scheduler with a FakeClock.
+//
 // Thread-safety: Run() is called once, from one thread; it starts and joins the step threads.
 #pragma once
 
@@ -14,8 +20,13 @@
 #include <string>
 #include <vector>
 
+#include <condition_variable>
+#include <mutex>
+
 #include "core/cancel.h"
+#include "core/registry.h"
 #include "flow/run_context.h"
+#include "flow/step_executor.h"
 #include "verify/verdict.h"
 
 namespace drone::flow {
@@ -31,6 +42,7 @@ struct StepRecord {
   StepStatus status = StepStatus::kPending;
   int64_t started_ns = 0;
   int64_t finished_ns = 0;
+  int attempts = 0;  // attempts started (1 + retries); 0 when the step never started
   Status error;
 };
 
@@ -45,15 +57,28 @@ struct RunOutcome {
   Status teardown;
 };
 
+// The wait before retry `retry` (1-based) of `step_id` under `policy`: exponential, capped,
+// with seeded jitter. Pure.
+int64_t RetryBackoffNs(const spec::RetryPolicy& policy, const std::string& step_id, int retry);
+
 class FlowEngine {
  public:
-  explicit FlowEngine(RunContext& run) : run_(run) {}
+  // `step_kinds`: where executors come from (default: StepKindRegistry()); tests pass a registry
+  // with step kinds of their own. Not owned; must outlive Run().
+  explicit FlowEngine(RunContext& run, const Registry<StepExecutor>* step_kinds = nullptr);
 
   // Runs the flow to its end. `cancel` is the run's token (signals fire it).
   RunOutcome Run(CancelToken& cancel);
 
  private:
+  struct StepState;
+  // Runs `steps` as a DAG until each is terminal; needs on steps outside `steps` count as met.
+  std::vector<StepRecord> Schedule(const std::vector<const spec::Step*>& steps, CancelToken& cancel,
+                                   bool finally);
+  void RunStepThread(StepState& state, std::mutex& mu, std::condition_variable& cv, bool finally);
+
   RunContext& run_;
+  const Registry<StepExecutor>& step_kinds_;
 };
 
 }  // namespace drone::flow

@@ -67,7 +67,7 @@ TEST(FlowEngineTest, RunsAFlowToAPassingVerdict) {
   // Undo of the cluster ran, after the steps.
   std::vector<std::string> types = run.EventTypes();
   EXPECT_EQ(types.back(), "RUN_END");
-  EXPECT_NE(std::find(types.begin(), types.end(), "UNDO"), types.end());
+  EXPECT_NE(std::find(types.begin(), types.end(), "UNDO:cluster"), types.end());
 }
 
 TEST(FlowEngineTest, FailedCheckFailsTheVerdictWithExitOne) {

@@ -1,5 +1,8 @@
 #include "flow/run_context.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -13,15 +16,17 @@ nlohmann::json Event::ToJson() const {
 }
 
 RunContext::RunContext(const spec::FlowSpec& flow, std::string run_id, uint64_t run_number,
-                       RunObserver* observer, workload::HistoryWriter* history)
+                       RunObserver* observer, workload::HistoryWriter* history,
+                       const Clock* clock)
     : flow_(flow),
       run_id_(std::move(run_id)),
       run_number_(run_number),
       observer_(observer),
-      history_(history) {}
+      history_(history),
+      clock_(clock != nullptr ? *clock : SystemClock()) {}
 
 void RunContext::Emit(std::string type, std::string step, std::string message) {
-  Emit(std::move(type), std::move(step), std::move(message), NowNs());
+  Emit(std::move(type), std::move(step), std::move(message), clock_.NowNs());
 }
 
 void RunContext::Emit(std::string type, std::string step, std::string message, int64_t t_ns) {
@@ -166,23 +171,65 @@ std::vector<CheckRecord> RunContext::Checks() const {
   return checks_;
 }
 
+namespace {
+// The step whose attempt runs on this thread (RunContext::StepScope).
+thread_local std::string current_step;
+}  // namespace
+
+RunContext::StepScope::StepScope(std::string step) : previous_(std::move(current_step)) {
+  current_step = std::move(step);
+}
+
+RunContext::StepScope::~StepScope() { current_step = std::move(previous_); }
+
 void RunContext::PushUndo(std::string description, std::function<Status()> undo) {
   std::lock_guard<std::mutex> lock(mu_);
-  undo_.emplace_back(std::move(description), std::move(undo));
+  undo_.push_back({current_step, std::move(description), std::move(undo)});
+}
+
+Status RunContext::PushUndo(std::string description, journal::UndoRecord record,
+                            std::function<Status()> undo) {
+  journal::Journal* journal = journal_;
+  ASSIGN_OR_RETURN(uint64_t id, journal->Add(record, description));
+  PushUndo(std::move(description), [journal, id, undo = std::move(undo)] {
+    Status s = undo();
+    if (s.ok()) s = journal->Done(id);
+    return s;
+  });
+  return Status::Ok();
+}
+
+Status RunContext::UndoStep(const std::string& step) {
+  Status first;
+  while (true) {
+    UndoAction action;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = std::find_if(undo_.rbegin(), undo_.rend(),
+                             [&](const UndoAction& a) { return a.step == step; });
+      if (it == undo_.rend()) break;
+      action = std::move(*it);
+      undo_.erase(std::next(it).base());
+    }
+    Status s = action.fn();
+    Emit("UNDO", action.step, action.description + (s.ok() ? "" : " failed: " + s.ToString()));
+    if (!s.ok() && first.ok()) first = s;
+  }
+  return first;
 }
 
 Status RunContext::Teardown() {
   Status first;
   while (true) {
-    std::pair<std::string, std::function<Status()>> action;
+    UndoAction action;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (undo_.empty()) break;
       action = std::move(undo_.back());
       undo_.pop_back();
     }
-    Status s = action.second();
-    Emit("UNDO", "", action.first + (s.ok() ? "" : " failed: " + s.ToString()));
+    Status s = action.fn();
+    Emit("UNDO", action.step, action.description + (s.ok() ? "" : " failed: " + s.ToString()));
     if (!s.ok() && first.ok()) first = s;
   }
   std::map<std::string, std::unique_ptr<platforms::Cluster>> clusters;

@@ -18,8 +18,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/cancel.h"
+#include "core/clock.h"
 #include "core/status.h"
 #include "faults/fault.h"
+#include "journal/undo_journal.h"
 #include "platforms/platform.h"
 #include "spec/flow_spec.h"
 #include "verify/delivery.h"
@@ -72,14 +74,25 @@ struct WorkloadRecord {
 
 class RunContext {
  public:
+  // `clock` (default: SystemClock()) times events, `after:` delays, timeouts and retry backoff;
+  // tests pass a FakeClock.
   RunContext(const spec::FlowSpec& flow, std::string run_id, uint64_t run_number,
-             RunObserver* observer, workload::HistoryWriter* history);
+             RunObserver* observer, workload::HistoryWriter* history,
+             const Clock* clock = nullptr);
 
   const spec::FlowSpec& flow() const { return flow_; }
   const std::string& run_id() const { return run_id_; }
   uint64_t run_number() const { return run_number_; }  // numeric id carried in envelopes
   workload::HistoryWriter* history() const { return history_; }
   RunObserver* observer() const { return observer_; }
+  const Clock& clock() const { return clock_; }
+
+  // The run's undo journal on disk (journal/undo_journal.h); a journal that records nothing until
+  // AttachJournal(). Anything that outlives a step journals itself BEFORE it is created: through
+  // PushUndo(description, record, fn) below, or directly (Add, then Done once it is gone) for
+  // what a step both creates and removes, such as the exec step's process group.
+  void AttachJournal(journal::Journal* journal) { journal_ = journal != nullptr ? journal : &no_journal_; }
+  journal::Journal& journal() const { return *journal_; }
 
   void Emit(std::string type, std::string step, std::string message);
   // With the time it happened (a fault's exact injection time, the same as its record's).
@@ -114,11 +127,33 @@ class RunContext {
   void AddCheck(CheckRecord record);
   std::vector<CheckRecord> Checks() const;
 
-  // Registers an undo action; actions run in reverse order of registration in Teardown().
+  // Registers an undo action; actions run in reverse order of registration in Teardown(). The
+  // action belongs to the step whose thread registers it (see StepScope), so that UndoStep() can
+  // run the undo actions of one step's failed attempt before it is retried.
   void PushUndo(std::string description, std::function<Status()> undo);
+  // As above, and first writes `record` to the journal, so that `drone clean` can undo it should
+  // this process die before teardown; the entry is marked done once `undo` has succeeded. Call it
+  // BEFORE creating the thing; on an error (the journal cannot be written) do not create it.
+  Status PushUndo(std::string description, journal::UndoRecord record, std::function<Status()> undo);
+  // Runs the undo actions registered by `step` so far (reverse order) and forgets them; UNDO
+  // events name the step. Returns the first error, after trying all of them.
+  Status UndoStep(const std::string& step);
   // Runs every undo action (reverse order), then stops every cluster. Returns the first error,
   // after trying all of them. Idempotent.
   Status Teardown();
+
+  // While alive, undo actions registered on this thread belong to `step`. The engine opens one
+  // around each step attempt.
+  class StepScope {
+   public:
+    explicit StepScope(std::string step);
+    ~StepScope();
+    StepScope(const StepScope&) = delete;
+    StepScope& operator=(const StepScope&) = delete;
+
+   private:
+    std::string previous_;
+  };
 
  private:
   std::vector<workload::FaultWindow> FaultWindowsLocked() const;  // mu_ held
@@ -128,6 +163,9 @@ class RunContext {
   const uint64_t run_number_;
   RunObserver* const observer_;
   workload::HistoryWriter* const history_;
+  const Clock& clock_;
+  journal::Journal no_journal_;
+  journal::Journal* journal_ = &no_journal_;
 
   mutable std::mutex mu_;
   std::vector<Event> events_;
@@ -136,7 +174,12 @@ class RunContext {
   std::map<std::string, WorkloadRecord> workloads_;
   std::vector<faults::FaultRecord> faults_;
   std::vector<CheckRecord> checks_;
-  std::vector<std::pair<std::string, std::function<Status()>>> undo_;
+  struct UndoAction {
+    std::string step;  // empty when registered outside a step
+    std::string description;
+    std::function<Status()> fn;
+  };
+  std::vector<UndoAction> undo_;
 };
 
 }  // namespace drone::flow

@@ -31,6 +31,7 @@ nlohmann::json BuildResult(const flow::RunContext& run, const flow::RunOutcome& 
                         {"finished_at", r.finished_ns ? nlohmann::json(FormatTimestamp(r.finished_ns)) : nlohmann::json()},
                         {"outputs", run.Outputs(r.id)}};
     if (r.finally) s["finally"] = true;
+    s["attempts"] = r.attempts;
     if (!r.error.ok()) s["error"] = r.error.message();
     steps.push_back(std::move(s));
   }

@@ -68,6 +68,39 @@ std::vector<FieldSchema> MakeStep() {
        .description = "stop: a failure of this step stops the flow; continue: the flow goes on.",
        .enum_values = {"stop", "continue"},
        .default_json = "\"stop\""},
+      {.name = "retry",
+       .type = FT::kRetry,
+       .description = "Try a failed (or timed-out) attempt again: a number of retries, or "
+                      "{limit, backoff, max_backoff, jitter}."},
+      {.name = "when",
+       .type = FT::kString,
+       .description = "A condition (a value, or two around == != < <= > >=); when false once the "
+                      "needs are met, the step is skipped.",
+       .expressions = Expressions::kParamsAndSteps},
+  };
+}
+
+std::vector<FieldSchema> MakeRetry() {
+  return {
+      {.name = "limit",
+       .type = FT::kInteger,
+       .description = "Retries after the first attempt.",
+       .required = true,
+       .minimum = 0,
+       .maximum = 100},
+      {.name = "backoff",
+       .type = FT::kDuration,
+       .description = "The wait before the first retry; it doubles for each further one.",
+       .default_json = "\"1s\""},
+      {.name = "max_backoff",
+       .type = FT::kDuration,
+       .description = "The longest wait between attempts.",
+       .default_json = "\"30s\""},
+      {.name = "jitter",
+       .type = FT::kNumber,
+       .description = "0..1: each wait is scaled by a factor from [1 - jitter, 1 + jitter], seeded "
+                      "by the step id and the retry number.",
+       .default_json = "0"},
   };
 }
 
@@ -495,6 +528,11 @@ json ValueSchema(const FieldSchema& f) {
           {{"anyOf", json::array({json{{"type", "number"}, {"minimum", 0}},
                                   json{{"enum", {"max", "unlimited"}}}})}},
           f.expressions);
+    case FT::kRetry:
+      return OrExpression(
+          {{"anyOf", json::array({json{{"type", "integer"}, {"minimum", 0}, {"maximum", 100}},
+                                  Ref("retry")})}},
+          f.expressions);
     case FT::kKeys:
       return OrExpression({{"anyOf", json::array({json{{"const", "none"}}, Ref("keys")})}},
                           f.expressions);
@@ -598,6 +636,11 @@ const std::vector<FieldSchema>& KeysFields() {
   return kFields;
 }
 
+const std::vector<FieldSchema>& RetryFields() {
+  static const std::vector<FieldSchema> kFields = MakeRetry();
+  return kFields;
+}
+
 const std::vector<std::string>& NeedStateNames() {
   static const std::vector<std::string> kStates = {"succeeded", "started", "done", "failed"};
   return kStates;
@@ -636,6 +679,7 @@ nlohmann::json FlowJsonSchema() {
   defs["need"] = {{"type", "string"}, {"pattern", NeedPattern()}};
   defs["size_distribution"] = ObjectSchema(SizeFields(), "a message size distribution", false);
   defs["keys"] = ObjectSchema(KeysFields(), "how message keys are chosen", false);
+  defs["retry"] = ObjectSchema(RetryFields(), "when and how often a failed step is tried again", false);
 
   json step = ObjectSchema(StepFields(), "one step of the flow; `kind` decides its `with`", false);
   json kinds = json::array();

@@ -30,6 +30,7 @@ enum class FieldType {
   kMessageSize,  // a size, or a distribution map (SizeFields())
   kRate,         // messages per second, or max
   kKeys,         // none, or a key spec map (KeysFields())
+  kRetry,        // a retry count, or a retry map (RetryFields())
   kAcks,         // 0, 1 or all
   kStringMap,    // a map of names to scalars
   kStringList,   // a non-empty list of scalars
@@ -85,6 +86,9 @@ const std::vector<FieldSchema>& SizeFields();
 
 // A workload's `keys:` written as a map.
 const std::vector<FieldSchema>& KeysFields();
+
+// The fields of a step's `retry:` map.
+const std::vector<FieldSchema>& RetryFields();
 
 // The states a need may name after a dot (`load.started`), in NeedState order.
 const std::vector<std::string>& NeedStateNames();

@@ -165,6 +165,17 @@ struct Need {
 
 enum class OnError { kStop, kContinue };
 
+// `retry:` — a failed attempt (including one that timed out) is tried again, up to `limit`
+// more times, after an exponential backoff: backoff, 2*backoff, 4*backoff ... capped at
+// max_backoff, each scaled by a factor drawn from [1 - jitter, 1 + jitter] (seeded by the step
+// id and the attempt, so a re-run waits the same).
+struct RetryPolicy {
+  int limit = 0;  // retries after the first attempt; 0 = none
+  int64_t backoff_ns = 1'000'000'000;
+  int64_t max_backoff_ns = 30'000'000'000;
+  double jitter = 0;  // 0..1
+};
+
 struct Step {
   std::string id;
   StepKind kind = StepKind::kCheck;
@@ -174,6 +185,10 @@ struct Step {
   int64_t after_ns = 0;                // delay between readiness and start
   std::optional<int64_t> timeout_ns;
   OnError on_error = OnError::kStop;
+  RetryPolicy retry;
+  // `when:` (spec/condition.h), parameters substituted; empty = always. Evaluated once the needs
+  // are met; false skips the step.
+  std::string when;
   std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith>
       with;
 };

@@ -18,6 +18,7 @@
 
 #include "core/text.h"
 #include "core/units.h"
+#include "spec/condition.h"
 #include "spec/expression.h"
 #include "spec/flow_schema.h"
 #include "faults/network/impairment.h"
@@ -53,6 +54,8 @@ const std::vector<std::string> kExecKeys = FieldNames(FindStepKind("exec")->with
 const std::vector<std::string> kSizeKeys = FieldNames(SizeFields());
 const std::vector<std::string> kKeysKeys = FieldNames(KeysFields());
 const std::vector<std::string> kNeedStates = NeedStateNames();
+const std::vector<std::string> kRetryKeys = FieldNames(RetryFields());
+constexpr int64_t kMaxRetries = 100;
 
 constexpr const char* kExpressionHint =
     "expressions are written ${{ params.NAME }} or ${{ steps.ID.outputs.NAME }}";
@@ -298,6 +301,7 @@ struct StepInfo {
   bool ref_bad = false;            // ... but not readable (already reported)
   bool topic_omitted = false;      // a workload without `topic`
   std::optional<Field> replication_field;
+  std::optional<Field> when_field;  // read with `with`, once the graph is known
 };
 
 class FlowLoader {
@@ -881,9 +885,77 @@ class FlowLoader {
         info.step.on_error = *v == "stop" ? OnError::kStop : OnError::kContinue;
       }
     }
+    if (const Field* r = m->Find("retry")) ReadRetry(*r, info.step.retry);
+    if (const Field* w = m->Find("when")) info.when_field = *w;
     if (const Field* w = m->Find("with")) info.with = *w;
     info.with_path = Child(info.path, "with");
     info.with_loc = info.with ? info.with->loc : info.loc;
+  }
+
+  // `when: "${{ params.acks }} == all"` (spec/condition.h). Parameters are substituted now;
+  // step outputs must be of steps this one depends on. A condition without step outputs is
+  // evaluated now too, so that comparing text with < is reported before the run.
+  void ReadWhen(const Field& f, Step& step) {
+    auto s = ReadScalar(f, "a condition", Refs::kAllow);
+    if (!s) return;
+    const std::string hint =
+        "e.g. when: \"${{ params.acks }} == all\" or when: \"${{ steps.x.outputs.code }} != 0\"";
+    if (s->null) {
+      Error(f.loc, f.path, "the condition is empty", hint);
+      return;
+    }
+    auto condition = ParseCondition(s->text);
+    if (!condition.ok()) {
+      ValueError(f, *s, condition.status().message(), hint);
+      return;
+    }
+    if (s->text.find("${{") == std::string::npos) {
+      auto value = EvaluateCondition(*condition, nlohmann::json::object());
+      if (!value.ok()) {
+        ValueError(f, *s, value.status().message());
+        return;
+      }
+    }
+    step.when = s->text;
+  }
+
+  // `retry: 3` or `retry: { limit: 3, backoff: 1s, max_backoff: 30s, jitter: 0.2 }`.
+  void ReadRetry(const Field& f, RetryPolicy& retry) {
+    if (!f.value.IsMap()) {
+      if (auto v = ReadInt(f, 0, kMaxRetries)) retry.limit = static_cast<int>(*v);
+      return;
+    }
+    auto m = ReadMap(f, &kRetryKeys);
+    if (!m) return;
+    if (const Field* l = m->Find("limit")) {
+      if (auto v = ReadInt(*l, 0, kMaxRetries)) retry.limit = static_cast<int>(*v);
+    } else {
+      Missing(*m, "limit", "how many times to try again after a failed attempt, e.g. limit: 3");
+    }
+    if (const Field* b = m->Find("backoff")) {
+      if (auto v = ReadDuration(*b, true)) retry.backoff_ns = *v;
+    }
+    const Field* mb = m->Find("max_backoff");
+    if (mb != nullptr) {
+      if (auto v = ReadDuration(*mb, true)) retry.max_backoff_ns = *v;
+    }
+    if (retry.max_backoff_ns < retry.backoff_ns) {
+      if (mb != nullptr) {
+        Error(mb->loc, mb->path, "max_backoff is shorter than backoff",
+              "max_backoff caps the doubling waits, so it must be at least backoff");
+      } else {
+        retry.max_backoff_ns = retry.backoff_ns;  // only backoff given, and longer than 30 s
+      }
+    }
+    if (const Field* j = m->Find("jitter")) {
+      auto sc = ReadScalar(*j, "a fraction between 0 and 1", Refs::kReject);
+      double v = 0;
+      if (sc && (sc->null || !sc->plain || !ParseFloatText(sc->text, &v) || v < 0 || v > 1)) {
+        TypeError(*j, *sc, "a fraction between 0 and 1", "jitter: 0.2 varies each wait by +-20%");
+      } else if (sc) {
+        retry.jitter = v;
+      }
+    }
   }
 
   void ReadNeeds(const Field& f, StepInfo& info) {
@@ -1099,6 +1171,7 @@ class FlowLoader {
     if (!info.kind_ok) return;
     current_ = &info;
     current_index_ = i;
+    if (info.when_field) ReadWhen(*info.when_field, info.step);
     const size_t errors_before = errors_.size();
     const Field with =
         info.with ? *info.with : Field{"with", YAML::Node(), info.with_path, info.loc, info.loc};

@@ -444,7 +444,12 @@ void WorkloadRunner::Impl::ProducerLoop(ProducerState& p, const CancelToken& can
   }
   // Wait for the outstanding delivery reports; what is still open then is indeterminate.
   // Interrupted runs wait only briefly: what is still open is recorded as indeterminate.
-  p.client->Flush(cancel.aborted() ? 2 * kSecond : opt_.producer.message_timeout_ns + 5 * kSecond);
+  // A hurried stop (a second SIGINT) ends the wait at once, so it is taken in short slices.
+  const int64_t flush_until =
+      MonotonicNs() + (cancel.aborted() ? 2 * kSecond : opt_.producer.message_timeout_ns + 5 * kSecond);
+  while (!cancel.hurried() && MonotonicNs() < flush_until &&
+         p.client->Flush(std::min<int64_t>(100 * kNsPerMs, flush_until - MonotonicNs())) > 0) {
+  }
   int64_t now = NowNs();
   std::vector<uint64_t> open;
   p.pending.ForEachLive([&](uint64_t slot, PendingSend&) { open.push_back(slot); });

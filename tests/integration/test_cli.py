@@ -119,6 +119,28 @@ class CliTest(unittest.TestCase):
             self.assertTrue(any(m.startswith("stop cluster cluster") for m in undo), undo)
             self.assertIsNotNone(result["faults"][0]["end"])
 
+    def test_a_broken_pipe_does_not_kill_drone(self):
+        # A broker killed mid-write leaves its clients' sockets broken; hiredis writes without
+        # MSG_NOSIGNAL, so Drone must ignore SIGPIPE or die with the broker (exit 141, no result).
+        with TempDir() as d:
+            flow = write_flow(d, "nap.yaml", "name: nap\nsteps:\n  nap: { kind: sleep, with: { duration: 60s } }\n")
+            proc = subprocess.Popen([DRONE, "run", flow, "--no-store"], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            watchdog = threading.Timer(120, proc.kill)
+            watchdog.start()
+            try:
+                for line in proc.stderr:
+                    if line.startswith("drone: running"):
+                        break
+                with open(f"/proc/{proc.pid}/status") as f:
+                    ignored = next(int(l.split()[1], 16) for l in f if l.startswith("SigIgn:"))
+                proc.send_signal(signal.SIGINT)
+                proc.communicate(timeout=60)
+            finally:
+                watchdog.cancel()
+            self.assertEqual(proc.returncode, 3)
+            self.assertTrue(ignored & (1 << (signal.SIGPIPE - 1)), hex(ignored))
+
     @unittest.skipUnless(shutil.which("kcat"), "kcat not installed (scripts/setup.sh installs it)")
     def test_kcat_counts_what_drone_produced(self):
         server = subprocess.Popen([DRONE, "embedded-kafka", "--brokers", "3", "--topic", "xc:3:3"],

@@ -187,6 +187,37 @@ class InterruptedNetfaultRunTest(unittest.TestCase):
             self.assertNotIn("FAULT_HEALED", "".join(lines[:-1]))
             self.assertIn("heal impair", rest, "the undo action healed the fault")
 
+    def test_drone_clean_removes_the_lab_of_a_sigkilled_run(self):
+        with TempDir() as d:
+            data = os.path.join(d, "data")
+            env = dict(os.environ, TMPDIR=d)
+            proc = subprocess.Popen([DRONE, "run", os.path.join(FLOWS, "netfault-latency.yaml"),
+                                     "--data-dir", data],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    env=env, stdin=subprocess.DEVNULL)
+            run_id, injected, lines = None, False, []
+            deadline = time.monotonic() + 120
+            try:
+                while time.monotonic() < deadline:
+                    line = proc.stdout.readline()
+                    if not line:
+                        break
+                    lines.append(line)
+                    if "(run " in line and run_id is None:
+                        run_id = line.rsplit("(run ", 1)[1].split(")")[0]
+                    if "FAULT_INJECTED" in line:
+                        injected = True
+                        break
+                self.assertTrue(injected, "".join(lines))
+            finally:
+                proc.kill()
+                proc.communicate(timeout=30)
+            self.assertTrue(lab_namespaces(run_id), "a SIGKILLed run cannot tear its lab down")
+            clean = run_drone("clean", "--data-dir", data, env=env)
+            self.assertEqual(clean.returncode, 0, clean.stdout + clean.stderr)
+            self.assertIn("network namespace", clean.stdout + clean.stderr)
+            self.assertEqual(lab_namespaces(run_id), [], "drone clean deleted the lab")
+
 
 if __name__ == "__main__":
     unittest.main()

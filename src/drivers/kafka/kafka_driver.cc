@@ -402,7 +402,7 @@ class KafkaConsumer : public Consumer {
   std::atomic<int> assigned_{0};
 };
 
-class KafkaDriver : public Driver {
+class KafkaDriver : public ClientDriver<KafkaProducer, KafkaConsumer> {
  public:
   std::string Name() const override { return "kafka"; }
 
@@ -414,17 +414,6 @@ class KafkaDriver : public Driver {
     RETURN_IF_ERROR(conf.Set("allow.auto.create.topics", "false"));
     ASSIGN_OR_RETURN(rd_kafka_t * rk, NewHandle(RD_KAFKA_PRODUCER, conf));
     return std::unique_ptr<Admin>(new KafkaAdmin(Handle(rk)));
-  }
-
-  Result<std::unique_ptr<Producer>> NewProducer(const Endpoint& endpoint,
-                                                const ProducerOptions& options,
-                                                DeliveryHandler& handler) override {
-    return KafkaProducer::Create(endpoint, options, handler);
-  }
-
-  Result<std::unique_ptr<Consumer>> NewConsumer(const Endpoint& endpoint,
-                                                const ConsumerOptions& options) override {
-    return KafkaConsumer::Create(endpoint, options);
   }
 };
 

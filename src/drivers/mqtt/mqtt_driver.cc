@@ -528,7 +528,7 @@ class MqttConsumer : public Consumer, public MqttClient::Listener {
   size_t delivered_ = 0;
 };
 
-class MqttDriver : public Driver {
+class MqttDriver : public ClientDriver<MqttProducer, MqttConsumer> {
  public:
   std::string Name() const override { return "mqtt"; }
 
@@ -539,17 +539,6 @@ class MqttDriver : public Driver {
 
   Result<std::unique_ptr<Admin>> NewAdmin(const Endpoint& endpoint) override {
     return std::unique_ptr<Admin>(new MqttAdmin(endpoint));
-  }
-
-  Result<std::unique_ptr<Producer>> NewProducer(const Endpoint& endpoint,
-                                                const ProducerOptions& options,
-                                                DeliveryHandler& handler) override {
-    return MqttProducer::Create(endpoint, options, handler);
-  }
-
-  Result<std::unique_ptr<Consumer>> NewConsumer(const Endpoint& endpoint,
-                                                const ConsumerOptions& options) override {
-    return MqttConsumer::Create(endpoint, options);
   }
 };
 

@@ -749,7 +749,7 @@ class NatsConsumer : public Consumer, public ConnectionEvents {
   std::atomic<uint32_t> session_{0};
 };
 
-class NatsDriver : public Driver {
+class NatsDriver : public ClientDriver<NatsProducer, NatsConsumer> {
  public:
   std::string Name() const override { return "nats"; }
 
@@ -760,17 +760,6 @@ class NatsDriver : public Driver {
 
   Result<std::unique_ptr<Admin>> NewAdmin(const Endpoint& endpoint) override {
     return std::unique_ptr<Admin>(new NatsAdmin(endpoint));
-  }
-
-  Result<std::unique_ptr<Producer>> NewProducer(const Endpoint& endpoint,
-                                                const ProducerOptions& options,
-                                                DeliveryHandler& handler) override {
-    return NatsProducer::Create(endpoint, options, handler);
-  }
-
-  Result<std::unique_ptr<Consumer>> NewConsumer(const Endpoint& endpoint,
-                                                const ConsumerOptions& options) override {
-    return NatsConsumer::Create(endpoint, options);
   }
 };
 

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <deque>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -24,6 +25,23 @@ constexpr amqp_channel_t kChannel = 1;
 constexpr int64_t kConnectTimeoutNs = 2 * kNsPerSec;
 // Reconnect attempts of one client are spaced so a dead cluster is not hammered in a loop.
 constexpr int64_t kReconnectIntervalNs = 250 * kNsPerMs;
+
+// Spaces a client's reconnect attempts kReconnectIntervalNs apart; an attempt gets
+// kConnectTimeoutNs. Attempt() runs `connect` (given its deadline) when one is due, and returns
+// its status, or nullopt when it is too early to try again.
+class ReconnectPacer {
+ public:
+  template <typename Connect>
+  std::optional<Status> Attempt(Connect&& connect) {
+    int64_t now = MonotonicNs();
+    if (now < next_attempt_ns_) return std::nullopt;
+    next_attempt_ns_ = now + kReconnectIntervalNs;
+    return connect(now + kConnectTimeoutNs);
+  }
+
+ private:
+  int64_t next_attempt_ns_ = 0;
+};
 constexpr int kMaxFramesPerPoll = 4096;
 constexpr int kMaxMessagesPerPoll = 512;
 
@@ -428,14 +446,12 @@ class RabbitMqProducer : public Producer {
   }
 
   void Reconnect() {
-    int64_t now = MonotonicNs();
-    if (now < next_attempt_ns_) return;
-    next_attempt_ns_ = now + kReconnectIntervalNs;
-    Status st = Connect(now + kConnectTimeoutNs);
-    if (st.ok()) {
+    std::optional<Status> st = pacer_.Attempt([this](int64_t deadline) { return Connect(deadline); });
+    if (!st) return;
+    if (st->ok()) {
       LogInfo("rabbitmq producer: connected to " + conn_.peer());
     } else {
-      last_error_ = st.message();
+      last_error_ = st->message();
     }
   }
 
@@ -589,7 +605,7 @@ class RabbitMqProducer : public Producer {
   bool mandatory_ = true;
   int64_t message_timeout_ns_ = 30 * kNsPerSec;
   size_t next_index_ = 0;
-  int64_t next_attempt_ns_ = 0;
+  ReconnectPacer pacer_;
   int64_t down_since_ns_ = 0;
   std::string last_error_;
   // Publishes awaiting their confirm, in delivery-tag order: tag first_tag_ is the front.
@@ -702,14 +718,12 @@ class RabbitMqConsumer : public Consumer {
   }
 
   void Reconnect() {
-    int64_t now = MonotonicNs();
-    if (now < next_attempt_ns_) return;
-    next_attempt_ns_ = now + kReconnectIntervalNs;
-    Status st = Connect(now + kConnectTimeoutNs);
-    if (st.ok()) {
+    std::optional<Status> st = pacer_.Attempt([this](int64_t deadline) { return Connect(deadline); });
+    if (!st) return;
+    if (st->ok()) {
       LogInfo("rabbitmq consumer: consuming from " + queue_ + " on " + conn_.peer());
-    } else if (st.message() != last_error_) {
-      last_error_ = st.message();
+    } else if (st->message() != last_error_) {
+      last_error_ = st->message();
       LogInfo("rabbitmq consumer: " + last_error_);
     }
   }
@@ -766,7 +780,7 @@ class RabbitMqConsumer : public Consumer {
   // bounded, so that a consumer that dies returns a bounded number of messages to the queue.
   uint16_t prefetch_ = 256;
   size_t next_index_ = 0;
-  int64_t next_attempt_ns_ = 0;
+  ReconnectPacer pacer_;
   std::string last_error_;
   std::atomic<uint32_t> session_{0};
   std::atomic<int> assigned_{0};
@@ -914,7 +928,7 @@ class RabbitMqAdmin : public Admin {
   size_t next_index_ = 0;
 };
 
-class RabbitMqDriver : public Driver {
+class RabbitMqDriver : public ClientDriver<RabbitMqProducer, RabbitMqConsumer> {
  public:
   std::string Name() const override { return "rabbitmq"; }
 
@@ -936,17 +950,6 @@ class RabbitMqDriver : public Driver {
     ClientSettings settings;
     RETURN_IF_ERROR(ApplyConnectionSettings(endpoint.properties, settings));
     return std::unique_ptr<Admin>(new RabbitMqAdmin(std::move(addrs), std::move(settings)));
-  }
-
-  Result<std::unique_ptr<Producer>> NewProducer(const Endpoint& endpoint,
-                                                const ProducerOptions& options,
-                                                DeliveryHandler& handler) override {
-    return RabbitMqProducer::Create(endpoint, options, handler);
-  }
-
-  Result<std::unique_ptr<Consumer>> NewConsumer(const Endpoint& endpoint,
-                                                const ConsumerOptions& options) override {
-    return RabbitMqConsumer::Create(endpoint, options);
   }
 };
 

@@ -2,6 +2,7 @@
 #include "core/units.h"
 #include "flow/preflight.h"
 #include "flow/step_executor.h"
+#include "journal/netns_undo.h"
 #include "faults/network/lab_network.h"
 #include "platforms/builtin_platforms.h"
 
@@ -28,7 +29,13 @@ class ClusterStep : public StepExecutor {
     RETURN_IF_ERROR(platform->Validate(request));
     RunContext& run = ctx.run;
     const std::string id = ctx.step.id;
-    run.PushUndo("stop cluster " + id, [&run, id] { return run.StopCluster(id); });
+    if (request.network == "lab") {
+      // Journaled before the lab exists, so that `drone clean` removes it after a SIGKILL.
+      RETURN_IF_ERROR(run.PushUndo("stop cluster " + id, journal::NetnsRecord(run.run_id()),
+                                   [&run, id] { return run.StopCluster(id); }));
+    } else {
+      run.PushUndo("stop cluster " + id, [&run, id] { return run.StopCluster(id); });
+    }
     ASSIGN_OR_RETURN(auto cluster, platform->CreateCluster(request));
     nlohmann::json nodes = nlohmann::json::array();
     nlohmann::json addresses = nlohmann::json::array();

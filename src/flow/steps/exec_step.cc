@@ -3,11 +3,13 @@
 // The child runs in a process group of its own with stdin from /dev/null, and gets
 // PR_SET_PDEATHSIG(SIGKILL), so it dies with Drone. (The death signal follows the thread that
 // forked it: the step's thread, which lives until the child is reaped.) On cancellation or a step
-// timeout the group gets SIGTERM, and SIGKILL 2 s later. When the program exits, whatever it left
+// timeout the group gets SIGTERM, and SIGKILL 2 s later (at once when the run is hurried). When the program exits, whatever it left
 // behind in its process group is killed too.
 //
 // No undo action: exec creates nothing that outlives the step — the child is reaped (and its
-// process group emptied) before Run() returns, on every path.
+// process group emptied) before Run() returns, on every path. Should Drone itself be killed
+// meanwhile, the journal has the process group: the child is forked, journaled (its pgid and start
+// time), and only then told to exec, so `drone clean` can stop whatever it left behind.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +24,8 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/log.h"
+#include "journal/undo_journal.h"
 #include "flow/step_executor.h"
 
 extern char** environ;
@@ -167,14 +171,15 @@ class ExecStep : public StepExecutor {
     const char* cwd = with.cwd.empty() ? nullptr : with.cwd.c_str();
 
     int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, report_pipe[2] = {-1, -1};
+    int go_pipe[2] = {-1, -1};  // the child execs only once its process group is journaled
     auto close_all = [&] {
-      for (int* p : {out_pipe, err_pipe, report_pipe}) {
+      for (int* p : {out_pipe, err_pipe, report_pipe, go_pipe}) {
         CloseFd(p[0]);
         CloseFd(p[1]);
       }
     };
     if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 ||
-        ::pipe2(report_pipe, O_CLOEXEC) != 0) {
+        ::pipe2(report_pipe, O_CLOEXEC) != 0 || ::pipe2(go_pipe, O_CLOEXEC) != 0) {
       const int e = errno;
       close_all();
       return Internal(std::string("exec: pipe: ") + std::strerror(e));
@@ -194,6 +199,13 @@ class ExecStep : public StepExecutor {
       ::setpgid(0, 0);
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(127);  // Drone already gone
+      ::close(go_pipe[1]);
+      char go = 0;
+      ssize_t got_go = -1;
+      do {
+        got_go = ::read(go_pipe[0], &go, 1);
+      } while (got_go < 0 && errno == EINTR);
+      if (got_go != 1) ::_exit(127);  // not journaled: never run the program
       sigset_t none;
       ::sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -221,6 +233,26 @@ class ExecStep : public StepExecutor {
     CloseFd(err_pipe[1]);
     CloseFd(report_pipe[1]);
     CloseFd(devnull);
+    CloseFd(go_pipe[0]);
+    // Journal the process group before the program runs, so that `drone clean` can stop what it
+    // leaves behind should Drone be killed; then let the child exec.
+    journal::Journal& journal = ctx.run.journal();
+    Result<journal::UndoRecord> record = journal::ProcessGroupRecord(pid);
+    Result<uint64_t> journaled =
+        record.ok() ? journal.Add(*record, "process group of '" + program + "' (step " +
+                                               ctx.step.id + ")")
+                    : Result<uint64_t>(record.status());
+    if (!journaled.ok()) {
+      close_all();
+      ::kill(pid, SIGKILL);
+      Reap(pid);
+      return Internal("exec: cannot journal the child process: " + journaled.status().message());
+    }
+    {
+      const char go = 'g';
+      [[maybe_unused]] ssize_t w = ::write(go_pipe[1], &go, 1);
+      CloseFd(go_pipe[1]);
+    }
     int out_fd = out_pipe[0], err_fd = err_pipe[0];
     // Until exec succeeds (the pipe closes, O_CLOEXEC) or fails (the child reports errno).
     char report[1 + sizeof(int)];
@@ -251,7 +283,7 @@ class ExecStep : public StepExecutor {
     bool truncated = false;
     bool exited = false;
     int64_t exited_at = 0, term_at = 0;
-    bool term_sent = false, kill_sent = false;
+    bool term_sent = false, kill_sent = false, hurried_kill = false;
     std::vector<char> buffer(size_t{64} * 1024);
     while (true) {
       const int64_t now = MonotonicNs();
@@ -270,7 +302,9 @@ class ExecStep : public StepExecutor {
         term_sent = true;
         term_at = now;
       }
-      if (!exited && term_sent && !kill_sent && now - term_at >= kTermGraceNs) {
+      if (!exited && term_sent && !kill_sent &&
+          (now - term_at >= kTermGraceNs || ctx.cancel.hurried())) {
+        hurried_kill = now - term_at < kTermGraceNs;
         ::killpg(pid, SIGKILL);
         kill_sent = true;
       }
@@ -304,9 +338,12 @@ class ExecStep : public StepExecutor {
     CloseFd(out_fd);
     CloseFd(err_fd);
     const int status = Reap(pid);
-    // Whatever was left in the group got SIGKILL; give it a moment to be gone (signal 0 only
-    // probes, so a recycled id would come to no harm).
-    for (int i = 0; i < 20 && ::kill(-pid, 0) == 0; ++i) ::usleep(10'000);
+    // Whatever was left in the group got SIGKILL; give it a moment to be gone.
+    for (int i = 0; i < 50 && journal::ProcessGroupAlive(pid); ++i) ::usleep(10'000);
+    if (!journal::ProcessGroupAlive(pid)) {
+      Status done = journal.Done(*journaled);
+      if (!done.ok()) LogWarn("exec: " + done.message());
+    }
     const int64_t duration_ms = (MonotonicNs() - start) / 1'000'000;
 
     int exit_code = 0;
@@ -329,7 +366,9 @@ class ExecStep : public StepExecutor {
 
     if (term_sent) {
       return Cancelled("'" + program + "' stopped (" + ctx.cancel.reason() + ") with SIGTERM" +
-                       (kill_sent ? " and, 2 s later, SIGKILL" : ""));
+                       (hurried_kill ? " and, hurried, SIGKILL at once"
+                        : kill_sent  ? " and, 2 s later, SIGKILL"
+                                     : ""));
     }
     if (exit_code != with.expect_exit) {
       std::string message = "'" + program + "' exited with " + std::to_string(exit_code);

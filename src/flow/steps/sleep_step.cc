@@ -1,4 +1,4 @@
-// kind: sleep — waits for `duration`, cut short (Cancelled) when the step is cancelled.
+// kind: sleep — waits for `duration` on the run's clock, cut short (Cancelled) when the step is cancelled.
 // Creates nothing, so it registers no undo action.
 #include "core/clock.h"
 #include "flow/step_executor.h"
@@ -12,9 +12,10 @@ class SleepStep : public StepExecutor {
 
   Status Run(StepContext& ctx) override {
     const auto& with = std::get<spec::SleepWith>(ctx.step.with);
-    const int64_t start = MonotonicNs();
-    const bool cancelled = ctx.cancel.WaitFor(with.duration_ns);
-    const int64_t slept_ms = (MonotonicNs() - start) / 1'000'000;
+    const Clock& clock = ctx.run.clock();
+    const int64_t start = clock.MonotonicNs();
+    const bool cancelled = clock.WaitFor(ctx.cancel, with.duration_ns);
+    const int64_t slept_ms = (clock.MonotonicNs() - start) / 1'000'000;
     ctx.run.SetOutputs(ctx.step.id, {{"slept_ms", slept_ms}});
     if (cancelled) {
       return Cancelled("sleep " + ctx.step.id + " cut short after " + std::to_string(slept_ms) +

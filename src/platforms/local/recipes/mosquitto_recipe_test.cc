@@ -117,7 +117,10 @@ TEST(MosquittoRecipeTest, QosOneLoadLosesNothingAcrossAGracefulRestart) {
   o.producer.acks = "1";
   o.producer.message_timeout_ns = 10 * kNsPerSec;
   o.group = "restart-group";
-  o.consumer_config = {{"qos", "1"}, {"clean_session", "false"}};
+  // A plain subscription, as in flows/mqtt-qos1-restart.yaml: mosquitto 2.0 drops messages for a
+  // shared subscription whose only member has not reconnected yet after a restart
+  // (docs/brokers/mqtt.md), which is the broker's loss, not the one this test is about.
+  o.consumer_config = {{"qos", "1"}, {"clean_session", "false"}, {"shared", "false"}};
   o.drain_timeout_ns = 20 * kNsPerSec;
   o.run_id = 42;
   workload::WorkloadRunner runner(*driver, (*cluster)->Endpoint(), o, nullptr, nullptr);
