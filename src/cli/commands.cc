@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -13,9 +14,14 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/k8s_command.h"
+#include "cli/from_failure.h"
+#include "cli/live_observer.h"
+#include "cli/matrix_command.h"
 #include "cli/signals.h"
 #include "cli/stored_run.h"
+#include "cli/worker_command.h"
 #include "core/clock.h"
+#include "core/run_id.h"
 #include "core/log.h"
 #include "drivers/builtin_drivers.h"
 #include "flow/engine.h"
@@ -31,6 +37,7 @@
 #include "report/run_metrics.h"
 #include "spec/flow_schema.h"
 #include "spec/loader.h"
+#include "spec/matrix.h"
 #include "store/run_store.h"
 #include "workload/history.h"
 
@@ -56,18 +63,6 @@ std::optional<spec::FlowSpec> LoadChecked(
   std::cerr << "drone: " << errors.size() << (errors.size() == 1 ? " problem" : " problems")
             << " in " << path << "; nothing was started\n";
   return std::nullopt;
-}
-
-std::string NewRunId() {
-  std::random_device rd;
-  char buf[64];
-  time_t now = time(nullptr);
-  tm utc{};
-  gmtime_r(&now, &utc);
-  strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &utc);
-  char suffix[16];
-  snprintf(suffix, sizeof(suffix), "-%04x", rd() & 0xffff);
-  return std::string(buf) + suffix;
 }
 
 std::string Rate(uint64_t per_s) {
@@ -163,6 +158,11 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
                     bool json) {
   std::optional<spec::FlowSpec> flow = LoadChecked(flow_path, params);
   if (!flow) return kExitBadInput;
+  nlohmann::json combinations = nlohmann::json::array();
+  if (!flow->matrix.empty() && !ValidateMatrix(flow_path, params, *flow, &combinations)) {
+    std::cerr << "drone: some matrix combinations of " << flow_path << " are not valid\n";
+    return kExitBadInput;
+  }
   if (json) {
     nlohmann::json steps = nlohmann::json::array();
     for (const spec::Step& s : flow->steps) {
@@ -173,7 +173,9 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
       if (!s.when.empty()) steps.back()["when"] = s.when;
       if (s.retry.limit > 0) steps.back()["retry"] = s.retry.limit;
     }
-    std::cout << nlohmann::json{{"flow", flow->name}, {"valid", true}, {"steps", steps}}.dump(2) << "\n";
+    nlohmann::json out = {{"flow", flow->name}, {"valid", true}, {"steps", steps}};
+    if (!flow->matrix.empty()) out["matrix"] = combinations;
+    std::cout << out.dump(2) << "\n";
     return 0;
   }
   std::cout << flow->name << ": valid, " << flow->steps.size() << " steps\n";
@@ -193,19 +195,46 @@ int ValidateCommand(const std::string& flow_path, const std::map<std::string, st
   for (const spec::Step& s : flow->finally) {
     std::cout << "  finally " << s.id << " (" << spec::StepKindName(s.kind) << ")\n";
   }
+  if (!flow->matrix.empty()) {
+    std::cout << "matrix: " << combinations.size() << " combinations, each a run\n";
+    for (const nlohmann::json& c : combinations) {
+      std::cout << "  " << spec::DescribeCombination(flow->matrix, c["params"]) << "\n";
+    }
+  }
   return 0;
 }
 
 int RunCommand(const RunFlags& flags) {
-  std::function<void(spec::FlowSpec&)> adjust;
-  if (flags.platform == "kubernetes") {
-    adjust = [&flags](spec::FlowSpec& f) {
-      MoveClustersToKubernetes(f, flags.kube_context, flags.kube_provider, flags.kube_image);
-    };
+  if (!flags.run_id.empty()) {
+    bool plain = flags.run_id.size() <= 64 && flags.run_id.find_first_not_of(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == std::string::npos;
+    if (!plain) {
+      std::cerr << "drone: --run-id '" << flags.run_id
+                << "': use at most 64 letters, digits, '.', '_' or '-'; nothing was started\n";
+      return kExitBadInput;
+    }
   }
-  std::optional<spec::FlowSpec> flow = LoadChecked(flags.flow_path, flags.params, adjust);
-  if (!flow) return kExitBadInput;
-  const std::string flow_text = ReadFlowText(flags.flow_path);
+  std::optional<spec::FlowSpec> flow;
+  std::string flow_text;
+  ResumePlan resume;
+  if (!flags.from_failure.empty()) {
+    flow.emplace();
+    if (!PrepareFromFailure(flags.data_dir, flags.from_failure, flags.params, &*flow, &flow_text,
+                            &resume)) {
+      return kExitBadInput;
+    }
+  } else {
+    std::function<void(spec::FlowSpec&)> adjust;
+    if (flags.platform == "kubernetes") {
+      adjust = [&flags](spec::FlowSpec& f) {
+        MoveClustersToKubernetes(f, flags.kube_context, flags.kube_provider, flags.kube_image);
+      };
+    }
+    flow = LoadChecked(flags.flow_path, flags.params, adjust);
+    if (!flow) return kExitBadInput;
+    if (!flow->matrix.empty()) return MatrixRunCommand(flags, *flow);
+    flow_text = ReadFlowText(flags.flow_path);
+  }
   std::unique_ptr<workload::HistoryWriter> history;
   if (!flags.history_path.empty()) {
     auto opened = workload::HistoryWriter::Open(flags.history_path);
@@ -223,6 +252,32 @@ int RunCommand(const RunFlags& flags) {
     if (!probe) {
       std::cerr << "drone: cannot write " << option << " file " << *path << "\n";
       return kExitBadInput;
+    }
+  }
+
+  // Workers before anything else starts: a bad address is bad input.
+  RunWorkers workers;
+  if (flags.workers > 0 || !flags.workers_at.empty()) {
+    if (history) {
+      std::cerr << "drone: --history is not available with workers yet (each worker would have to "
+                   "ship its history); run without --workers for it\n";
+      return kExitBadInput;
+    }
+    Result<RunWorkers> started = StartRunWorkers(flags.workers, flags.workers_at, flags.worker_token);
+    if (!started.ok()) {
+      std::cerr << "drone: " << started.status().message() << "; nothing was started\n";
+      return started.status().code() == StatusCode::kInvalidArgument ? kExitBadInput : kExitIncomplete;
+    }
+    workers = std::move(*started);
+    if (!flags.quiet) {
+      std::cerr << "drone: workloads run on " << workers.addresses.size() << " worker"
+                << (workers.addresses.size() == 1 ? "" : "s");
+      if (workers.pool) {
+        std::cerr << " (pids";
+        for (int pid : workers.pool->pids()) std::cerr << " " << pid;
+        std::cerr << ")";
+      }
+      std::cerr << "\n";
     }
   }
 
@@ -245,19 +300,44 @@ int RunCommand(const RunFlags& flags) {
   flow::RunObserver* first_observer = metrics_server ? static_cast<flow::RunObserver*>(&run_metrics) : &observer;
   std::random_device rd;
   uint64_t run_number = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowNs());
-  flow::RunContext run(*flow, NewRunId(), run_number, first_observer, history.get());
+  const std::string run_id = flags.run_id.empty() ? NewRunId() : flags.run_id;
+  // The live run log lets `drone ui` follow the run; without it the run is shown once stored.
+  std::unique_ptr<LiveObserver> live;
+  if (!flags.no_store) {
+    auto opened = store::LiveRunLog::Open(flags.data_dir);
+    if (opened.ok() && (*opened)->Begin({run_id, flow->name, FormatTimestamp(NowNs()), getpid()}).ok()) {
+      live = std::make_unique<LiveObserver>(std::move(opened).value(), run_id, first_observer);
+      first_observer = live.get();
+    }
+  }
+  flow::RunContext run(*flow, run_id, run_number, first_observer, history.get());
   run_metrics.Attach(run);
+  run.SetWorkers(workers.addresses);
+  if (!flags.from_failure.empty()) run.SetReused(resume.reused, flags.from_failure);
   // The undo journal (docs/teardown.md): written before anything outlives a step, so that
   // `drone clean` can undo it should this process be killed. Nothing is written until then.
   Result<std::unique_ptr<journal::Journal>> journal =
       journal::Journal::Create(flags.data_dir, run.run_id(), flow->name);
   if (!journal.ok()) {
     std::cerr << "drone: cannot keep an undo journal: " << journal.status().message() << "\n";
+    if (live) live->Finish();
     return kExitIncomplete;
   }
   run.AttachJournal(journal->get());
+  // Where `collect` keeps files: beside the run store, or (store off) a temporary directory that
+  // goes when drone does. Created only when a step needs it.
+  const bool temporary_run_dir = flags.no_store || flags.data_dir.empty();
+  run.SetRunDir(temporary_run_dir ? (std::filesystem::temp_directory_path() /
+                                     ("drone-run-" + run.run_id())).string()
+                                  : (std::filesystem::path(flags.data_dir) / "runs" /
+                                     run.run_id()).string(),
+                temporary_run_dir);
   if (!flags.quiet) {
     std::cerr << "drone: running " << flow->name << " (run " << run.run_id() << ")\n";
+    if (!flags.from_failure.empty()) {
+      std::cerr << "drone: from the failure of run " << flags.from_failure << ": reusing "
+                << resume.reused.size() << " steps, running " << resume.rerun.size() << " again\n";
+    }
   }
   flow::FlowEngine engine(run);
   flow::RunOutcome outcome = engine.Run(cancel);
@@ -278,6 +358,9 @@ int RunCommand(const RunFlags& flags) {
     }
   }
   nlohmann::json result = report::BuildResult(run, outcome);
+  if (!flags.from_failure.empty()) {
+    result["from_failure"] = {{"run_id", flags.from_failure}, {"rerun", resume.rerun}};
+  }
   if (!flags.json_path.empty()) {
     std::ofstream out(flags.json_path, std::ios::trunc);
     out << result.dump(2) << "\n";
@@ -301,10 +384,15 @@ int RunCommand(const RunFlags& flags) {
     Status saved =
         opened.ok() ? (*opened)->SaveResult(result, RunExtrasOf(run, flow_text)) : opened.status();
     if (!saved.ok()) std::cerr << "drone: warning: run not stored: " << saved.message() << "\n";
+    if (live) live->Finish();
   }
   if (!flags.quiet) {
     std::cout << report::HumanSummary(result, isatty(STDOUT_FILENO) != 0);
     if (!flags.no_store) std::cout << "  (stored: drone runs show " << run.run_id() << ")\n";
+  }
+  if (temporary_run_dir) {
+    std::error_code ec;
+    std::filesystem::remove_all(run.run_dir(), ec);
   }
   return exit_code;
 }

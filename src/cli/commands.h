@@ -19,6 +19,11 @@ struct RunFlags {
   bool no_store = false;
   int metrics_port = -1;   // >= 0: serve GET /metrics on 127.0.0.1 (0: an ephemeral port)
   std::string junit_path;  // JUnit XML of the checks and delivery verdicts
+  int workers = 0;          // > 0: run workloads on this many local `drone worker` processes
+  std::string workers_at;   // or on these running workers (URL,URL); docs/workers.md
+  std::string worker_token;
+  std::string run_id;      // empty: a new one (`drone ui` passes the id it returned)
+  std::string from_failure;  // a stored run id: resume it (cli/from_failure.h) instead of flow_path
   // --platform kubernetes: the flow's clusters run there (cli/k8s_command.h).
   std::string platform;
   std::string kube_context;

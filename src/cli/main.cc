@@ -10,6 +10,8 @@
 #include "cli/report_command.h"
 #include "cli/runs_command.h"
 #include "cli/signals.h"
+#include "cli/ui_command.h"
+#include "cli/worker_command.h"
 #include "core/log.h"
 #include "journal/undo_journal.h"
 #include "platforms/kubernetes/kubernetes_platform.h"
@@ -37,7 +39,10 @@ int main(int argc, char** argv) {
   drone::cli::RunFlags run_flags;
   std::vector<std::string> run_params;
   CLI::App* run = app.add_subcommand("run", "run a flow and print its result");
-  run->add_option("flow", run_flags.flow_path, "flow file (YAML)")->required()->check(CLI::ExistingFile);
+  run->add_option("flow", run_flags.flow_path, "flow file (YAML)")->check(CLI::ExistingFile);
+  run->add_option("--from-failure", run_flags.from_failure,
+                  "instead of FLOW: run stored run RUN_ID again from its failed step, reusing the\n"
+                  "outputs of steps that succeeded and left nothing running (docs/store.md)");
   run->add_option("-p,--param", run_params, "override a flow parameter: -p rate=5000 (repeatable)");
   run->add_option("--json", run_flags.json_path, "write the result (DESIGN.md result contract) to FILE");
   run->add_option("--history", run_flags.history_path,
@@ -53,6 +58,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   run->add_option("--junit", run_flags.junit_path,
                   "write JUnit XML (one test case per check and per delivery verdict) to FILE");
+  run->add_option("--workers", run_flags.workers,
+                  "run workloads on N local `drone worker` processes (docs/workers.md)")
+      ->check(CLI::Range(1, 64));
+  run->add_option("--workers-at", run_flags.workers_at,
+                  "run workloads on running workers: URL,URL (http://HOST:PORT)");
+  run->add_option("--worker-token", run_flags.worker_token,
+                  "token for --workers-at (default: $DRONE_WORKER_TOKEN)");
+  run->add_option("--run-id", run_flags.run_id,
+                  "the run's id (default: a new one, YYYYMMDD-HHMMSS-xxxx)");
   bool no_progress = false;
   run->add_flag("--no-progress", no_progress, "no live progress line, even on a terminal");
   run->add_option("--platform", run_flags.platform,
@@ -96,6 +110,8 @@ int main(int argc, char** argv) {
   runs->add_option("--data-dir", runs_data_dir, "where runs.db lives")->capture_default_str();
   runs->add_option("--flow", runs_flow, "list: only runs of this flow");
   runs->add_option("--verdict", runs_verdict, "list: only runs with this verdict (pass|fail|unknown)");
+  std::string runs_matrix;
+  runs->add_option("--matrix", runs_matrix, "list: only the runs of this matrix id");
   runs->add_option("--limit", runs_limit, "list: at most N runs, newest first (0: all)")
       ->capture_default_str();
   runs->add_flag("--json", runs_json, "print JSON (show: the stored result exactly)");
@@ -163,6 +179,34 @@ int main(int argc, char** argv) {
   doctor->add_option("--context", doctor_context, "the kubeconfig context (default: the current one)");
   doctor->add_option("--provider", doctor_provider, "the provider profile to check for")->capture_default_str();
 
+  drone::cli::WorkerFlags worker_flags;
+  CLI::App* worker_cmd = app.add_subcommand(
+      "worker",
+      "serve the workload engine to coordinators over HTTP (docs/workers.md); prints its URL on\n"
+      "the first line of stdout; runs until Ctrl-C or SIGTERM");
+  worker_cmd->add_option("--listen", worker_flags.listen,
+                         "HOST:PORT to listen on (port 0: any free one); other than loopback needs a token")
+      ->capture_default_str();
+  worker_cmd->add_option("--token", worker_flags.token,
+                         "require 'Authorization: Bearer T' (default: $DRONE_WORKER_TOKEN)");
+  worker_cmd->add_option("--port-file", worker_flags.port_file, "write the port to FILE once listening");
+  worker_cmd->add_option("--max-shares", worker_flags.max_shares, "workload shares held at once (1..64)")
+      ->capture_default_str();
+
+  drone::ui::UiOptions ui_options;
+  ui_options.data_dir = drone::cli::DefaultDataDir();
+  ui_options.flows_dir = "flows";
+  CLI::App* ui_cmd = app.add_subcommand(
+      "ui", "serve the web UI and its REST API (flows, launchpad, live runs, history, compare)");
+  ui_cmd->add_option("--data-dir", ui_options.data_dir, "where runs.db lives")->capture_default_str();
+  ui_cmd->add_option("--flows", ui_options.flows_dir, "the directory of flows to offer")
+      ->capture_default_str();
+  ui_cmd->add_option("--host", ui_options.host, "address to listen on (not loopback: needs --token)")
+      ->capture_default_str();
+  ui_cmd->add_option("--port", ui_options.port, "port (0: any free one)")
+      ->capture_default_str()->check(CLI::Range(0, 65535));
+  ui_cmd->add_option("--token", ui_options.token,
+                     "require this token on every request (Authorization: Bearer, or ?token=)");
 
   int brokers = 3;
   std::vector<std::string> topics;
@@ -183,6 +227,10 @@ int main(int argc, char** argv) {
     drone::SetLogLevel(verbosity >= 2 ? drone::LogLevel::kDebug : drone::LogLevel::kInfo);
   }
   if (run->parsed()) {
+    if (run_flags.flow_path.empty() == run_flags.from_failure.empty()) {
+      std::cerr << "drone run: give a flow file or --from-failure RUN_ID (not both)\n";
+      return 2;
+    }
     run_flags.progress = !no_progress;
     if (!drone::cli::ParseParams(run_params, &run_flags.params)) return 2;
     return drone::cli::RunCommand(run_flags);
@@ -196,8 +244,9 @@ int main(int argc, char** argv) {
   if (schema->parsed()) return drone::cli::SchemaCommand();
   if (runs->parsed()) {
     return drone::cli::RunsCommand(runs_data_dir, runs_action, runs_ids, runs_json, runs_flow,
-                                   runs_verdict, runs_limit);
+                                   runs_verdict, runs_limit, runs_matrix);
   }
+  if (ui_cmd->parsed()) return drone::cli::UiCommand(ui_options);
   if (report_cmd->parsed()) {
     return drone::cli::ReportCommand(report_data_dir, report_run_id, report_output);
   }
@@ -213,5 +262,6 @@ int main(int argc, char** argv) {
     return drone::cli::K8sSynthCommand(synth_flags);
   }
   if (doctor->parsed()) return drone::cli::K8sDoctorCommand(doctor_context, doctor_provider);
+  if (worker_cmd->parsed()) return drone::cli::WorkerCommand(worker_flags);
   return 2;
 }

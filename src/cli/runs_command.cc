@@ -100,7 +100,7 @@ std::string PadRight(const std::string& s, size_t width) {
 }
 
 int List(const std::string& data_dir, bool db_exists, bool json, const std::string& flow_filter,
-         const std::string& verdict_filter, int limit) {
+         const std::string& verdict_filter, int limit, const std::string& matrix_filter) {
   std::vector<store::RunSummary> runs;
   if (db_exists) {
     Result<std::unique_ptr<store::RunStore>> opened = store::RunStore::Open(data_dir);
@@ -108,6 +108,7 @@ int List(const std::string& data_dir, bool db_exists, bool json, const std::stri
     store::RunFilter filter;
     if (!flow_filter.empty()) filter.flow = flow_filter;
     if (!verdict_filter.empty()) filter.verdict = verdict_filter;
+    if (!matrix_filter.empty()) filter.matrix_id = matrix_filter;
     filter.limit = limit;
     Result<std::vector<store::RunSummary>> listed = (*opened)->ListRuns(filter);
     if (!listed.ok()) return Fail(listed.status());
@@ -164,6 +165,18 @@ void PrintHuman(const nlohmann::json& r) {
   out += "started  " + ShortTime(started) + " UTC, took " +
          FormatDuration(DurationSeconds(started, finished)) + "\n";
   out += "verdict  " + Text(r, "verdict") + " (exit code " + Text(r, "exit_code") + ")\n";
+  if (auto m = r.find("matrix"); m != r.end() && m->is_object()) {
+    std::string params;
+    const nlohmann::json values = m->value("params", nlohmann::json::object());
+    for (const auto& [k, v] : values.items()) {
+      params += (params.empty() ? "" : " ") + k + "=" +
+                (v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    out += "matrix   " + Text(*m, "id") + ", combination " + params + "\n";
+  }
+  if (auto f = r.find("from_failure"); f != r.end() && f->is_object()) {
+    out += "resumed  from the failure of run " + Text(*f, "run_id") + "\n";
+  }
   for (const nlohmann::json& reason : Array(r, "reasons")) {
     out += "  - " + (reason.is_string() ? reason.get<std::string>() : reason.dump()) + "\n";
   }
@@ -172,7 +185,8 @@ void PrintHuman(const nlohmann::json& r) {
   if (!steps.empty()) {
     out += "\nsteps\n";
     for (const nlohmann::json& s : steps) {
-      out += "  " + PadRight(Text(s, "status"), 10) + " " + Text(s, "id") + " (" + Text(s, "kind") +
+      const std::string status = s.value("reused", false) ? "reused" : Text(s, "status");
+      out += "  " + PadRight(status, 10) + " " + Text(s, "id") + " (" + Text(s, "kind") +
              ")  " + FormatDuration(DurationSeconds(Text(s, "started_at"), Text(s, "finished_at")));
       if (Text(s, "error") != "-") out += "  error: " + Text(s, "error");
       out += "\n";
@@ -320,7 +334,8 @@ std::string DefaultDataDir() {
 
 int RunsCommand(const std::string& data_dir, const std::string& action,
                 const std::vector<std::string>& ids, bool json, const std::string& flow_filter,
-                const std::string& verdict_filter, int limit) {
+                const std::string& verdict_filter, int limit,
+                const std::string& matrix_filter) {
   if (action != "list" && action != "show" && action != "rm") {
     std::cerr << "drone runs: unknown action '" << action
               << "'; use list, show RUN_ID or rm RUN_ID...\n";
@@ -353,7 +368,9 @@ int RunsCommand(const std::string& data_dir, const std::string& action,
   std::error_code ec;
   bool db_exists =
       std::filesystem::exists(std::filesystem::path(data_dir) / store::kDatabaseFileName, ec);
-  if (action == "list") return List(data_dir, db_exists, json, flow_filter, verdict_filter, limit);
+  if (action == "list") {
+    return List(data_dir, db_exists, json, flow_filter, verdict_filter, limit, matrix_filter);
+  }
   if (!db_exists) {
     std::cerr << "drone runs " << action << ": no run '" << ids[0] << "': no runs are stored in "
               << data_dir << " yet (is --data-dir right?)\n";

@@ -10,11 +10,10 @@ store::RunExtras RunExtrasOf(const flow::RunContext& run, std::string flow_text)
   extras.flow_text = std::move(flow_text);
   for (const auto& [id, record] : run.Workloads()) {
     const workload::WorkloadResult& r = record.result;
-    const metrics::Histogram* histograms[] = {&r.publish, &r.end_to_end, &r.service,
-                                              &r.send_delay};
+    const metrics::Histogram* histograms[] = {&r.publish, &r.end_to_end, &r.service, &r.send_delay};
     for (size_t i = 0; i < std::size(histograms); ++i) {
-      extras.histograms.push_back({id, kStoredMeasurements[i], histograms[i]->TotalCount(),
-                                   histograms[i]->Serialize()});
+      extras.histograms.push_back(
+          {id, kStoredMeasurements[i], histograms[i]->TotalCount(), histograms[i]->Serialize()});
     }
   }
   return extras;

@@ -93,6 +93,19 @@ void FlowEngine::RunStepThread(StepState& st, std::mutex& mu, std::condition_var
     st.record.finished_ns = clock.NowNs();
     cv.notify_all();
   };
+  // A step taken from an earlier run (`--from-failure`) is not run: its stored outputs stand.
+  if (!finally) {
+    if (std::optional<nlohmann::json> reused = run_.Reused(step.id)) {
+      run_.Emit("STEP_REUSED", step.id, "outputs of run " + run_.reused_from());
+      run_.SetOutputs(step.id, std::move(*reused));
+      std::lock_guard<std::mutex> lock(mu);
+      st.started = true;
+      st.record.reused = true;
+      st.record.started_ns = clock.NowNs();
+      finish(StepStatus::kSucceeded, Status::Ok());
+      return;
+    }
+  }
   CancelToken* token = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -382,7 +395,9 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
     for (const spec::Step& s : flow.steps) {
       if (s.id == r.id) step = &s;
     }
-    if (r.kind == "check" && r.error.code() == StatusCode::kFailedPrecondition) {
+    // A sub-flow fails this way when one of its checks (or delivery verdicts) did.
+    if ((r.kind == "check" || r.kind == "flow") &&
+        r.error.code() == StatusCode::kFailedPrecondition) {
       check_failed = true;
       outcome.reasons.push_back("check " + r.id + ": " + r.error.message());
     } else if (r.error.code() == StatusCode::kInvalidArgument && step != nullptr) {

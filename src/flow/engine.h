@@ -39,6 +39,7 @@ struct StepRecord {
   std::string id;
   std::string kind;
   bool finally = false;
+  bool reused = false;  // not run: outputs taken from an earlier run (RunContext::SetReused)
   StepStatus status = StepStatus::kPending;
   int64_t started_ns = 0;
   int64_t finished_ns = 0;

@@ -348,5 +348,27 @@ steps:
   }
 }
 
+TEST(FlowEngineTest, ReusedStepsAreNotRunAndKeepTheirOutputs) {
+  const spec::FlowSpec flow = Load(R"(name: reuse
+steps:
+  broken: { kind: exec, with: { argv: [/bin/false] } }
+  echo: { kind: exec, needs: [broken], with: { argv: [/bin/echo, "${{ steps.broken.outputs.word }}"] } }
+)");
+  RunContext ctx(flow, "run-2", 6, nullptr, nullptr);
+  ctx.SetReused({{"broken", {{"word", "kept"}}}}, "run-1");
+  CancelToken cancel;
+  const RunOutcome outcome = FlowEngine(ctx).Run(cancel);
+  ASSERT_EQ(outcome.exit_code, 0);
+  EXPECT_TRUE(outcome.steps[0].reused);
+  EXPECT_EQ(outcome.steps[0].status, StepStatus::kSucceeded);
+  EXPECT_FALSE(outcome.steps[1].reused);
+  EXPECT_EQ(ctx.Outputs("echo")["stdout"], "kept");
+  std::vector<std::string> types;
+  for (const Event& e : ctx.Events()) types.push_back(e.type + ":" + e.step);
+  EXPECT_NE(std::find(types.begin(), types.end(), "STEP_REUSED:broken"), types.end());
+  EXPECT_EQ(std::find(types.begin(), types.end(), "STEP_START:broken"), types.end());
+  EXPECT_NE(std::find(types.begin(), types.end(), "STEP_START:echo"), types.end());
+}
+
 }  // namespace
 }  // namespace drone::flow

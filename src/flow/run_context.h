@@ -25,6 +25,8 @@
 #include "platforms/platform.h"
 #include "spec/flow_spec.h"
 #include "verify/delivery.h"
+#include "worker/coordinator.h"
+#include "workload/phases.h"
 #include "workload/workload.h"
 
 namespace drone::workload {
@@ -66,6 +68,15 @@ class RunObserver {
                                     const metrics::Histogram& /*end_to_end*/) {}
 };
 
+// A file that a step kept in the run directory (`collect`). The result JSON lists these under
+// `artifacts` with exactly these field names.
+struct Artifact {
+  std::string step;  // the step the file belongs to (a collect step, or the step whose log it is)
+  std::string name;  // relative to the collect step's directory: "app.log", "logs/probe.stdout"
+  std::string path;  // absolute path of the copy
+  int64_t bytes = 0;
+};
+
 struct WorkloadRecord {
   workload::WorkloadResult result;
   verify::Guarantee guarantee = verify::Guarantee::kAtLeastOnce;
@@ -78,6 +89,12 @@ class RunContext {
   RunContext(const spec::FlowSpec& flow, std::string run_id, uint64_t run_number,
              RunObserver* observer, workload::HistoryWriter* history,
              const Clock* clock = nullptr);
+  // The context of a sub-flow run by step `step` of `parent` (kind: flow). Outputs and
+  // expressions are the sub-flow's own; everything else — events, clusters, workloads, faults,
+  // checks, artifacts and undo actions — goes to `parent` under the name "<step>/<id>", so that
+  // it shows in the parent's result and is undone by the parent's Teardown(). `parent` must
+  // outlive this context.
+  RunContext(const spec::FlowSpec& flow, RunContext& parent, const std::string& step);
 
   const spec::FlowSpec& flow() const { return flow_; }
   const std::string& run_id() const { return run_id_; }
@@ -93,7 +110,14 @@ class RunContext {
   void AttachJournal(journal::Journal* journal) { journal_ = journal != nullptr ? journal : &no_journal_; }
   journal::Journal& journal() const { return *journal_; }
 
+  // The `drone worker` processes that workload steps run on (`drone run --workers`, docs/
+  // workers.md); empty: workloads run in this process. Set before the engine runs.
+  void SetWorkers(std::vector<worker::WorkerAddress> workers);
+  std::vector<worker::WorkerAddress> workers() const;
+
   void Emit(std::string type, std::string step, std::string message);
+  // With the time it happened (a fault's exact injection time, the same as its record's).
+  void Emit(std::string type, std::string step, std::string message, int64_t t_ns);
   std::vector<Event> Events() const;
 
   // Step outputs, addressable as ${{ steps.ID.outputs.PATH }}. Emits STEP_OUTPUT with the outputs
@@ -102,6 +126,13 @@ class RunContext {
   nlohmann::json Outputs(const std::string& step) const;
   // {"params": {...}, "steps": {"id": {"outputs": {...}}}} for spec::Interpolate.
   nlohmann::json ExpressionContext() const;
+
+  // Steps to reuse from an earlier run (`drone run --from-failure`): the engine does not run them
+  // but gives them these outputs, emits STEP_REUSED and counts them as succeeded. Set before
+  // FlowEngine::Run().
+  void SetReused(std::map<std::string, nlohmann::json> outputs, std::string from_run_id);
+  std::optional<nlohmann::json> Reused(const std::string& step) const;
+  const std::string& reused_from() const { return reused_from_; }
 
   void AddCluster(const std::string& step, std::unique_ptr<platforms::Cluster> cluster);
   // Stops and forgets the cluster of `step` (no-op when there is none).
@@ -113,18 +144,36 @@ class RunContext {
   std::map<std::string, WorkloadRecord> Workloads() const;
   Result<nlohmann::json> WorkloadJson(const std::string& id) const;  // empty id: the only one
   std::string OnlyWorkloadStep() const;
+  // Live totals of workload `step` so far, as JSON {sent, acked, failed, indeterminate, received,
+  // lag, elapsed_s, draining, finished}: updated once a second while it runs, and to its final
+  // counts when it ends (finished: true). For `wait` and for checks on a running workload.
+  void SetLiveWorkload(const std::string& step, nlohmann::json totals);
+  // NotFound while the workload has not reported its first second; empty id: the only one.
+  Result<nlohmann::json> LiveWorkloadJson(const std::string& id) const;
 
   // Returns an index for UpdateFault().
   size_t AddFault(faults::FaultRecord record);
   void EndFault(size_t index, int64_t end_ns);
   std::vector<faults::FaultRecord> Faults() const;
+  // The faults' windows, for the workloads' phases (workload/phases.h).
+  std::vector<workload::FaultWindow> FaultWindows() const;
 
   void AddCheck(CheckRecord record);
   std::vector<CheckRecord> Checks() const;
 
+  // The run directory, where `collect` copies files: <data-dir>/runs/<run id> normally; a
+  // temporary directory (`temporary`), removed by whoever set it, when the run store is off.
+  // Empty until set; created by the first step that needs it.
+  void SetRunDir(std::string dir, bool temporary);
+  std::string run_dir() const;
+  bool run_dir_temporary() const;
+  void AddArtifact(Artifact artifact);
+  std::vector<Artifact> Artifacts() const;
+
   // Registers an undo action; actions run in reverse order of registration in Teardown(). The
   // action belongs to the step whose thread registers it (see StepScope), so that UndoStep() can
-  // run the undo actions of one step's failed attempt before it is retried.
+  // run the undo actions of one step's failed attempt before it is retried. In a sub-flow's
+  // context the action goes to the parent's stack, under "<step>/<id>".
   void PushUndo(std::string description, std::function<Status()> undo);
   // As above, and first writes `record` to the journal, so that `drone clean` can undo it should
   // this process die before teardown; the entry is marked done once `undo` has succeeded. Call it
@@ -151,7 +200,15 @@ class RunContext {
   };
 
  private:
+  // "<step>/<id>" in the parent of a sub-flow; `id` itself otherwise.
+  std::string Scoped(const std::string& id) const;
+  // PushUndo() on behalf of `step` (a sub-flow's steps register in the parent's stack).
+  void PushUndoFor(const std::string& step, std::string description, std::function<Status()> undo);
+  std::vector<workload::FaultWindow> FaultWindowsLocked() const;  // mu_ held
+
   const spec::FlowSpec& flow_;
+  RunContext* const parent_ = nullptr;
+  const std::string scope_;  // the sub-flow's step id in `parent_`
   const std::string run_id_;
   const uint64_t run_number_;
   RunObserver* const observer_;
@@ -163,16 +220,23 @@ class RunContext {
   mutable std::mutex mu_;
   std::vector<Event> events_;
   std::map<std::string, nlohmann::json> outputs_;
+  std::map<std::string, nlohmann::json> reused_;  // set before the run, read-only after
+  std::string reused_from_;
   std::map<std::string, std::unique_ptr<platforms::Cluster>> clusters_;
   std::map<std::string, WorkloadRecord> workloads_;
+  std::map<std::string, nlohmann::json> live_workloads_;
   std::vector<faults::FaultRecord> faults_;
   std::vector<CheckRecord> checks_;
+  std::string run_dir_;
+  bool run_dir_temporary_ = false;
+  std::vector<Artifact> artifacts_;
   struct UndoAction {
     std::string step;  // empty when registered outside a step
     std::string description;
     std::function<Status()> fn;
   };
   std::vector<UndoAction> undo_;
+  std::vector<worker::WorkerAddress> workers_;
 };
 
 }  // namespace drone::flow

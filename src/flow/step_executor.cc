@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "flow/steps/fault_hold.h"
 #include "spec/expression.h"
 
 namespace drone::flow {
@@ -17,6 +18,10 @@ std::unique_ptr<StepExecutor> NewFaultRestartStep();
 std::unique_ptr<StepExecutor> NewCheckStep();
 std::unique_ptr<StepExecutor> NewSleepStep();
 std::unique_ptr<StepExecutor> NewExecStep();
+std::unique_ptr<StepExecutor> NewWaitStep();
+std::unique_ptr<StepExecutor> NewHttpStep();
+std::unique_ptr<StepExecutor> NewCollectStep();
+std::unique_ptr<StepExecutor> NewFlowStep();
 
 Result<std::string> StepContext::Interpolate(const std::string& text) const {
   if (text.find("${{") == std::string::npos) return text;
@@ -38,11 +43,20 @@ void RegisterBuiltinStepKinds(Registry<StepExecutor>& registry) {
                     [] { return NewFaultPauseStep(); });
   registry.Register("fault.restart", "stop a node gracefully and start it again (after `duration`)",
                     [] { return NewFaultRestartStep(); });
+  registry.Register("fault.partition", "cut hosts of a lab network off from each other",
+                    [] { return NewFaultPartitionStep(); });
   registry.Register("check", "assert thresholds on a workload's results",
                     [] { return NewCheckStep(); });
   registry.Register("sleep", "wait for a duration", [] { return NewSleepStep(); });
   registry.Register("exec", "run a program (argv, no shell) and capture its output",
                     [] { return NewExecStep(); });
+  registry.Register("wait", "wait until conditions on workload totals or step outputs hold",
+                    [] { return NewWaitStep(); });
+  registry.Register("http", "probe a URL: status and body criteria, retried until a deadline",
+                    [] { return NewHttpStep(); });
+  registry.Register("collect", "copy logs and artifacts into the run directory",
+                    [] { return NewCollectStep(); });
+  registry.Register("flow", "run a sub-flow file as one step", [] { return NewFlowStep(); });
 }
 
 Registry<StepExecutor>& StepKindRegistry() {

@@ -5,6 +5,8 @@
 #include <limits>
 #include <utility>
 
+#include "core/bytes.h"
+
 namespace drone::metrics {
 namespace {
 
@@ -16,42 +18,6 @@ constexpr std::memory_order kRelaxed = std::memory_order_relaxed;
 // where gap is the number of empty counters skipped since the previous non-empty one (or since
 // index 0), and count > 0.
 constexpr std::string_view kMagic = "DHG1";
-
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-// Bounds-checked reader over untrusted bytes.
-class VarintReader {
- public:
-  explicit VarintReader(std::string_view in) : in_(in) {}
-
-  // False on truncation or a value that does not fit in 64 bits.
-  bool Read(uint64_t* out) {
-    uint64_t result = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= in_.size()) return false;
-      const auto byte = static_cast<uint8_t>(in_[pos_++]);
-      if (shift == 63 && byte > 1) return false;
-      result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) {
-        *out = result;
-        return true;
-      }
-    }
-    return false;
-  }
-
-  size_t remaining() const { return in_.size() - pos_; }
-
- private:
-  std::string_view in_;
-  size_t pos_ = 0;
-};
 
 int64_t Pow10(int digits) {
   int64_t p = 1;
@@ -321,39 +287,40 @@ void Histogram::Reset() {
 std::string Histogram::Serialize() const {
   // Entries first, so the header's count is the sum of what was written even if misused on a
   // histogram that is being recorded.
-  std::string entries;
+  ByteWriter entries;
   uint64_t entry_count = 0;
   uint64_t total = 0;
   size_t next = 0;
   for (size_t i = 0; i < counts_len_; ++i) {
     const uint64_t c = counts_[i].load(kRelaxed);
     if (c == 0) continue;
-    PutVarint(&entries, i - next);
-    PutVarint(&entries, c);
+    entries.Varint(i - next);
+    entries.Varint(c);
     next = i + 1;
     ++entry_count;
     total += c;
   }
-  std::string out(kMagic);
-  PutVarint(&out, static_cast<uint64_t>(lowest_));
-  PutVarint(&out, static_cast<uint64_t>(highest_));
-  PutVarint(&out, static_cast<uint64_t>(significant_digits_));
-  PutVarint(&out, total);
-  PutVarint(&out, static_cast<uint64_t>(total == 0 ? 0 : min_.load(kRelaxed)));
-  PutVarint(&out, static_cast<uint64_t>(total == 0 ? 0 : max_.load(kRelaxed)));
-  PutVarint(&out, entry_count);
-  out += entries;
-  return out;
+  ByteWriter out;
+  out.Raw(kMagic);
+  out.Varint(static_cast<uint64_t>(lowest_));
+  out.Varint(static_cast<uint64_t>(highest_));
+  out.Varint(static_cast<uint64_t>(significant_digits_));
+  out.Varint(total);
+  out.Varint(static_cast<uint64_t>(total == 0 ? 0 : min_.load(kRelaxed)));
+  out.Varint(static_cast<uint64_t>(total == 0 ? 0 : max_.load(kRelaxed)));
+  out.Varint(entry_count);
+  out.Raw(entries.str());
+  return out.Take();
 }
 
 Result<Histogram> Histogram::Deserialize(std::string_view bytes) {
   if (bytes.size() < kMagic.size() || bytes.substr(0, kMagic.size()) != kMagic) {
     return InvalidArgument("not a serialized histogram: bad magic");
   }
-  VarintReader in(bytes.substr(kMagic.size()));
+  ByteReader in(bytes.substr(kMagic.size()));
   uint64_t lowest = 0, highest = 0, digits = 0, total = 0, min = 0, max = 0, entry_count = 0;
-  if (!in.Read(&lowest) || !in.Read(&highest) || !in.Read(&digits) || !in.Read(&total) ||
-      !in.Read(&min) || !in.Read(&max) || !in.Read(&entry_count)) {
+  if (!in.Varint(&lowest) || !in.Varint(&highest) || !in.Varint(&digits) || !in.Varint(&total) ||
+      !in.Varint(&min) || !in.Varint(&max) || !in.Varint(&entry_count)) {
     return InvalidArgument("serialized histogram: truncated or malformed header");
   }
   constexpr auto kInt64Max = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
@@ -379,7 +346,7 @@ Result<Histogram> Histogram::Deserialize(std::string_view bytes) {
   size_t last = 0;
   for (uint64_t e = 0; e < entry_count; ++e) {
     uint64_t gap = 0, count = 0;
-    if (!in.Read(&gap) || !in.Read(&count)) {
+    if (!in.Varint(&gap) || !in.Varint(&count)) {
       return InvalidArgument("serialized histogram: truncated entries");
     }
     if (gap >= h.counts_len_ - next) {

@@ -224,6 +224,33 @@ TEST(HistogramTest, MergeEqualsRecordingBoth) {
   EXPECT_EQ(empty, b);
 }
 
+// What a distributed workload does: values recorded on several processes, each histogram
+// serialised, decoded and merged on the coordinator, must equal one histogram fed everything.
+TEST(HistogramTest, MergeOfSerializedRandomSplitsEqualsOneFedEverything) {
+  std::mt19937_64 rng(42);
+  for (int round = 0; round < 50; ++round) {
+    const int parts = 1 + static_cast<int>(rng() % 5);
+    std::vector<Histogram> split(static_cast<size_t>(parts));
+    Histogram all;
+    std::lognormal_distribution<double> latency(13.0, 2.0);
+    const int n = static_cast<int>(rng() % 5000);
+    for (int i = 0; i < n; ++i) {
+      const auto v = static_cast<int64_t>(latency(rng)) - (rng() % 100 == 0 ? 1'000'000 : 0);
+      all.Record(v);
+      split[rng() % split.size()].Record(v);
+    }
+    Histogram merged;
+    for (const Histogram& h : split) {
+      Result<Histogram> decoded = Histogram::Deserialize(h.Serialize());
+      ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+      merged.Merge(*decoded);
+    }
+    ASSERT_EQ(merged, all) << "round " << round;
+    EXPECT_EQ(merged.ValueAtPercentile(99), all.ValueAtPercentile(99));
+    EXPECT_EQ(merged.Serialize(), all.Serialize());
+  }
+}
+
 TEST(HistogramTest, SubtractTurnsCumulativeIntoInterval) {
   const std::vector<int64_t> first = LogNormalValues(20'000, 7);
   const std::vector<int64_t> second = UniformValues(30'000, 8);

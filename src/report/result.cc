@@ -32,12 +32,14 @@ nlohmann::json BuildResult(const flow::RunContext& run, const flow::RunOutcome& 
                         {"outputs", run.Outputs(r.id)}};
     if (r.finally) s["finally"] = true;
     s["attempts"] = r.attempts;
+    if (r.reused) s["reused"] = true;
     if (!r.error.ok()) s["error"] = r.error.message();
     steps.push_back(std::move(s));
   }
   nlohmann::json workloads = nlohmann::json::object();
   for (const auto& [id, w] : run.Workloads()) {
     nlohmann::json j = w.result.ToJson();
+    j["phases"] = workload::PhasesJson(w.result, run.FaultWindows());
     j["guarantee"] = verify::GuaranteeName(w.guarantee);
     if (w.result.consumed) {
       verify::Judgement judgement = verify::Judge(w.result.delivery, w.guarantee);
@@ -53,9 +55,13 @@ nlohmann::json BuildResult(const flow::RunContext& run, const flow::RunOutcome& 
     checks.push_back({{"step", c.step}, {"workload", c.workload}, {"expect", c.expect},
                       {"observed", c.observed}, {"passed", c.passed}, {"message", c.message}});
   }
+  nlohmann::json artifacts = nlohmann::json::array();
+  for (const flow::Artifact& a : run.Artifacts()) {
+    artifacts.push_back({{"step", a.step}, {"name", a.name}, {"path", a.path}, {"bytes", a.bytes}});
+  }
   nlohmann::json events = nlohmann::json::array();
   for (const flow::Event& e : run.Events()) events.push_back(e.ToJson());
-  return {{"run_id", run.run_id()},
+  nlohmann::json result = {{"run_id", run.run_id()},
           {"flow", run.flow().name},
           {"file", run.flow().file},
           {"params", run.flow().params},
@@ -69,6 +75,9 @@ nlohmann::json BuildResult(const flow::RunContext& run, const flow::RunOutcome& 
           {"faults", faults},
           {"checks", checks},
           {"events", events}};
+  // Only runs that kept files have artifacts (a collect step ran).
+  if (!artifacts.empty()) result["artifacts"] = std::move(artifacts);
+  return result;
 }
 
 std::string HumanSummary(const nlohmann::json& result, bool color) {

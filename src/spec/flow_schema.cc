@@ -30,6 +30,12 @@ std::vector<FieldSchema> MakeTopLevel() {
        .description = "The steps, by id. Steps with no dependency path between them run in "
                       "parallel.",
        .required = true},
+      {.name = "matrix",
+       .type = FT::kMatrix,
+       .description = "Runs the flow once per combination of these parameter values, e.g. "
+                      "{size: [100, 1000], acks: [\"1\", all]}; each key is a declared parameter. "
+                      "`-p NAME=VALUE` fixes one to a single value.",
+       .expressions = Expressions::kNone},
       {.name = "finally",
        .type = FT::kSteps,
        .description = "Steps that run after every step has ended and the undo actions have run, "
@@ -116,6 +122,90 @@ std::vector<FieldSchema> Concat(std::vector<FieldSchema> a, std::vector<FieldSch
   return a;
 }
 
+// fault.network: where the impairment applies. Hosts: node names, roles, clients, brokers.
+std::vector<FieldSchema> NetworkTargets() {
+  const std::string hosts =
+      " A node name (nats-1), a role resolved when the fault fires (leader, random), `clients` "
+      "(the host the workloads run in) or `brokers` (every node); or a step output.";
+  return {
+      {.name = "target",
+       .type = FT::kString,
+       .description = "The node whose links are impaired (embedded: with delay; local: the same "
+                      "as endpoint).",
+       .expressions = Expressions::kParamsAndSteps},
+      {.name = "from",
+       .type = FT::kString,
+       .description = "A directed link: packets that `from` sends to `to`." + hosts,
+       .expressions = Expressions::kParamsAndSteps},
+      {.name = "to",
+       .type = FT::kString,
+       .description = "The receiving end of the link." + hosts,
+       .expressions = Expressions::kParamsAndSteps},
+      {.name = "endpoint",
+       .type = FT::kString,
+       .description = "Everything the host sends and receives (instead of from/to)." + hosts,
+       .expressions = Expressions::kParamsAndSteps},
+  };
+}
+
+// fault.network: the impairment (docs/network-faults.md has each field's forms).
+std::vector<FieldSchema> Impairments() {
+  return {
+      {.name = "delay",
+       .type = FT::kValue,
+       .description = "\"100ms\", or {time, jitter, distribution, correlation}; embedded: the "
+                      "added round-trip time."},
+      {.name = "loss",
+       .type = FT::kValue,
+       .description = "0.05, \"5%\", {probability, correlation}, or {model: gilbert-elliott, p, "
+                      "r, bad_loss, good_loss}."},
+      {.name = "duplicate",
+       .type = FT::kValue,
+       .description = "\"1%\" or {probability, correlation}."},
+      {.name = "corrupt",
+       .type = FT::kValue,
+       .description = "\"1%\" or {probability, correlation}: one bit flipped per packet hit."},
+      {.name = "reorder",
+       .type = FT::kValue,
+       .description = "\"25%\" or {probability, correlation, gap}; needs a delay."},
+      {.name = "rate",
+       .type = FT::kValue,
+       .description = "\"10mbit\" or {bandwidth, burst, limit}."},
+      {.name = "seed",
+       .type = FT::kInteger,
+       .description = "The random seed of the impairment's draws.",
+       .default_json = "1",
+       .minimum = 0},
+  };
+}
+
+// fault.partition (docs/network-faults.md, "Partitions").
+std::vector<FieldSchema> PartitionFields() {
+  return {
+      {.name = "partition",
+       .type = FT::kString,
+       .description = "The shape: isolate (nodes), halves, groups, majorities-ring, bridge, "
+                      "one-way (from, to).",
+       .enum_values = {"isolate", "halves", "groups", "majorities-ring", "bridge", "one-way"},
+       .required = true},
+      {.name = "nodes",
+       .type = FT::kValue,
+       .description = "isolate: the hosts cut off from every other host (node names, roles, "
+                      "clients), a name or a list."},
+      {.name = "groups",
+       .type = FT::kValue,
+       .description = "groups: lists of hosts; hosts in different groups are cut off."},
+      {.name = "from",
+       .type = FT::kString,
+       .description = "one-way: the host whose packets to `to` are dropped."},
+      {.name = "to", .type = FT::kString, .description = "one-way: the receiving host."},
+      {.name = "among",
+       .type = FT::kValue,
+       .description = "The hosts taking part; default: the brokers for halves, majorities-ring "
+                      "and bridge, every host (brokers and clients) otherwise."},
+  };
+}
+
 std::vector<StepKindSchema> MakeKinds() {
   const FieldSchema fault_target{
       .name = "target",
@@ -181,9 +271,15 @@ std::vector<StepKindSchema> MakeKinds() {
             .type = FT::kString,
             .description = "platform kubernetes: Drone's image for worker pods and the "
                            "network-fault sidecar (default: the pinned release image)."},
+           {.name = "network",
+            .type = FT::kString,
+            .description = "platform local: lab runs every node and the clients in network "
+                           "namespaces of their own, so that network faults can act between "
+                           "them; loopback uses 127.0.0.N. Default: lab when a network fault "
+                           "targets the cluster and this process may create namespaces (root).",
+            .enum_values = {"lab", "loopback"}},
        }},
-      {"topic",
-       "Creates a topic on a cluster.",
+      {"topic", "Creates a topic on a cluster.",
        Concat(ClusterRef(),
               {
                   {.name = "name",
@@ -297,20 +393,18 @@ std::vector<StepKindSchema> MakeKinds() {
                    .type = FT::kStringMap,
                    .description = "Raw client properties for the consumers, passed through."},
               })},
-      {"fault.kill",
-       "Takes a node down; with a duration, brings it back afterwards.",
-       Concat(ClusterRef(), {fault_target, fault_duration,
+      {"fault.kill", "Takes a node down; with a duration, brings it back afterwards.",
+       Concat(ClusterRef(), {fault_target,
+                             fault_duration,
                              {.name = "failback",
                               .type = FT::kBoolean,
                               .description = "Leadership returns to the node when it is back.",
                               .default_json = "true"}})},
       {"fault.network",
-       "Impairs a node's links (embedded platform: added round-trip time).",
-       Concat(ClusterRef(), {fault_target, fault_duration,
-                             {.name = "delay",
-                              .type = FT::kDuration,
-                              .description = "The added round-trip time.",
-                              .required = true}})},
+       "Impairs links: on a local cluster in a lab network, the impairment between `from` and "
+       "`to` or on an `endpoint` (docs/network-faults.md); on the embedded platform, a node's "
+       "added round-trip time (`target` and `delay`).",
+       Concat(ClusterRef(), Concat(NetworkTargets(), Concat({fault_duration}, Impairments())))},
       {"check",
        "Asserts conditions on a workload's (or the flow's) results.",
        {
@@ -367,6 +461,95 @@ std::vector<StepKindSchema> MakeKinds() {
       {"fault.restart",
        "Stops a node gracefully and starts it again after the duration (default: at once).",
        Concat(ClusterRef(), {fault_target, fault_duration})},
+      {"wait",
+       "Waits until conditions on live workload totals or step outputs hold, with a deadline.",
+       {
+           {.name = "workload",
+            .type = FT::kString,
+            .description = "The workload step whose live totals `until` names; may be left out "
+                           "when the flow has one."},
+           {.name = "until",
+            .type = FT::kConditions,
+            .description = "A live total (sent, acked, failed, indeterminate, received, lag, "
+                           "elapsed_s) or a step output (steps.ID.outputs.PATH) -> condition.",
+            .required = true},
+           {.name = "deadline",
+            .type = FT::kDuration,
+            .description = "The step fails when the conditions do not hold by then.",
+            .required = true},
+           {.name = "poll",
+            .type = FT::kDuration,
+            .description = "How often the conditions are evaluated.",
+            .default_json = "\"200ms\""},
+       }},
+      {"http",
+       "Sends an HTTP request and judges the response; retried until a deadline.",
+       {
+           {.name = "url",
+            .type = FT::kString,
+            .description = "http://HOST[:PORT][/PATH] (plain HTTP only).",
+            .required = true,
+            .expressions = Expressions::kParamsAndSteps},
+           {.name = "method",
+            .type = FT::kString,
+            .description = "The request method.",
+            .enum_values = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"},
+            .default_json = "\"GET\""},
+           {.name = "headers", .type = FT::kStringMap, .description = "Request headers."},
+           {.name = "body",
+            .type = FT::kString,
+            .description = "The request body.",
+            .expressions = Expressions::kParamsAndSteps},
+           {.name = "expect",
+            .type = FT::kHttpExpect,
+            .description = "What a response must meet; default: any 2xx status."},
+           {.name = "deadline",
+            .type = FT::kDuration,
+            .description = "Repeat the request until a response meets expect, for at most this "
+                           "long; default: one attempt."},
+           {.name = "interval",
+            .type = FT::kDuration,
+            .description = "The pause between attempts.",
+            .default_json = "\"1s\""},
+           {.name = "request_timeout",
+            .type = FT::kDuration,
+            .description = "For connecting and for each read or write of one request.",
+            .default_json = "\"5s\""},
+           {.name = "max_body",
+            .type = FT::kSize,
+            .description = "How much of the response body is read and kept.",
+            .default_json = "\"64KiB\""},
+       }},
+      {"collect",
+       "Copies files, and every step's captured output, into the run directory.",
+       {
+           {.name = "paths",
+            .type = FT::kStringList,
+            .description = "Glob patterns of files or directories to keep.",
+            .expressions = Expressions::kParamsAndSteps},
+           {.name = "name",
+            .type = FT::kString,
+            .description = "The subdirectory of the run directory; default: the step id."},
+           {.name = "logs",
+            .type = FT::kBoolean,
+            .description = "Also keep every step's captured output (exec stdout, stderr tail).",
+            .default_json = "true"},
+       }},
+      {"flow",
+       "Runs another flow file as one step.",
+       {
+           {.name = "path",
+            .type = FT::kString,
+            .description = "The sub-flow's file, relative to this file's directory.",
+            .required = true},
+           {.name = "params",
+            .type = FT::kStringMap,
+            .description = "Values for the sub-flow's declared params."},
+       }},
+      {"fault.partition",
+       "Cuts hosts of a lab network off from each other (iptables DROP); healed at the end of "
+       "the duration or of the flow.",
+       Concat(ClusterRef(), Concat({fault_duration}, PartitionFields()))},
   };
 }
 
@@ -380,7 +563,9 @@ std::vector<FieldSchema> MakeSize() {
       {.name = "min", .type = FT::kSize, .description = "The smallest message, bytes."},
       {.name = "max", .type = FT::kSize, .description = "The largest message, bytes."},
       {.name = "mean", .type = FT::kSize, .description = "normal: the mean size, bytes."},
-      {.name = "stddev", .type = FT::kSize, .description = "normal: the standard deviation, bytes."},
+      {.name = "stddev",
+       .type = FT::kSize,
+       .description = "normal: the standard deviation, bytes."},
   };
 }
 
@@ -406,8 +591,7 @@ constexpr const char* kExpressionPattern = "\\$\\{\\{.*\\}\\}";
 constexpr const char* kStepsExpressionPattern = "\\$\\{\\{\\s*steps\\.";
 constexpr const char* kDurationPattern =
     "^\\s*[0-9]+(\\.[0-9]+)?\\s*([nN][sS]|[uU][sS]|µs|[mM][sS]|[sS]|[mM]|[hH])\\s*$";
-constexpr const char* kSizePattern =
-    "^\\s*[0-9]+\\s*([bB]|[kKmMgG][iI]?[bB])?\\s*$";
+constexpr const char* kSizePattern = "^\\s*[0-9]+\\s*([bB]|[kKmMgG][iI]?[bB])?\\s*$";
 
 json Ref(const std::string& def) { return {{"$ref", "#/$defs/" + def}}; }
 
@@ -482,7 +666,8 @@ json ValueSchema(const FieldSchema& f) {
     case FT::kConditions:
       return {{"type", "object"},
               {"minProperties", 1},
-              {"propertyNames", {{"pattern", "^[A-Za-z0-9_]+(\\.[A-Za-z0-9_]+)*$"}}},
+              {"propertyNames",
+               {{"pattern", "^[A-Za-z0-9_]+(\\[[0-9]+\\])?(\\.[A-Za-z0-9_]+(\\[[0-9]+\\])?)*$"}}},
               {"additionalProperties",
                OrExpression({{"type", json::array({"string", "number"})}}, f.expressions)}};
     case FT::kParams:
@@ -497,6 +682,21 @@ json ValueSchema(const FieldSchema& f) {
               {"additionalProperties", Ref("step")}};
     case FT::kWith:
       return {{"type", json::array({"object", "null"})}};
+    case FT::kHttpExpect:
+      return Ref("http_expect");
+    case FT::kMatrix:
+      return {{"type", "object"},
+              {"minProperties", 1},
+              {"propertyNames", {{"pattern", kIdentifierPattern}}},
+              {"additionalProperties",
+               {{"type", "array"},
+                {"minItems", 1},
+                {"uniqueItems", true},
+                {"items",
+                 {{"type", json::array({"string", "number", "boolean"})},
+                  {"not", {{"type", "string"}, {"pattern", kExpressionPattern}}}}}}}};
+    case FT::kValue:
+      return {{"type", json::array({"string", "number", "object", "array"})}};
   }
   return json::object();
 }
@@ -513,9 +713,10 @@ json ObjectSchema(const std::vector<FieldSchema>& fields, const std::string& des
     properties[f.name] = std::move(p);
     if (f.required) required.push_back(f.name);
   }
-  json s = {{"type", nullable && required.empty() ? json::array({"object", "null"}) : json("object")},
-            {"properties", std::move(properties)},
-            {"additionalProperties", false}};
+  json s = {
+      {"type", nullable && required.empty() ? json::array({"object", "null"}) : json("object")},
+      {"properties", std::move(properties)},
+      {"additionalProperties", false}};
   if (!description.empty()) s["description"] = description;
   if (!required.empty()) s["required"] = std::move(required);
   return s;
@@ -531,6 +732,21 @@ std::string NeedPattern() {
 
 const std::vector<FieldSchema>& TopLevelFields() {
   static const std::vector<FieldSchema> kFields = MakeTopLevel();
+  return kFields;
+}
+
+const std::vector<FieldSchema>& HttpExpectFields() {
+  static const std::vector<FieldSchema> kFields = {
+      {.name = "status",
+       .type = FT::kInteger,
+       .description = "The status code, or a list of codes, that counts as success.",
+       .minimum = 100,
+       .maximum = 599},
+      {.name = "body_contains", .type = FT::kString, .description = "Text the body must contain."},
+      {.name = "body_regex",
+       .type = FT::kString,
+       .description = "An ECMAScript regular expression searched in the body."},
+  };
   return kFields;
 }
 
@@ -605,6 +821,16 @@ nlohmann::json FlowJsonSchema() {
   defs["size_distribution"] = ObjectSchema(SizeFields(), "a message size distribution", false);
   defs["keys"] = ObjectSchema(KeysFields(), "how message keys are chosen", false);
   defs["retry"] = ObjectSchema(RetryFields(), "when and how often a failed step is tried again", false);
+  defs["http_expect"] = ObjectSchema(HttpExpectFields(), "what an http response must meet", false);
+  {
+    // `status` is one code or a list of codes.
+    json& status = defs["http_expect"]["properties"]["status"];
+    json one = status;
+    one.erase("description");
+    const json description = status["description"];
+    status = {{"description", description},
+              {"anyOf", json::array({one, json{{"type", "array"}, {"minItems", 1}, {"items", one}}})}};
+  }
 
   json step = ObjectSchema(StepFields(), "one step of the flow; `kind` decides its `with`", false);
   json kinds = json::array();
@@ -614,8 +840,9 @@ nlohmann::json FlowJsonSchema() {
     json then = {{"properties", {{"with", Ref(def)}}}};
     // A kind with required parameters needs its `with`.
     if (defs[def].contains("required")) then["required"] = {"with"};
-    kinds.push_back({{"if", {{"properties", {{"kind", {{"const", k.name}}}}}, {"required", {"kind"}}}},
-                     {"then", std::move(then)}});
+    kinds.push_back(
+        {{"if", {{"properties", {{"kind", {{"const", k.name}}}}}, {"required", {"kind"}}}},
+         {"then", std::move(then)}});
   }
   step["allOf"] = std::move(kinds);
   defs["step"] = std::move(step);

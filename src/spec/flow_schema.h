@@ -39,6 +39,9 @@ enum class FieldType {
   kParams,       // a map of parameter names to default values
   kSteps,        // a map of step ids to steps
   kWith,         // a step's parameters; their fields depend on the step's kind
+  kHttpExpect,   // an http step's `expect:` map (HttpExpectFields())
+  kMatrix,       // a map of declared parameters to non-empty lists of values
+  kValue,        // a scalar or a map (a network impairment field, docs/network-faults.md)
 };
 
 // Which `${{ }}` expressions a field's value may contain. Parameters are substituted before
@@ -85,6 +88,8 @@ const std::vector<FieldSchema>& SizeFields();
 
 // A workload's `keys:` written as a map.
 const std::vector<FieldSchema>& KeysFields();
+// An http step's `expect:` map.
+const std::vector<FieldSchema>& HttpExpectFields();
 
 // The fields of a step's `retry:` map.
 const std::vector<FieldSchema>& RetryFields();

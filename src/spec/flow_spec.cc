@@ -38,6 +38,16 @@ const char* StepKindName(StepKind kind) {
       return "fault.pause";
     case StepKind::kFaultRestart:
       return "fault.restart";
+    case StepKind::kWait:
+      return "wait";
+    case StepKind::kHttp:
+      return "http";
+    case StepKind::kCollect:
+      return "collect";
+    case StepKind::kFlow:
+      return "flow";
+    case StepKind::kFaultPartition:
+      return "fault.partition";
   }
   return "unknown";
 }

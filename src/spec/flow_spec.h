@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -49,6 +50,8 @@ struct ClusterWith {
   std::string provider = "generic";  // provider profile
   std::string service;               // client Service type; empty: the provider's
   std::string image;                 // Drone's image; empty: the pinned default
+  std::string network;  // local: "lab" | "loopback"; empty: lab when a network fault targets
+                        // the cluster and namespaces can be made here, else loopback
 };
 
 struct TopicWith {
@@ -108,13 +111,20 @@ struct WorkloadWith {
 // fault.stop: the same through a graceful shutdown (SIGTERM); fault.pause: freeze the node
 // (SIGSTOP) and thaw it (SIGCONT); fault.restart: stop, stay down for `duration` (default 0),
 // start again — the step ends with the node back. (Local platform.)
-// fault.network: impair a node's links (embedded platform: added round-trip time).
+// fault.network: impair links (embedded platform: a node's added round-trip time; local
+// platform in a lab network: the impairment spec of docs/network-faults.md between `from` and
+// `to`, or on an `endpoint`). fault.partition: cut hosts of a lab network off from each other.
 struct FaultWith {
   std::string cluster;   // step id; the loader fills in the only cluster when omitted
   std::string target;    // node name ("broker-1"), a role (leader, random), or an output reference
   std::optional<int64_t> duration_ns;
   std::optional<int64_t> delay_ns;  // fault.network only
   bool failback = true;  // fault.kill: leadership returns to the node when it is back
+  // fault.network on a lab: hosts are node names, roles (resolved when the fault fires),
+  // "clients" or "brokers"; may hold step-output references.
+  std::string from, to, endpoint;
+  std::string impairment;  // fault.network: delay, loss, ... as checked JSON text; empty: none
+  std::string partition;   // fault.partition: the partition spec as checked JSON text
 };
 
 struct Expectation {
@@ -145,9 +155,67 @@ struct ExecWith {
   int64_t max_output = kDefaultExecMaxOutput;  // stdout kept in the outputs, bytes
 };
 
+// wait: poll until every condition of `until` holds; fail once `deadline` has passed. A condition
+// names a live workload total ("received", "lag") of `workload`, or a step output
+// ("steps.ID.outputs.PATH"); see flow/wait_condition.h.
+struct WaitCondition {
+  std::string field;      // "received" or "steps.probe.outputs.status"
+  std::string condition;  // ">= 5000", "== ready"
+  SourceLoc loc;
+};
+
+struct WaitWith {
+  std::string workload;  // step id; the loader fills in the only workload when a condition names
+                         // a workload total and `workload` is omitted (else it stays empty)
+  std::vector<WaitCondition> until;  // in file order; all must hold at once
+  int64_t deadline_ns = 0;           // required, > 0
+  int64_t poll_ns = 200'000'000;
+};
+
+// http: send one request, again every `interval` until the response meets `expect` or `deadline`
+// has passed (no deadline: one attempt). http:// only.
+inline constexpr int64_t kDefaultHttpMaxBody = int64_t{64} * 1024;
+
+struct HttpWith {
+  std::string url;                  // required; http://host[:port][/path]; may use step outputs
+  std::string method = "GET";       // GET, HEAD, POST, PUT, DELETE, PATCH
+  std::map<std::string, std::string> headers;
+  std::string body;                 // request body; may use step outputs
+  std::vector<int> expect_status;   // any of these; empty = any 2xx
+  std::string body_contains;        // "" = no criterion
+  std::string body_regex;           // ECMAScript syntax, searched in the body; "" = none
+  std::optional<int64_t> deadline_ns;  // retry until then; unset = one attempt
+  int64_t interval_ns = 1'000'000'000;
+  int64_t request_timeout_ns = 5'000'000'000;  // connect, and each read or write
+  int64_t max_body = kDefaultHttpMaxBody;      // of the response, kept in the outputs
+};
+
+// collect: copy files into the run directory (<data-dir>/runs/<run id>/<name>/), and by default
+// the output every step captured (exec stdout and stderr tail).
+struct CollectWith {
+  std::vector<std::string> paths;  // glob patterns; relative ones from Drone's working directory;
+                                   // elements may use step outputs
+  std::string name;                // subdirectory of the run directory; empty = the step id
+  bool logs = true;                // also the captured output of every step that has some
+};
+
+struct FlowSpec;
+
+// flow: run another flow file as one step. The sub-flow is loaded and validated with the parent;
+// its undo actions join the parent's teardown; its steps' outputs become this step's outputs.
+struct SubFlowWith {
+  std::string path;  // as written: relative to the parent file's directory, or absolute
+  std::string file;  // the file that was loaded
+  std::map<std::string, std::string> params;  // overrides of the sub-flow's declared params
+  // Immutable once loaded; shared so that copies of the parent's spec need not copy it.
+  std::shared_ptr<const FlowSpec> flow;
+};
+
 enum class StepKind {
   kCluster, kTopic, kWorkload, kFaultKill, kFaultNetwork, kCheck, kSleep, kExec,
   kFaultStop, kFaultPause, kFaultRestart,
+  kWait, kHttp, kCollect, kFlow,
+  kFaultPartition,
 };
 
 const char* StepKindName(StepKind kind);  // "cluster", "fault.kill", ...
@@ -185,8 +253,15 @@ struct Step {
   // `when:` (spec/condition.h), parameters substituted; empty = always. Evaluated once the needs
   // are met; false skips the step.
   std::string when;
-  std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith>
+  std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith,
+               WaitWith, HttpWith, CollectWith, SubFlowWith>
       with;
+};
+
+// One axis of a flow's `matrix:`: a declared parameter and the values it takes, in file order.
+struct MatrixAxis {
+  std::string param;
+  std::vector<std::string> values;  // non-empty; one value when -p fixes the parameter
 };
 
 struct FlowSpec {
@@ -197,6 +272,7 @@ struct FlowSpec {
   std::vector<Step> steps;    // in a valid topological order
   std::vector<Step> finally;  // run after teardown, in a valid topological order (file order
                               // among steps that do not need each other)
+  std::vector<MatrixAxis> matrix;  // `matrix:` in file order; empty: a single run (spec/matrix.h)
 };
 
 }  // namespace drone::spec

@@ -8,19 +8,24 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <queue>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <utility>
 
 #include "core/text.h"
 #include "core/units.h"
+#include "faults/network/impairment.h"
+#include "faults/network/partition.h"
 #include "spec/condition.h"
 #include "spec/expression.h"
 #include "spec/flow_schema.h"
+#include "spec/http_url.h"
 
 namespace drone::spec {
 namespace {
@@ -39,9 +44,25 @@ const std::vector<std::string> kWorkloadKeys = FieldNames(FindStepKind("workload
 const std::vector<std::string> kFaultKillKeys = FieldNames(FindStepKind("fault.kill")->with);
 const std::vector<std::string> kFaultNetworkKeys = FieldNames(FindStepKind("fault.network")->with);
 const std::vector<std::string> kFaultProcessKeys = FieldNames(FindStepKind("fault.stop")->with);
+const std::vector<std::string> kFaultPartitionKeys =
+    FieldNames(FindStepKind("fault.partition")->with);
+// fault.network's impairment fields, handed to the network-fault library as JSON.
+const std::vector<std::string> kImpairmentKeys = {"delay",   "loss", "duplicate", "corrupt",
+                                                  "reorder", "rate", "seed"};
+const std::vector<std::string> kPartitionSpecKeys = {"partition", "nodes", "groups",
+                                                     "from",      "to",    "among"};
 const std::vector<std::string> kCheckKeys = FieldNames(FindStepKind("check")->with);
 const std::vector<std::string> kSleepKeys = FieldNames(FindStepKind("sleep")->with);
 const std::vector<std::string> kExecKeys = FieldNames(FindStepKind("exec")->with);
+const std::vector<std::string> kWaitKeys = FieldNames(FindStepKind("wait")->with);
+const std::vector<std::string> kHttpKeys = FieldNames(FindStepKind("http")->with);
+const std::vector<std::string> kHttpExpectKeys = FieldNames(HttpExpectFields());
+const std::vector<std::string> kCollectKeys = FieldNames(FindStepKind("collect")->with);
+const std::vector<std::string> kSubFlowKeys = FieldNames(FindStepKind("flow")->with);
+// The live totals of a running workload that `wait` can test (flow/run_context.h).
+const std::vector<std::string> kLiveWorkloadFields = {"sent",     "acked", "failed",
+                                                      "indeterminate", "received", "lag",
+                                                      "elapsed_s"};
 const std::vector<std::string> kSizeKeys = FieldNames(SizeFields());
 const std::vector<std::string> kKeysKeys = FieldNames(KeysFields());
 const std::vector<std::string> kNeedStates = NeedStateNames();
@@ -116,7 +137,9 @@ bool IsFlowName(std::string_view s) {
 bool IsResultField(std::string_view s) {
   return !s.empty() && s.front() != '.' && s.back() != '.' &&
          std::all_of(s.begin(), s.end(), [](char c) {
-           return IsLower(c) || IsUpper(c) || IsDigit(c) || c == '_' || c == '.';
+           // '[' and ']' index a list: phases[0].during...
+           return IsLower(c) || IsUpper(c) || IsDigit(c) || c == '_' || c == '.' || c == '[' ||
+                  c == ']';
          });
 }
 
@@ -291,12 +314,19 @@ struct StepInfo {
   bool topic_omitted = false;      // a workload without `topic`
   std::optional<Field> replication_field;
   std::optional<Field> when_field;  // read with `with`, once the graph is known
+  bool wants_workload = false;  // a wait with a condition on a workload total
 };
+
+LoadResult LoadNested(const std::string& path,
+                      const std::map<std::string, std::string>& param_overrides,
+                      std::vector<std::string> stack);
 
 class FlowLoader {
  public:
-  FlowLoader(std::string file, const std::map<std::string, std::string>& overrides)
-      : file_(std::move(file)), overrides_(overrides) {}
+  // `stack`: the files of the flows that include this one through `kind: flow`, outermost first.
+  FlowLoader(std::string file, const std::map<std::string, std::string>& overrides,
+             std::vector<std::string> stack = {})
+      : file_(std::move(file)), overrides_(overrides), stack_(std::move(stack)) {}
 
   LoadResult Load(std::string_view text) {
     YAML::Node root;
@@ -320,6 +350,8 @@ class FlowLoader {
     std::stable_sort(errors_.begin(), errors_.end(), [](const Diagnostic& a, const Diagnostic& b) {
       return std::pair(a.loc.line, a.loc.column) < std::pair(b.loc.line, b.loc.column);
     });
+    // Problems inside sub-flows follow, in the order of the steps that include them.
+    errors_.insert(errors_.end(), sub_errors_.begin(), sub_errors_.end());
     result.errors = std::move(errors_);
     if (result.errors.empty()) result.flow = std::move(flow_);
     return result;
@@ -465,7 +497,8 @@ class FlowLoader {
       } else if (root == "steps") {
         if (refs == Refs::kReject) {
           Error(f.loc, f.path, "'" + shown + "': step outputs cannot be used in this field",
-                "only topic name, workload topic, fault target, cluster bootstrap and exec argv "
+                "only topic name, workload topic, fault target, cluster bootstrap, exec argv, "
+                "http url and body "
                 "may use "
                 "${{ steps.ID.outputs.NAME }}; values known before the run belong in params");
           ok = false;
@@ -508,7 +541,9 @@ class FlowLoader {
       Error(f.loc, f.path, "'" + shown + "': a step cannot use its own outputs");
       return false;
     }
-    if (current_->ancestors.count(it->second) == 0) {
+    // Finally steps run after every main step has ended, so they may use any main step's outputs.
+    const bool after_all = current_->is_finally && !steps_[it->second].is_finally;
+    if (!after_all && current_->ancestors.count(it->second) == 0) {
       Error(f.loc, f.path,
             "'" + shown + "': step '" + current_->step.id + "' uses outputs of '" + id +
                 "' but does not depend on it",
@@ -713,6 +748,7 @@ class FlowLoader {
 
     ReadParams(top->Find("params"));
     ApplyOverrides();
+    if (const Field* f = top->Find("matrix")) ReadMatrix(*f);
     flow_.file = file_;
     flow_.params = params_;
 
@@ -795,6 +831,63 @@ class FlowLoader {
         continue;
       }
       params_[name] = value;
+    }
+  }
+
+  // `matrix:` maps declared parameters to lists of values. A parameter fixed with -p keeps only
+  // that value, so `-p size=100` runs the rest of the matrix at size 100.
+  void ReadMatrix(const Field& f) {
+    auto m = ReadMap(f, nullptr);
+    if (!m) return;
+    if (m->entries.empty()) {
+      Error(f.loc, f.path, "the matrix is empty", "e.g. matrix: { size: [100, 1000] }");
+      return;
+    }
+    for (const Field& e : m->entries) {
+      if (params_.count(e.name) == 0) {
+        const std::string best = Closest(e.name, param_names_);
+        Error(e.key_loc, e.path, "matrix key '" + e.name + "' is not a declared parameter",
+              best.empty() ? "declare it under params: with a default value"
+                           : "did you mean '" + best + "'?");
+        continue;
+      }
+      if (!e.value.IsSequence() || e.value.size() == 0) {
+        Error(e.loc, e.path, "expected a non-empty list of values, got " +
+                                 (e.value.IsSequence() ? std::string("an empty list")
+                                                       : Describe(e.value)),
+              "e.g. " + e.name + ": [100, 1000]");
+        continue;
+      }
+      MatrixAxis axis{e.name, {}};
+      bool ok = true;
+      size_t i = 0;
+      for (const YAML::Node& item : e.value) {
+        const std::string path = e.path + "[" + std::to_string(i++) + "]";
+        const SourceLoc loc = LocOf(item, e.loc);
+        if (!item.IsScalar() || (item.Tag() == "?" && IsNullText(item.Scalar()))) {
+          Error(loc, path, "expected a value (a number or a string), got " +
+                               (item.IsScalar() ? std::string("nothing") : Describe(item)));
+          ok = false;
+          continue;
+        }
+        const std::string value = item.Scalar();
+        if (value.find("${{") != std::string::npos) {
+          Error(loc, path, "matrix values cannot contain expressions");
+          ok = false;
+          continue;
+        }
+        if (std::find(axis.values.begin(), axis.values.end(), value) != axis.values.end()) {
+          Error(loc, path, "value '" + value + "' is listed twice for '" + e.name + "'");
+          ok = false;
+          continue;
+        }
+        axis.values.push_back(value);
+      }
+      if (!ok) continue;
+      if (auto fixed = overrides_.find(e.name); fixed != overrides_.end()) {
+        axis.values = {fixed->second};
+      }
+      flow_.matrix.push_back(std::move(axis));
     }
   }
 
@@ -1179,6 +1272,7 @@ class FlowLoader {
       case StepKind::kFaultStop:
       case StepKind::kFaultPause:
       case StepKind::kFaultRestart:
+      case StepKind::kFaultPartition:
         info.step.with = ReadFault(with, info);
         break;
       case StepKind::kCheck:
@@ -1189,6 +1283,18 @@ class FlowLoader {
         break;
       case StepKind::kExec:
         info.step.with = ReadExec(with);
+        break;
+      case StepKind::kWait:
+        info.step.with = ReadWait(with, info);
+        break;
+      case StepKind::kHttp:
+        info.step.with = ReadHttp(with);
+        break;
+      case StepKind::kCollect:
+        info.step.with = ReadCollect(with);
+        break;
+      case StepKind::kFlow:
+        info.step.with = ReadSubFlow(with);
         break;
     }
     info.with_read = true;
@@ -1232,6 +1338,16 @@ class FlowLoader {
     }
     ReadClusterLocal(*m, c);
     ReadClusterKubernetes(*m, c);
+    if (const Field* f = m->Find("network")) {
+      if (auto v = ReadEnum(*f, {"lab", "loopback"})) {
+        if (c.platform != "local") {
+          Error(f->loc, f->path, "network is only used with platform: local",
+                "platform " + c.platform + " has no lab network; remove network");
+        } else {
+          c.network = *v;
+        }
+      }
+    }
     return c;
   }
 
@@ -1544,10 +1660,158 @@ class FlowLoader {
     }
   }
 
+  // A YAML value as JSON for the network-fault library: plain scalars that read as numbers or
+  // booleans become those, everything else text (after parameter substitution).
+  std::optional<nlohmann::json> ReadJsonValue(const Field& f) {
+    if (f.value.IsMap()) {
+      auto m = ReadMap(f, nullptr);
+      if (!m) return std::nullopt;
+      nlohmann::json out = nlohmann::json::object();
+      for (const Field& e : m->entries) {
+        auto v = ReadJsonValue(e);
+        if (!v) return std::nullopt;
+        out[e.name] = *v;
+      }
+      return out;
+    }
+    if (f.value.IsSequence()) {
+      nlohmann::json out = nlohmann::json::array();
+      for (size_t i = 0; i < f.value.size(); ++i) {
+        const YAML::Node item = f.value[i];
+        Field e{"", item, f.path + "[" + std::to_string(i) + "]", LocOf(item, f.loc), f.loc};
+        auto v = ReadJsonValue(e);
+        if (!v) return std::nullopt;
+        out.push_back(*v);
+      }
+      return out;
+    }
+    auto sc = ReadScalar(f, "a value", Refs::kReject);
+    if (!sc) return std::nullopt;
+    if (sc->null) return nlohmann::json();
+    if (sc->plain) {
+      bool b = false;
+      if (IsBoolText(sc->text, &b)) return nlohmann::json(b);
+      nlohmann::json n = nlohmann::json::parse(sc->text, nullptr, false);
+      if (!n.is_discarded() && n.is_number()) return n;
+    }
+    return nlohmann::json(sc->text);
+  }
+
+  // The fields of `m` named in `keys` as one JSON object; nullopt after an error.
+  std::optional<nlohmann::json> ReadJsonFields(const MapFields& m,
+                                               const std::vector<std::string>& keys) {
+    nlohmann::json out = nlohmann::json::object();
+    bool ok = true;
+    for (const std::string& k : keys) {
+      const Field* f = m.Find(k);
+      if (f == nullptr) continue;
+      auto v = ReadJsonValue(*f);
+      if (v) {
+        out[k] = *v;
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  // A library error "delay.jitter: ..." is reported at the field it names.
+  void NetworkSpecError(const MapFields& m, const std::string& message, const std::string& hint) {
+    const std::string head = message.substr(0, message.find_first_of(".:["));
+    const Field* f = m.Find(head);
+    Error(f ? f->loc : m.loc, f ? f->path : m.path, message, hint);
+  }
+
+  void ReadNetworkFault(const MapFields& m, FaultWith& fw) {
+    for (const char* k : {"from", "to", "endpoint"}) {
+      if (const Field* f = m.Find(k)) {
+        auto v = ReadRequiredString(*f, Refs::kAllow);
+        if (!v) continue;
+        (k[0] == 'f' ? fw.from : k[0] == 't' ? fw.to : fw.endpoint) = *v;
+      }
+    }
+    const Field* target = m.Find("target");
+    if (target != nullptr) {
+      if (auto v = ReadRequiredString(*target, Refs::kAllow)) fw.target = *v;
+    }
+    const bool link = m.Find("from") || m.Find("to");
+    if (link && (m.Find("from") == nullptr || m.Find("to") == nullptr)) {
+      Missing(m, m.Find("from") ? "to" : "from", "a link needs from and to, e.g. from: clients, to: brokers");
+    }
+    const int ways = (target ? 1 : 0) + (m.Find("endpoint") ? 1 : 0) + (link ? 1 : 0);
+    if (ways == 0) {
+      Missing(m, "endpoint",
+              "say where: from and to (a link), endpoint (a host), or target (a node)");
+    } else if (ways > 1) {
+      Error(m.loc, m.path, "give one of from/to, endpoint and target",
+            "from and to impair a link, endpoint or target everything one host sends and "
+            "receives");
+    }
+    auto imp = ReadJsonFields(m, kImpairmentKeys);
+    if (!imp) return;
+    if (imp->empty()) {
+      Error(m.loc, m.path, "fault.network needs an impairment",
+            "e.g. delay: 100ms, loss: 5%, rate: 10mbit (docs/network-faults.md)");
+      return;
+    }
+    nlohmann::json probe = *imp;
+    probe["endpoint"] = "host";
+    auto parsed = faults::network::Impairment::FromJson(probe);
+    if (!parsed.ok()) {
+      NetworkSpecError(m, parsed.status().message(), "docs/network-faults.md lists the fields");
+      return;
+    }
+    if (parsed->NeedsProxy()) {
+      Error(m.loc, m.path, "reset, blackhole and slicer are not available in flows yet", "");
+      return;
+    }
+    fw.impairment = imp->dump();
+    // The embedded platform's node delay takes a plain duration.
+    if (const Field* f = m.Find("delay"); f != nullptr && f->value.IsScalar() && parsed->delay &&
+                                           parsed->delay->jitter_ns == 0) {
+      fw.delay_ns = parsed->delay->time_ns;
+    }
+  }
+
+  void ReadPartitionFault(const MapFields& m, FaultWith& fw) {
+    auto spec = ReadJsonFields(m, kPartitionSpecKeys);
+    if (!spec) return;
+    if (!spec->contains("partition")) {
+      Missing(m, "partition", "one of isolate, halves, groups, majorities-ring, bridge, one-way");
+      return;
+    }
+    // A single name is a list of one.
+    for (const char* k : {"nodes", "among"}) {
+      if (spec->contains(k) && (*spec)[k].is_string()) (*spec)[k] = nlohmann::json::array({(*spec)[k]});
+    }
+    auto parsed = faults::network::PartitionSpec::FromJson(*spec);
+    if (!parsed.ok()) {
+      NetworkSpecError(m, parsed.status().message(), "docs/network-faults.md, Partitions");
+      return;
+    }
+    fw.partition = spec->dump();
+  }
+
   FaultWith ReadFault(const Field& with, StepInfo& info) {
     FaultWith fw;
+    if (info.step.kind == StepKind::kFaultPartition) {
+      auto m = ReadMap(with, &kFaultPartitionKeys);
+      if (!m) return fw;
+      ReadFaultCommon(*m, fw, info);
+      ReadPartitionFault(*m, fw);
+      return fw;
+    }
+    if (info.step.kind == StepKind::kFaultNetwork) {
+      auto m = ReadMap(with, &kFaultNetworkKeys,
+                       {{"failback", "'failback' is for kind: fault.kill"}});
+      if (!m) return fw;
+      ReadFaultCommon(*m, fw, info);
+      ReadNetworkFault(*m, fw);
+      return fw;
+    }
     const bool kill = info.step.kind == StepKind::kFaultKill;
-    const bool network = info.step.kind == StepKind::kFaultNetwork;
+    const bool network = false;
     const std::map<std::string, std::string> elsewhere =
         kill ? std::map<std::string, std::string>{{"delay", "'delay' is for kind: fault.network"}}
         : network
@@ -1582,6 +1846,19 @@ class FlowLoader {
     return fw;
   }
 
+  // `cluster` and `duration`, as every fault kind has them.
+  void ReadFaultCommon(const MapFields& m, FaultWith& fw, StepInfo& info) {
+    if (const Field* f = m.Find("cluster")) {
+      if (auto v = ReadString(*f, Refs::kReject)) {
+        fw.cluster = *v;
+        info.ref_field = *f;
+      } else {
+        info.ref_bad = true;
+      }
+    }
+    if (const Field* f = m.Find("duration")) fw.duration_ns = ReadDuration(*f, false);
+  }
+
   CheckWith ReadCheck(const Field& with, StepInfo& info) {
     CheckWith c;
     auto m = ReadMap(with, &kCheckKeys);
@@ -1608,7 +1885,8 @@ class FlowLoader {
     for (const Field& entry : e->entries) {
       if (!IsResultField(entry.name)) {
         Error(entry.key_loc, entry.path, "'" + entry.name + "' is not a result field",
-              "result fields are dotted names, e.g. lost or latency.end_to_end.p99");
+              "result fields are dotted names, e.g. lost, latency.end_to_end.p99 or "
+              "phases[0].during.latency.end_to_end.p50");
         continue;
       }
       auto s = ReadScalar(entry, "a condition", Refs::kReject);
@@ -1704,6 +1982,325 @@ class FlowLoader {
       if (v) e.argv.push_back(*v);
       ++i;
     }
+  }
+
+  // ---- the step kinds of flow/steps/{wait,http,collect,flow,each}_step.cc ----
+
+  WaitWith ReadWait(const Field& with, StepInfo& info) {
+    WaitWith w;
+    auto m = ReadMap(with, &kWaitKeys);
+    if (!m) return w;
+    if (const Field* f = m->Find("workload")) {
+      if (auto v = ReadString(*f, Refs::kReject)) {
+        w.workload = *v;
+        info.ref_field = *f;
+        info.wants_workload = true;
+      } else {
+        info.ref_bad = true;
+      }
+    }
+    if (const Field* f = m->Find("deadline")) {
+      if (auto v = ReadDuration(*f, false)) w.deadline_ns = *v;
+    } else {
+      Missing(*m, "deadline", "how long to wait at most, e.g. deadline: 30s");
+    }
+    if (const Field* f = m->Find("poll")) {
+      if (auto v = ReadDuration(*f, false)) w.poll_ns = *v;
+    }
+    const Field* until = m->Find("until");
+    if (until == nullptr) {
+      Missing(*m, "until",
+              "e.g. until: { received: \">= 5000\" } or until: { "
+              "\"steps.probe.outputs.status\": \"== ready\" }");
+      return w;
+    }
+    auto u = ReadMap(*until, nullptr);
+    if (!u) return w;
+    if (u->entries.empty()) {
+      Error(until->loc, until->path, "until needs at least one condition",
+            "e.g. until: { received: \">= 5000\" }");
+    }
+    for (const Field& entry : u->entries) {
+      const bool output = entry.name.rfind("steps.", 0) == 0;
+      if (output) {
+        if (!CheckWaitOutput(entry)) continue;
+      } else if (std::find(kLiveWorkloadFields.begin(), kLiveWorkloadFields.end(), entry.name) ==
+                 kLiveWorkloadFields.end()) {
+        Error(entry.key_loc, entry.path,
+              "'" + entry.name + "' is neither a live workload total nor a step output",
+              JoinHints(SuggestHint(entry.name, kLiveWorkloadFields, "workload totals"),
+                        "a step output is written steps.ID.outputs.NAME"));
+        continue;
+      } else {
+        info.wants_workload = true;
+      }
+      auto s = ReadScalar(entry, "a condition", Refs::kReject);
+      if (!s) continue;
+      bool ignored = false;
+      if (s->null || (s->plain && IsBoolText(s->text, &ignored))) {
+        TypeError(entry, *s, "a condition such as \">= 5000\" or \"== ready\"");
+        continue;
+      }
+      if (Status st = ValidateWaitCondition(entry.name, s->text, output); !st.ok()) {
+        ValueError(entry, *s, st.message());
+        continue;
+      }
+      w.until.push_back({entry.name, s->text, entry.key_loc});
+    }
+    return w;
+  }
+
+  // `steps.ID.outputs.PATH` as a key of `until`: well formed, naming another known step. The
+  // step need not be an ancestor: waiting for what a parallel step reports is the point.
+  bool CheckWaitOutput(const Field& entry) {
+    auto path = ParsePath(entry.name);
+    const bool shape_ok = path.ok() && path->size() >= 4 &&
+                          std::holds_alternative<std::string>((*path)[1]) &&
+                          std::holds_alternative<std::string>((*path)[2]) &&
+                          std::get<std::string>((*path)[2]) == "outputs";
+    if (!shape_ok) {
+      Error(entry.key_loc, entry.path,
+            "'" + entry.name + "': a step output is written steps.ID.outputs.NAME");
+      return false;
+    }
+    const std::string& id = std::get<std::string>((*path)[1]);
+    auto it = id_index_.find(id);
+    if (it == id_index_.end()) {
+      Error(entry.key_loc, entry.path, "'" + entry.name + "' refers to unknown step '" + id + "'",
+            SuggestHint(id, all_ids_, "steps"));
+      return false;
+    }
+    if (current_ != nullptr && it->second == current_index_) {
+      Error(entry.key_loc, entry.path, "a wait cannot wait for its own outputs");
+      return false;
+    }
+    return true;
+  }
+
+  // Workload totals take numeric conditions (durations only for elapsed_s); step outputs also
+  // take text equality ("== ready"). See verify/output_condition.h.
+  static Status ValidateWaitCondition(const std::string& field, const std::string& text,
+                                      bool output) {
+    const std::string_view t = TrimBlanks(text);
+    Status numeric = ValidateCondition(t);
+    if (!numeric.ok()) {
+      const bool text_op = t.substr(0, 2) == "==" || t.substr(0, 2) == "!=";
+      if (!output || !text_op) {
+        return output ? InvalidArgument(numeric.message() + "; a step output may also be "
+                                        "compared with text: == ready, != starting")
+                      : numeric;
+      }
+      if (TrimBlanks(t.substr(2)).empty()) {
+        return InvalidArgument("condition '" + std::string(t) + "' has no value after '" +
+                               std::string(t.substr(0, 2)) + "'");
+      }
+      return Status::Ok();
+    }
+    // A numeric condition: is its operand a duration?
+    std::string_view operand = t;
+    for (std::string_view op : {"<=", ">=", "==", "!=", "<", ">"}) {
+      if (operand.substr(0, op.size()) == op) {
+        operand = TrimBlanks(operand.substr(op.size()));
+        break;
+      }
+    }
+    double number = 0;
+    if (ParseFloatText(operand, &number)) return Status::Ok();
+    const std::string_view name = std::string_view(field).substr(field.rfind('.') + 1);
+    const bool timed = output ? (name.ends_with("_ms") || name.ends_with("_s")) : field == "elapsed_s";
+    if (!timed) {
+      return InvalidArgument("'" + field + "' is not a time, so it cannot be compared with the "
+                             "duration " + std::string(operand) + "; compare it with a number");
+    }
+    return Status::Ok();
+  }
+
+  HttpWith ReadHttp(const Field& with) {
+    HttpWith h;
+    auto m = ReadMap(with, &kHttpKeys);
+    if (!m) return h;
+    if (const Field* f = m->Find("url")) {
+      if (auto v = ReadRequiredString(*f, Refs::kAllow)) {
+        h.url = *v;
+        // A URL built from step outputs is checked when the step starts.
+        if (v->find("${{") == std::string::npos) {
+          if (Status s = CheckHttpUrl(*v); !s.ok()) {
+            Error(f->loc, f->path, s.message(), "e.g. url: http://127.0.0.1:8080/health");
+          }
+        }
+      }
+    } else {
+      Missing(*m, "url", "e.g. url: http://127.0.0.1:8080/health");
+    }
+    if (const Field* f = m->Find("method")) {
+      if (auto v = ReadEnum(*f, {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"})) h.method = *v;
+    }
+    if (const Field* f = m->Find("headers")) {
+      if (auto v = ReadStringMap(*f)) {
+        for (const auto& [name, value] : *v) {
+          const bool bad = name.empty() || std::any_of(name.begin(), name.end(), [](char c) {
+            return c <= ' ' || c == ':' || c == 127;
+          });
+          if (bad || value.find_first_of("\r\n") != std::string::npos) {
+            const Field* at = f;
+            Error(at->loc, Child(at->path, name),
+                  bad ? "'" + name + "' is not a header name" : "header values cannot span lines",
+                  "e.g. headers: { Accept: application/json }");
+            continue;
+          }
+          h.headers[name] = value;
+        }
+      }
+    }
+    if (const Field* f = m->Find("body")) {
+      if (auto v = ReadString(*f, Refs::kAllow)) h.body = *v;
+    }
+    if (const Field* f = m->Find("expect")) ReadHttpExpect(*f, h);
+    if (const Field* f = m->Find("deadline")) h.deadline_ns = ReadDuration(*f, false);
+    if (const Field* f = m->Find("interval")) {
+      if (auto v = ReadDuration(*f, false)) h.interval_ns = *v;
+    }
+    if (const Field* f = m->Find("request_timeout")) {
+      if (auto v = ReadDuration(*f, false)) {
+        if (*v < 1'000'000) {
+          Error(f->loc, f->path, "must be at least 1ms", "e.g. request_timeout: 2s");
+        } else {
+          h.request_timeout_ns = *v;
+        }
+      }
+    }
+    if (const Field* f = m->Find("max_body")) {
+      auto v = ReadSize(*f);
+      if (v && *v <= 0) {
+        Error(f->loc, f->path, "must be greater than 0 bytes");
+      } else if (v) {
+        h.max_body = *v;
+      }
+    }
+    return h;
+  }
+
+  void ReadHttpExpect(const Field& f, HttpWith& h) {
+    auto m = ReadMap(f, &kHttpExpectKeys);
+    if (!m) return;
+    if (const Field* s = m->Find("status")) {
+      std::vector<Field> items;
+      if (s->value.IsSequence()) {
+        size_t i = 0;
+        for (const YAML::Node& node : s->value) {
+          items.push_back({"", node, s->path + "[" + std::to_string(i++) + "]", LocOf(node, s->loc),
+                           s->loc});
+        }
+        if (items.empty()) Error(s->loc, s->path, "must not be empty", "e.g. status: [200, 204]");
+      } else {
+        items.push_back(*s);
+      }
+      for (const Field& item : items) {
+        if (auto v = ReadInt(item, 100, 599)) h.expect_status.push_back(static_cast<int>(*v));
+      }
+    }
+    if (const Field* c = m->Find("body_contains")) {
+      if (auto v = ReadRequiredString(*c, Refs::kReject)) h.body_contains = *v;
+    }
+    if (const Field* r = m->Find("body_regex")) {
+      if (auto v = ReadRequiredString(*r, Refs::kReject)) {
+        try {
+          std::regex compiled(*v, std::regex::ECMAScript);
+          h.body_regex = *v;
+        } catch (const std::regex_error& e) {
+          Error(r->loc, r->path, "'" + *v + "' is not a valid regular expression: " + e.what(),
+                "the syntax is ECMAScript's, e.g. body_regex: \"status.*up\"");
+        }
+      }
+    }
+  }
+
+  CollectWith ReadCollect(const Field& with) {
+    CollectWith c;
+    auto m = ReadMap(with, &kCollectKeys);
+    if (!m) return c;
+    if (const Field* f = m->Find("paths")) {
+      std::vector<Field> items;
+      if (f->value.IsSequence()) {
+        size_t i = 0;
+        for (const YAML::Node& node : f->value) {
+          items.push_back({"", node, f->path + "[" + std::to_string(i++) + "]",
+                           LocOf(node, f->loc), f->loc});
+        }
+      } else if (f->value.IsScalar()) {
+        items.push_back(*f);  // `paths: logs/*.log` is the one-element list
+      } else {
+        Error(f->loc, f->path, "expected a list of paths or glob patterns, got " +
+                                   (f->value.IsDefined() && !f->value.IsNull() ? Describe(f->value)
+                                                                                : "nothing"),
+              "e.g. paths: [/var/log/app/*.log, out/report.txt]");
+      }
+      for (const Field& item : items) {
+        if (auto v = ReadRequiredString(item, Refs::kAllow)) c.paths.push_back(*v);
+      }
+    }
+    if (const Field* f = m->Find("name")) {
+      if (auto v = ReadRequiredString(*f, Refs::kReject)) {
+        if (v->find('/') != std::string::npos || *v == "." || *v == "..") {
+          Error(f->loc, f->path, "'" + *v + "' is not a directory name",
+                "one name, without '/', e.g. name: broker-logs");
+        } else {
+          c.name = *v;
+        }
+      }
+    }
+    if (const Field* f = m->Find("logs")) {
+      if (auto v = ReadBool(*f)) c.logs = *v;
+    }
+    return c;
+  }
+
+  SubFlowWith ReadSubFlow(const Field& with) {
+    SubFlowWith sf;
+    auto m = ReadMap(with, &kSubFlowKeys);
+    if (!m) return sf;
+    if (const Field* f = m->Find("params")) {
+      if (auto v = ReadStringMap(*f)) sf.params = *v;
+    }
+    const Field* f = m->Find("path");
+    if (f == nullptr) {
+      Missing(*m, "path", "the sub-flow's file, relative to this one, e.g. path: setup.yaml");
+      return sf;
+    }
+    auto v = ReadRequiredString(*f, Refs::kReject);
+    if (!v) return sf;
+    sf.path = *v;
+    namespace fs = std::filesystem;
+    const fs::path written(*v);
+    sf.file = (written.is_absolute() ? written
+                                     : fs::path(file_).parent_path() / written).lexically_normal();
+    std::error_code ec;
+    const std::string canonical = fs::weakly_canonical(sf.file, ec).string();
+    const std::string self = fs::weakly_canonical(file_, ec).string();
+    std::vector<std::string> stack = stack_;
+    stack.push_back(self);
+    if (std::find(stack.begin(), stack.end(), canonical) != stack.end()) {
+      std::string chain;
+      for (const std::string& s : stack) chain += fs::path(s).filename().string() + " -> ";
+      chain += fs::path(canonical).filename().string();
+      Error(f->loc, f->path, "sub-flow recursion: " + chain,
+            "a flow cannot include itself, directly or through other flows");
+      return sf;
+    }
+    if (stack.size() > 8) {
+      Error(f->loc, f->path, "sub-flows nest more than 8 deep", "flatten some of them");
+      return sf;
+    }
+    LoadResult sub = LoadNested(sf.file, sf.params, stack);
+    if (!sub.errors.empty()) {
+      Error(f->loc, f->path,
+            "the sub-flow " + sf.file + " has " + std::to_string(sub.errors.size()) +
+                (sub.errors.size() == 1 ? " problem" : " problems") + " (listed with its file:line)");
+      sub_errors_.insert(sub_errors_.end(), sub.errors.begin(), sub.errors.end());
+      return sf;
+    }
+    sf.flow = std::make_shared<const FlowSpec>(std::move(*sub.flow));
+    return sf;
   }
 
   // ---- steps, third pass: references between steps ----
@@ -1808,6 +2405,20 @@ class FlowLoader {
       ResolveReference(info, StepKind::kWorkload, "workload", &c->workload);
       return;
     }
+    if (auto* w = std::get_if<WaitWith>(&info.step.with)) {
+      if (!info.wants_workload) return;
+      const bool had_workloads = std::any_of(steps_.begin(), steps_.end(), [](const StepInfo& s) {
+        return s.kind_ok && s.step.kind == StepKind::kWorkload;
+      });
+      if (!had_workloads) {
+        Error(info.with_loc, Child(info.with_path, "until"),
+              "a condition names a workload total, but this flow has no workload step",
+              "add a step with kind: workload, or wait for a step output (steps.ID.outputs.NAME)");
+        return;
+      }
+      ResolveReference(info, StepKind::kWorkload, "workload", &w->workload);
+      return;
+    }
     std::string* cluster = nullptr;
     if (auto* t = std::get_if<TopicWith>(&info.step.with)) cluster = &t->cluster;
     if (auto* w = std::get_if<WorkloadWith>(&info.step.with)) cluster = &w->cluster;
@@ -1831,7 +2442,9 @@ class FlowLoader {
 
   const std::string file_;
   const std::map<std::string, std::string>& overrides_;
+  const std::vector<std::string> stack_;
   std::vector<Diagnostic> errors_;
+  std::vector<Diagnostic> sub_errors_;  // from sub-flows, with their own file:line
   std::map<std::string, std::string> params_;
   std::vector<std::string> param_names_;  // declared, in file order
   std::vector<StepInfo> steps_;           // steps, then finally steps, in file order
@@ -1851,6 +2464,14 @@ LoadResult LoadFlowText(std::string_view text, const std::string& file_name,
 
 LoadResult LoadFlowFile(const std::string& path,
                         const std::map<std::string, std::string>& param_overrides) {
+  return LoadNested(path, param_overrides, {});
+}
+
+namespace {
+
+LoadResult LoadNested(const std::string& path,
+                      const std::map<std::string, std::string>& param_overrides,
+                      std::vector<std::string> stack) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;
@@ -1860,7 +2481,9 @@ LoadResult LoadFlowFile(const std::string& path,
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return LoadFlowText(text.str(), path, param_overrides);
+  return FlowLoader(path, param_overrides, std::move(stack)).Load(text.str());
 }
+
+}  // namespace
 
 }  // namespace drone::spec

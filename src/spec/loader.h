@@ -5,6 +5,7 @@
 // What the loader does, in order:
 //   1. parses YAML (a syntax error is the only diagnostic then);
 //   2. reads `params` and applies the overrides (-p NAME=VALUE); FlowSpec::params gets the result;
+//      then `matrix` (FlowSpec::matrix; an axis whose parameter is overridden keeps that value);
 //   3. substitutes `${{ params.NAME }}` in every scalar before converting it to its type; when a
 //      scalar is exactly one such expression, the value is read as if written there unquoted
 //      (so "${{ params.rate }}" with rate 5000 is the integer 5000);

@@ -473,17 +473,20 @@ TEST(LoaderErrorTest, MissingKind) {
   const LoadResult r = Load(Replace(kBase, "{kind: cluster}", "{with: {nodes: 1}}"));
   // The topic still finds no cluster step, which is a second, separate problem.
   ASSERT_EQ(r.errors.size(), 3u) << AllErrors(r);
+  // The hint lists every kind; kinds added later extend the list.
   EXPECT_EQ(
       r.errors[0].ToString(),
       "f.yaml:3:12: steps.cluster.kind: missing required field 'kind'\n"
-      "  hint: one of cluster, topic, workload, fault.kill, fault.network, check, sleep, exec, fault.stop, fault.pause, fault.restart");
+      "  hint: one of cluster, topic, workload, fault.kill, fault.network, check, sleep, exec, "
+      "fault.stop, fault.pause, fault.restart, wait, http, collect, flow, fault.partition");
 }
 
 TEST(LoaderErrorTest, UnknownKindSuggestsTheClosest) {
-  const LoadResult r = Load(std::string(kBase) + "  logs: {kind: collect}\n");
-  EXPECT_TRUE(OneError(r, 9, 16, "steps.logs.kind", "unknown step kind 'collect'"));
+  const LoadResult r = Load(std::string(kBase) + "  logs: {kind: teleport}\n");
+  EXPECT_TRUE(OneError(r, 9, 16, "steps.logs.kind", "unknown step kind 'teleport'"));
   EXPECT_EQ(r.errors[0].hint,
-            "kinds: cluster, topic, workload, fault.kill, fault.network, check, sleep, exec, fault.stop, fault.pause, fault.restart");
+            "kinds: cluster, topic, workload, fault.kill, fault.network, check, sleep, exec, fault.stop, fault.pause, fault.restart, wait, http, collect, flow, "
+            "fault.partition");
   const LoadResult typo = Load(std::string(kBase) + "  v: {kind: chek}\n");
   ASSERT_EQ(typo.errors.size(), 1u);
   EXPECT_EQ(typo.errors[0].hint, "did you mean 'check'?");

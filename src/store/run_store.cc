@@ -542,6 +542,7 @@ Result<std::vector<RunSummary>> RunStore::ListRuns(const RunFilter& filter) cons
       Prepare(db_, path_,
               "SELECT run_id, flow, verdict, exit_code, started_at, finished_at "
               "FROM runs WHERE (?1 IS NULL OR flow = ?1) AND (?2 IS NULL OR verdict = ?2) "
+              "AND (?4 IS NULL OR matrix_id = ?4) "
               "ORDER BY started_at DESC, run_id DESC LIMIT ?3"));
   if (filter.flow) {
     q.BindText(1, *filter.flow);
@@ -554,6 +555,11 @@ Result<std::vector<RunSummary>> RunStore::ListRuns(const RunFilter& filter) cons
     q.BindNull(2);
   }
   q.BindInt(3, filter.limit > 0 ? filter.limit : -1);  // a negative LIMIT is no limit
+  if (filter.matrix_id) {
+    q.BindText(4, *filter.matrix_id);
+  } else {
+    q.BindNull(4);
+  }
   std::vector<RunSummary> runs;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) runs.push_back(SummaryFromRow(q));

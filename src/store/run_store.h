@@ -76,6 +76,7 @@ struct RunExtras {
 struct RunFilter {
   std::optional<std::string> flow;     // exact flow name
   std::optional<std::string> verdict;  // "pass", "fail" or "unknown"
+  std::optional<std::string> matrix_id;  // only the runs of this matrix
   int limit = 50;                      // <= 0: no limit
 };
 

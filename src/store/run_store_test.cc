@@ -1,10 +1,14 @@
 #include "store/run_store.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -369,6 +373,23 @@ TEST_F(RunStoreTest, HistogramsArtifactsAndFlowTextRoundTrip) {
   EXPECT_EQ(store->FlowText("missing").status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(RunStoreTest, ListFiltersByMatrixId) {
+  std::unique_ptr<RunStore> store = OpenOrDie(dir_);
+  ASSERT_NE(store, nullptr);
+  for (const char* id : {"a", "b", "c"}) {
+    json result = MakeResult(id);
+    if (std::string(id) != "c") result["matrix"] = {{"id", "m1"}, {"index", 0}};
+    ASSERT_OK(store->SaveResult(result));
+  }
+  RunFilter m1;
+  m1.matrix_id = "m1";
+  EXPECT_EQ(ListIds(*store, m1), (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(RawDb(DbPath()).Query("SELECT count(*) FROM runs WHERE matrix_id IS NULL"), "1");
+  RunFilter other;
+  other.matrix_id = "m2";
+  EXPECT_TRUE(ListIds(*store, other).empty());
+}
+
 TEST_F(RunStoreTest, StoresEveryEventTypeTheEngineEmits) {
   const std::vector<std::string> types = {
       "RUN_START",    "STEP_START",     "STEP_OUTPUT",  "STEP_SUCCESS",  "STEP_FAILURE",
@@ -520,6 +541,87 @@ TEST_F(RunStoreTest, OpenRefusesAStoreFromANewerDrone) {
 
 TEST_F(RunStoreTest, OpenRejectsAnEmptyPath) {
   EXPECT_EQ(RunStore::Open("").status().code(), StatusCode::kInvalidArgument);
+}
+
+// A writer killed with SIGKILL at an arbitrary point, most likely inside a transaction (a save is
+// almost all of its loop), must leave a database that opens, passes integrity_check and holds every
+// run whose commit the writer had reported. Three rounds, each killed after a different number of
+// commits, each continuing the same database.
+TEST_F(RunStoreTest, WriterKilledMidWriteLeavesAReadableDatabase) {
+  constexpr int kRounds = 3;
+  constexpr int kMaxWrites = 100000;  // the child's loop is bounded even if nobody kills it
+  std::vector<std::string> committed;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const int kill_after = 5 + 7 * round;
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      // The child: no gtest assertions, only _exit. It opens its own connection after fork().
+      close(fds[0]);
+      Result<std::unique_ptr<RunStore>> store = RunStore::Open(dir_.string());
+      if (!store.ok()) _exit(10);
+      for (int i = 0; i < kMaxWrites; ++i) {
+        const std::string id = "r" + std::to_string(round) + "-" + std::to_string(i);
+        // Large enough that the process spends its time inside the transaction.
+        if (!(*store)->SaveResult(MakeResult(id, "crash", "pass", "2026-01-02T03:04:05.000Z", 50,
+                                             {200, 200}, 5),
+                                  MakeExtras())
+                 .ok()) {
+          _exit(11);
+        }
+        const std::string line = id + "\n";
+        if (write(fds[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(12);
+      }
+      _exit(0);
+    }
+    close(fds[1]);
+    // Read commit reports until kill_after have arrived, with a deadline.
+    std::string buffer;
+    int seen = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (seen < kill_after && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fds[0], POLLIN, 0};
+      if (poll(&p, 1, 1000) <= 0) continue;
+      char chunk[256];
+      const ssize_t n = read(fds[0], chunk, sizeof(chunk));
+      if (n <= 0) break;
+      buffer.append(chunk, static_cast<size_t>(n));
+      size_t nl;
+      while ((nl = buffer.find('\n')) != std::string::npos) {
+        committed.push_back(buffer.substr(0, nl));
+        buffer.erase(0, nl + 1);
+        ++seen;
+      }
+    }
+    kill(child, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    close(fds[0]);
+    ASSERT_GE(seen, kill_after) << "the writer reported too few commits";
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "the writer ended on its own (status " << status << ") before it was killed";
+
+    std::unique_ptr<RunStore> store = OpenOrDie(dir_);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(RawDb(DbPath()).Query("PRAGMA integrity_check"), "ok");
+    for (const std::string& id : committed) {
+      Result<json> got = store->GetResult(id);
+      ASSERT_OK(got.status());
+      EXPECT_EQ(*got,
+                MakeResult(id, "crash", "pass", "2026-01-02T03:04:05.000Z", 50, {200, 200}, 5))
+          << id;
+      Result<std::vector<StoredHistogram>> histograms = store->Histograms(id);
+      ASSERT_OK(histograms.status());
+      EXPECT_EQ(*histograms, MakeExtras().histograms) << id;
+    }
+    // A run is all or nothing: no rows of a run whose runs row is missing.
+    EXPECT_EQ(RawDb(DbPath()).Query(
+                  "SELECT count(*) FROM events WHERE run_id NOT IN (SELECT run_id FROM runs)"),
+              "0");
+  }
 }
 
 // WAL: a writer commits while another connection holds an open read transaction. In rollback

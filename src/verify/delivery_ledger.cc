@@ -171,6 +171,56 @@ size_t SendShard::MemoryBytes() const {
   return bytes;
 }
 
+void SendShard::Merge(const SendShard& other) {
+  if (other.domains_.size() > domains_.size()) domains_.resize(other.domains_.size());
+  for (uint32_t domain = 0; domain < other.domains_.size(); ++domain) {
+    const TwoBitArray& theirs = other.domains_[domain];
+    TwoBitArray& mine = domains_[domain];
+    const std::vector<const TwoBitArray*> both = {&mine, &theirs};
+    for (uint64_t w = 0; w < theirs.word_count(); ++w) {
+      if (theirs.Word(w) == 0) continue;
+      mine.SetWord(w, MergeSendWord(both, w));
+    }
+    mine.ExtendSize(theirs.size());
+  }
+}
+
+void ReceiveShard::Merge(const ReceiveShard& other) {
+  if (other.counts_.size() > counts_.size()) GrowDomains(static_cast<uint32_t>(other.counts_.size() - 1));
+  for (uint32_t domain = 0; domain < other.counts_.size(); ++domain) {
+    const TwoBitArray& theirs = other.counts_[domain];
+    TwoBitArray& mine = counts_[domain];
+    for (uint64_t w = 0; w < theirs.word_count(); ++w) {
+      const uint64_t b = theirs.Word(w);
+      if (b == 0) continue;
+      uint64_t a = mine.Word(w);
+      if (a == 0) {
+        mine.SetWord(w, b);
+        continue;
+      }
+      for (int i = 0; i < 32; ++i) {
+        const int shift = 2 * i;
+        const uint64_t sum = ((a >> shift) & 3) + ((b >> shift) & 3);
+        const uint64_t kept = std::min<uint64_t>(sum, 3);
+        if (sum > kept) extra_copies_[PackId(domain, w * TwoBitArray::kCellsPerWord + i)] += sum - kept;
+        a = (a & ~(uint64_t{3} << shift)) | (kept << shift);
+      }
+      mine.SetWord(w, a);
+    }
+    mine.ExtendSize(theirs.size());
+  }
+  for (const auto& [id, extra] : other.extra_copies_) extra_copies_[id] += extra;
+  reordered_ += other.reordered_;
+  corrupt_ += other.corrupt_;
+  unexpected_ += other.unexpected_;
+  for (const MessageId& id : other.reordered_examples_) {
+    if (reordered_examples_.size() < kMaxStoredExamples) reordered_examples_.push_back(id);
+  }
+  for (const MessageId& id : other.corrupt_examples_) {
+    if (corrupt_examples_.size() < kMaxStoredExamples) corrupt_examples_.push_back(id);
+  }
+}
+
 void ReceiveShard::Record(uint32_t domain, uint64_t seq, uint32_t session) {
   if (domain >= kMaxDomains || seq >= kMaxSeq) [[unlikely]] {
     ++unexpected_;

@@ -17,9 +17,11 @@
 #include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "core/status.h"
 #include "verify/delivery.h"
 #include "verify/two_bit_array.h"
 
@@ -29,6 +31,8 @@ namespace drone::verify {
 // the highest id, and the key of the sparse side tables packs (domain, seq) into 64 bits.
 inline constexpr uint32_t kMaxDomains = uint32_t{1} << 20;
 inline constexpr uint64_t kMaxSeq = uint64_t{1} << 40;
+// Deserialize() of a shard allocates at most this many non-zero words (32 messages each, 1 GiB).
+inline constexpr uint64_t kMaxDecodedWords = uint64_t{1} << 27;
 
 struct MessageId {
   uint32_t domain = 0;
@@ -50,6 +54,20 @@ class SendShard {
 
   // Bytes this shard holds, including sizeof(*this).
   size_t MemoryBytes() const;
+
+  // Adds `other`'s outcomes, keeping the stronger outcome per message as Record() does, so that
+  // Classify() over the merged shard equals Classify() over both. For finished shards (both
+  // writers done), e.g. to ship one shard per process instead of one per thread.
+  void Merge(const SendShard& other);
+
+  // Exact, versioned binary form ("DLS1", then per domain its size and its words run-length
+  // encoded: in-order all-acked traffic costs a few bytes per domain). Deserialize() accepts
+  // exactly what Serialize() produces and returns InvalidArgument for anything else without
+  // reading out of bounds; memory it allocates is bounded by kMaxDecodedWords.
+  std::string Serialize() const;
+  static Result<SendShard> Deserialize(std::string_view bytes);
+  SendShard(SendShard&&) noexcept = default;
+  SendShard& operator=(SendShard&&) noexcept = default;
 
   // Read side for Classify() and tests.
   uint32_t domain_count() const { return static_cast<uint32_t>(domains_.size()); }
@@ -92,6 +110,21 @@ class ReceiveShard {
 
   // Bytes this shard holds, including sizeof(*this).
   size_t MemoryBytes() const;
+
+  // Adds `other`'s receives: counts add up per message (copies beyond the third go to
+  // extra_copies()), counters add, examples are appended up to kMaxStoredExamples. Classify()
+  // over the merged shard equals Classify() over both, examples included. For finished shards:
+  // the reorder cursors are this shard's only, so messages recorded after a merge are compared
+  // with this shard's own earlier ones.
+  void Merge(const ReceiveShard& other);
+
+  // Exact, versioned binary form ("DLR1": counts as in SendShard::Serialize, extra copies,
+  // counters, examples). The reorder cursors are not kept: a decoded shard is a finished one.
+  // Deserialize() as for SendShard.
+  std::string Serialize() const;
+  static Result<ReceiveShard> Deserialize(std::string_view bytes);
+  ReceiveShard(ReceiveShard&&) noexcept = default;
+  ReceiveShard& operator=(ReceiveShard&&) noexcept = default;
 
   // Read side for Classify() and tests.
   uint32_t domain_count() const { return static_cast<uint32_t>(counts_.size()); }

@@ -52,6 +52,21 @@ class TwoBitArray {
     return chunks_[chunk][(index >> kCellsPerWordLog2) & (kWordsPerChunk - 1)];
   }
 
+  // Overwrites word `w` (used by decoders and merges). A zero word allocates nothing. Does not
+  // change size(); see ExtendSize().
+  void SetWord(uint64_t w, uint64_t value) {
+    const uint64_t chunk = w / kWordsPerChunk;
+    if (chunk >= chunks_.size() || chunks_[chunk] == nullptr) {
+      if (value == 0) return;
+      AllocateChunk(chunk);
+    }
+    chunks_[chunk][w % kWordsPerChunk] = value;
+  }
+  // size() becomes at least `size` (a decoded or merged array keeps its writer's size()).
+  void ExtendSize(uint64_t size) {
+    if (size > size_) size_ = size;
+  }
+
   static int Shift(uint64_t index) { return static_cast<int>((index & (kCellsPerWord - 1)) * 2); }
 
   // Heap bytes held (chunks and chunk table), excluding sizeof(*this).

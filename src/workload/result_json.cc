@@ -21,23 +21,25 @@ nlohmann::json LatencyJson(const metrics::Histogram& h) {
 
 }  // namespace
 
+nlohmann::json SeriesPointJson(const SeriesPoint& p) {
+  return {{"t", Round3(p.t_s)},
+          {"sent", p.sent},
+          {"acked", p.acked},
+          {"failed", p.failed},
+          {"indeterminate", p.indeterminate},
+          {"received", p.received},
+          {"bytes_sent", p.bytes_sent},
+          {"lag", p.lag},
+          {"publish_p50_ms", Round3(p.publish.p50_ms)},
+          {"publish_p99_ms", Round3(p.publish.p99_ms)},
+          {"end_to_end_p50_ms", Round3(p.end_to_end.p50_ms)},
+          {"end_to_end_p99_ms", Round3(p.end_to_end.p99_ms)}};
+}
+
 nlohmann::json WorkloadResult::ToJson() const {
   const double load_s = std::max(1e-9, static_cast<double>(load_end_ns - started_ns) / kNsPerSec);
   nlohmann::json series_json = nlohmann::json::array();
-  for (const SeriesPoint& p : series) {
-    series_json.push_back({{"t", Round3(p.t_s)},
-                           {"sent", p.sent},
-                           {"acked", p.acked},
-                           {"failed", p.failed},
-                           {"indeterminate", p.indeterminate},
-                           {"received", p.received},
-                           {"bytes_sent", p.bytes_sent},
-                           {"lag", p.lag},
-                           {"publish_p50_ms", Round3(p.publish.p50_ms)},
-                           {"publish_p99_ms", Round3(p.publish.p99_ms)},
-                           {"end_to_end_p50_ms", Round3(p.end_to_end.p50_ms)},
-                           {"end_to_end_p99_ms", Round3(p.end_to_end.p99_ms)}});
-  }
+  for (const SeriesPoint& p : series) series_json.push_back(SeriesPointJson(p));
   nlohmann::json delivery_json = delivery.ToJson();
   return {
       {"sent", sent},

@@ -25,10 +25,12 @@
 #include "metrics/histogram.h"
 #include "verify/delivery.h"
 #include "verify/delivery_ledger.h"
+#include "workload/drain_tracker.h"
 
 namespace drone::workload {
 
 class HistoryWriter;
+struct WorkloadPart;
 
 struct SizeDistribution {
   enum class Kind { kFixed, kUniform, kNormal };
@@ -62,6 +64,11 @@ struct WorkloadOptions {
   int64_t consumer_ready_timeout_ns = 30'000'000'000;
   uint64_t run_id = 0;
   uint64_t seed = 1;
+  // A share of a workload split over processes (worker/): the indices (0-based, of all the
+  // workload's `producers` / `consumers`) that this runner runs; nullopt runs them all. Rates,
+  // message limits, domains and client ids stay those of the whole workload.
+  std::optional<std::vector<int>> producer_ids;
+  std::optional<std::vector<int>> consumer_ids;
 };
 
 // One second of the timeline, counted over that second.
@@ -71,7 +78,14 @@ struct SeriesPoint {
   uint64_t bytes_sent = 0;
   metrics::LatencySummary publish, end_to_end;  // over this second only
   int64_t lag = 0;  // sent but not yet received, at the end of the interval (when consuming)
+  // This second's latency histograms, serialised (metrics::Histogram::Serialize: only the
+  // non-empty buckets, so a few KiB a second): phases.h merges them over fault windows.
+  std::string publish_hist, end_to_end_hist;
 };
+
+// One point as the result's `workloads.*.series[]` holds it (docs/results.md); also what the live
+// run log stores while the run goes on.
+nlohmann::json SeriesPointJson(const SeriesPoint& point);
 
 // Counts since the load started.
 struct LiveTotals {
@@ -90,6 +104,26 @@ class WorkloadObserver {
   // producers / consumers), for live exposition. Valid during the call only.
   virtual void OnHistograms(const metrics::Histogram& /*publish*/,
                             const metrics::Histogram& /*end_to_end*/) {}
+};
+
+// The coordinator's hand on a runner that runs a share of a distributed workload. With a control
+// set, the runner does not wait for its consumers' assignment nor drain by itself: the
+// coordinator, which sees every process's progress, does both. Called on the runner's thread.
+class WorkloadControl {
+ public:
+  virtual ~WorkloadControl() = default;
+  // Clients exist and the consumers poll. Blocks until the coordinator starts the load; returns
+  // when it is to start (NowNs() clock), or nullopt to end without load.
+  virtual std::optional<int64_t> AwaitStart(const CancelToken& cancel) = 0;
+  // The producers are done. Blocks until the coordinator ends the drain (or gives up).
+  virtual void AwaitDrainEnd(const CancelToken& cancel) = 0;
+};
+
+// Where a runner's consumers are, for a coordinator's readiness and drain decisions.
+struct RunnerProgress {
+  LiveTotals totals;
+  DrainProgress drain;
+  std::vector<int> consumer_lanes;  // lanes assigned to each of this runner's consumers
 };
 
 struct WorkloadResult {
@@ -128,6 +162,15 @@ class WorkloadRunner {
 
   const WorkloadResult& result() const { return result_; }
   using Live = LiveTotals;
+
+  // Runs as a share of a distributed workload (see WorkloadControl); call before Run(). Run()
+  // then also fills part() (shards merged over threads, per-second interval histograms).
+  // `control` must outlive Run().
+  void SetControl(WorkloadControl* control);
+  // From any thread while Run() runs: false before the clients exist and after they are gone.
+  bool Progress(RunnerProgress* out) const;
+  // After Run() with a control: this runner's share for the coordinator.
+  WorkloadPart& part();
 
  private:
   class Impl;

@@ -8,7 +8,9 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "workload/envelope.h"
+#include "workload/drain_tracker.h"
 #include "workload/history.h"
+#include "workload/part.h"
 #include "workload/workload.h"
 
 namespace drone::workload {
@@ -93,6 +95,12 @@ uint64_t Fnv1a(std::string_view s) {
   return h;
 }
 
+std::vector<int> AllIndices(int n) {
+  std::vector<int> ids(static_cast<size_t>(std::max(n, 0)));
+  for (int i = 0; i < n; ++i) ids[static_cast<size_t>(i)] = i;
+  return ids;
+}
+
 void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
   for (char c : s) {
@@ -158,6 +166,12 @@ class WorkloadRunner::Impl {
   };
 
   Status Run(const CancelToken& cancel, WorkloadResult& result);
+  bool Progress(RunnerProgress* out) const;
+  void SetControl(WorkloadControl* control) { control_ = control; }
+  WorkloadPart& part() {
+    if (!part_) part_ = std::make_unique<WorkloadPart>();
+    return *part_;
+  }
 
   WorkloadRunner::Live LiveCounters() const {
     WorkloadRunner::Live live{};
@@ -187,7 +201,8 @@ class WorkloadRunner::Impl {
            std::to_string(domain % lanes_);
   }
   SeriesPoint Sample(double t_s, metrics::Histogram& prev_publish, metrics::Histogram& prev_e2e,
-                     WorkloadRunner::Live& prev);
+                     WorkloadRunner::Live& prev, PartSecond* second);
+  void BuildPart(const WorkloadResult& result);
 
   drivers::Driver& driver_;
   const drivers::Endpoint endpoint_;
@@ -212,10 +227,16 @@ class WorkloadRunner::Impl {
   std::vector<SeriesPoint> series_;  // written by the sampler thread, read after it is joined
   uint64_t prev_bytes_ = 0;          // sampler thread only
   std::vector<verify::DomainInfo> domains_;
+  WorkloadControl* control_ = nullptr;
+  std::vector<PartSecond> seconds_;  // with a control: interval histograms per series point
+  std::unique_ptr<WorkloadPart> part_;
+  // Guards the client vectors' lifetime against Progress() from other threads.
+  mutable std::mutex live_mu_;
+  bool live_ = false;  // guarded by live_mu_
 };
 
 Status WorkloadRunner::Impl::CreateClients() {
-  for (int i = 0; i < opt_.consumers; ++i) {
+  for (int i : opt_.consumer_ids.value_or(AllIndices(opt_.consumers))) {
     auto c = std::make_unique<ConsumerState>();
     c->impl = this;
     c->index = i;
@@ -228,7 +249,7 @@ Status WorkloadRunner::Impl::CreateClients() {
     if (history_ != nullptr) c->history = std::make_unique<HistoryBuffer>(history_);
     consumers_.push_back(std::move(c));
   }
-  for (int i = 0; i < opt_.producers; ++i) {
+  for (int i : opt_.producer_ids.value_or(AllIndices(opt_.producers))) {
     auto p = std::make_unique<ProducerState>();
     p->impl = this;
     p->index = i;
@@ -527,7 +548,8 @@ void WorkloadRunner::Impl::ConsumerLoop(ConsumerState& c) {
 }
 
 SeriesPoint WorkloadRunner::Impl::Sample(double t_s, metrics::Histogram& prev_publish,
-                                         metrics::Histogram& prev_e2e, WorkloadRunner::Live& prev) {
+                                         metrics::Histogram& prev_e2e, WorkloadRunner::Live& prev,
+                                         PartSecond* second) {
   SeriesPoint point;
   point.t_s = t_s;
   metrics::Histogram publish, e2e;
@@ -552,6 +574,12 @@ SeriesPoint WorkloadRunner::Impl::Sample(double t_s, metrics::Histogram& prev_pu
   interval_e2e.Subtract(prev_e2e);
   point.publish = metrics::Summarize(interval_publish);
   point.end_to_end = metrics::Summarize(interval_e2e);
+  point.publish_hist = interval_publish.Serialize();
+  point.end_to_end_hist = interval_e2e.Serialize();
+  if (second != nullptr) {
+    second->publish = point.publish_hist;
+    second->end_to_end = point.end_to_end_hist;
+  }
   prev_publish = std::move(publish);
   prev_e2e = std::move(e2e);
   prev = live;
@@ -570,8 +598,10 @@ void WorkloadRunner::Impl::SamplerLoop() {
     }
     bool last = stop_sampler_.load();
     double t_s = static_cast<double>(std::min(NowNs(), due) - load_start_ns_) / kSecond;
-    SeriesPoint point = Sample(t_s, prev_publish, prev_e2e, prev);
+    PartSecond second;
+    SeriesPoint point = Sample(t_s, prev_publish, prev_e2e, prev, control_ != nullptr ? &second : nullptr);
     series_.push_back(point);
+    if (control_ != nullptr) seconds_.push_back(std::move(second));
     if (observer_ != nullptr) {
       observer_->OnSecond(point, prev, t_s, draining_.load());
       // Sample() left the cumulative histograms in prev_*.
@@ -583,99 +613,101 @@ void WorkloadRunner::Impl::SamplerLoop() {
 
 void WorkloadRunner::Impl::Drain(const CancelToken& cancel, WorkloadResult& result) {
   draining_.store(true);
-  // How to tell that the consumers have caught up, best first: the broker's end offsets per lane
-  // (Kafka); else its backlog for the group, until 0 (queues, streams); else, per ordering
-  // domain, the highest acknowledged sequence having been received (MQTT: the broker says
-  // nothing, so a domain whose last acked message never arrives is not caught up).
-  enum class Mode { kEndOffsets, kBacklog, kSequences };
-  Mode mode = Mode::kEndOffsets;
-  std::unique_ptr<drivers::Admin> admin;
-  Result<std::vector<int64_t>> ends = Unavailable("not queried");
-  {
-    Result<std::unique_ptr<drivers::Admin>> created = driver_.NewAdmin(endpoint_);
-    if (created.ok()) {
-      admin = std::move(*created);
-      ends = admin->EndOffsets(opt_.topic, 10 * kSecond);
-      if (!ends.ok() && ends.status().code() == StatusCode::kUnimplemented) {
-        Result<int64_t> backlog = admin->Backlog(opt_.topic, opt_.group, 10 * kSecond);
-        mode = !backlog.ok() && backlog.status().code() == StatusCode::kUnimplemented ? Mode::kSequences
-                                                                                   : Mode::kBacklog;
-      } else if (!ends.ok()) {
-        LogWarn("workload " + opt_.name + ": cannot read end offsets (" + ends.status().ToString() +
-                "); draining until the timeout");
-      }
-    } else {
-      LogWarn("workload " + opt_.name + ": no admin client (" + created.status().ToString() +
-              "); draining until the timeout");
-    }
-  }
   const uint32_t domain_count = static_cast<uint32_t>(opt_.producers * lanes_);
-  std::vector<bool> caught_up(lanes_, false);
-  std::vector<bool> domain_caught_up(domain_count, false);
-  Status backlog_error;
-  uint64_t backlog_received = UINT64_MAX;  // consumers' receive count at the previous backlog read
+  DrainTracker tracker(driver_, endpoint_, opt_.name, opt_.topic, opt_.group, lanes_, domain_count);
   int64_t deadline = MonotonicNs() + opt_.drain_timeout_ns;
+  RunnerProgress progress;
   while (true) {
-    bool all = true;
-    switch (mode) {
-      case Mode::kEndOffsets:
-        all = ends.ok();
-        for (int l = 0; l < lanes_; ++l) {
-          if (ends.ok()) {
-            int64_t end = (*ends)[l];
-            caught_up[l] = end <= 0 || next_offset_[l].load() >= end;
-          }
-          all = all && caught_up[l];
-        }
-        break;
-      case Mode::kBacklog: {
-        Result<int64_t> backlog = admin->Backlog(opt_.topic, opt_.group, 5 * kSecond);
-        if (!backlog.ok() && backlog.status().ToString() != backlog_error.ToString()) {
-          backlog_error = backlog.status();
-          LogWarn("workload " + opt_.name + ": cannot read the backlog (" + backlog_error.ToString() +
-                  "); retrying until the drain timeout");
-        }
-        // A backlog counts what the broker has not handed out yet (RabbitMQ: ready messages);
-        // deliveries already on their way to a consumer are not in it. So: caught up once it is
-        // 0 and the consumers received nothing more over the last interval.
-        const uint64_t received = LiveCounters().received;
-        all = backlog.ok() && *backlog == 0 && received == backlog_received;
-        backlog_received = received;
-        std::fill(caught_up.begin(), caught_up.end(), all);
-        break;
-      }
-      case Mode::kSequences:
-        for (uint32_t d = 0; d < domain_count; ++d) {
-          const int64_t acked = max_acked_seq_[d].load(std::memory_order_relaxed);
-          domain_caught_up[d] = acked < 0 || max_received_seq_[d].load(std::memory_order_relaxed) >= acked;
-          all = all && domain_caught_up[d];
-        }
-        break;
-    }
-    if (all || MonotonicNs() >= deadline || cancel.aborted()) break;
+    Progress(&progress);
+    if (tracker.CaughtUp(progress.drain) || MonotonicNs() >= deadline || cancel.aborted()) break;
     // Not cancel.WaitFor(): a graceful stop (the flow ended) must still let the drain finish.
-    std::this_thread::sleep_for(std::chrono::milliseconds(mode == Mode::kBacklog ? 50 : 20));
+    std::this_thread::sleep_for(std::chrono::nanoseconds(tracker.ProbeIntervalNs()));
   }
   stop_consumers_.store(true);
+  const std::vector<bool> caught_up = tracker.DomainsCaughtUp();
   std::vector<verify::DomainInfo> domains;
   for (uint32_t d = 0; d < domain_count; ++d) {
-    const bool done = mode == Mode::kSequences ? static_cast<bool>(domain_caught_up[d])
-                                               : static_cast<bool>(caught_up[d % lanes_]);
-    domains.push_back(verify::DomainInfo{DomainName(d), done});
+    domains.push_back(verify::DomainInfo{DomainName(d), caught_up[d]});
   }
   result.drain_caught_up = std::all_of(domains.begin(), domains.end(),
                                        [](const verify::DomainInfo& d) { return d.caught_up; });
   domains_ = std::move(domains);
 }
 
+bool WorkloadRunner::Impl::Progress(RunnerProgress* out) const {
+  std::lock_guard<std::mutex> lock(live_mu_);
+  if (!live_) return false;
+  out->totals = LiveCounters();
+  const size_t domains = static_cast<size_t>(opt_.producers) * static_cast<size_t>(lanes_);
+  out->drain.next_offset.resize(static_cast<size_t>(lanes_));
+  for (int l = 0; l < lanes_; ++l) out->drain.next_offset[l] = next_offset_[l].load(std::memory_order_relaxed);
+  out->drain.max_acked_seq.resize(domains);
+  out->drain.max_received_seq.resize(domains);
+  for (size_t d = 0; d < domains; ++d) {
+    out->drain.max_acked_seq[d] = max_acked_seq_[d].load(std::memory_order_relaxed);
+    out->drain.max_received_seq[d] = max_received_seq_[d].load(std::memory_order_relaxed);
+  }
+  out->drain.received = out->totals.received;
+  out->consumer_lanes.clear();
+  for (const auto& c : consumers_) out->consumer_lanes.push_back(c->client->AssignedLanes());
+  return true;
+}
+
+void WorkloadRunner::Impl::BuildPart(const WorkloadResult& result) {
+  WorkloadPart& out = part();
+  for (const auto& p : producers_) out.sends.Merge(p->shard);
+  for (const auto& c : consumers_) out.receives.Merge(c->shard);
+  out.skipped_per_lane.assign(static_cast<size_t>(lanes_), 0);
+  for (const auto& c : consumers_) {
+    for (int l = 0; l < lanes_; ++l) out.skipped_per_lane[l] += c->skipped[l];
+  }
+  out.had_consumers = !consumers_.empty();
+  out.result.sent = result.sent;
+  out.result.acked = result.acked;
+  out.result.failed = result.failed;
+  out.result.indeterminate = result.indeterminate;
+  out.result.received = result.received;
+  out.result.bytes_sent = result.bytes_sent;
+  out.result.bytes_received = result.bytes_received;
+  out.result.send_errors = result.send_errors;
+  out.result.started_ns = result.started_ns;
+  out.result.load_end_ns = result.load_end_ns;
+  out.result.finished_ns = result.finished_ns;
+  out.result.skipped_offsets = result.skipped_offsets;
+  out.result.cancelled = result.cancelled;
+  out.result.lanes = result.lanes;
+  out.result.publish = result.publish;
+  out.result.service = result.service;
+  out.result.end_to_end = result.end_to_end;
+  out.result.send_delay = result.send_delay;
+  out.result.series = result.series;
+  out.seconds = std::move(seconds_);
+}
+
 Status WorkloadRunner::Impl::Run(const CancelToken& cancel, WorkloadResult& result) {
-  RETURN_IF_ERROR(CreateClients());
+  {
+    Status created = CreateClients();
+    std::lock_guard<std::mutex> lock(live_mu_);
+    if (!created.ok()) {
+      producers_.clear();
+      consumers_.clear();
+      return created;
+    }
+    live_ = true;
+  }
   result.lanes = lanes_;
   std::vector<std::thread> consumer_threads;
   for (auto& c : consumers_) consumer_threads.emplace_back([this, &c] { ConsumerLoop(*c); });
-  bool ready = WaitForConsumers(cancel);
+  bool ready = true;
+  std::optional<int64_t> start_at;
+  if (control_ != nullptr) {
+    start_at = control_->AwaitStart(cancel);
+    ready = start_at.has_value();
+  } else {
+    ready = WaitForConsumers(cancel);
+  }
 
-  load_start_ns_ = NowNs() + 10 * kNsPerMs;
+  load_start_ns_ = start_at.value_or(NowNs() + 10 * kNsPerMs);
   result.started_ns = load_start_ns_;
   std::thread sampler;
   if (ready && !cancel.cancelled()) {
@@ -686,7 +718,12 @@ Status WorkloadRunner::Impl::Run(const CancelToken& cancel, WorkloadResult& resu
     for (std::thread& t : producer_threads) t.join();
   }
   result.load_end_ns = NowNs();
-  if (!consumers_.empty() && !cancel.aborted()) {
+  if (control_ != nullptr) {
+    // The coordinator drains: it sees every process's consumers.
+    draining_.store(true);
+    control_->AwaitDrainEnd(cancel);
+    stop_consumers_.store(true);
+  } else if (!consumers_.empty() && !cancel.aborted()) {
     Drain(cancel, result);
   } else {
     for (uint32_t d = 0; d < static_cast<uint32_t>(opt_.producers * lanes_); ++d) {
@@ -742,8 +779,14 @@ Status WorkloadRunner::Impl::Run(const CancelToken& cancel, WorkloadResult& resu
     result.end_to_end.Merge(c->end_to_end);
   }
   result.consumed = !consumers_.empty();
-  result.delivery = verify::Classify(sends, receives, domains_);
   result.series = std::move(series_);
+  if (control_ != nullptr) {
+    BuildPart(result);  // the coordinator classifies, over every process's shards
+  } else {
+    result.delivery = verify::Classify(sends, receives, domains_);
+  }
+  std::lock_guard<std::mutex> lock(live_mu_);
+  live_ = false;
   producers_.clear();  // destroys clients before the cluster goes away
   consumers_.clear();
   return Status::Ok();
@@ -757,6 +800,12 @@ WorkloadRunner::WorkloadRunner(drivers::Driver& driver, drivers::Endpoint endpoi
 WorkloadRunner::~WorkloadRunner() = default;
 
 Status WorkloadRunner::Run(const CancelToken& cancel) { return impl_->Run(cancel, result_); }
+
+void WorkloadRunner::SetControl(WorkloadControl* control) { impl_->SetControl(control); }
+
+bool WorkloadRunner::Progress(RunnerProgress* out) const { return impl_->Progress(out); }
+
+WorkloadPart& WorkloadRunner::part() { return impl_->part(); }
 
 
 }  // namespace drone::workload

@@ -46,3 +46,27 @@ class TempDir:
 
     def __exit__(self, *exc):
         self._d.cleanup()
+
+
+def alive(pid):
+    """True when `pid` is a live (non-zombie) process."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def group_members(pgid):
+    """Live processes whose process group is `pgid`."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if fields[0] not in ("Z", "X") and fields[2] == str(pgid):
+                out.append(int(name))
+    return out

@@ -124,3 +124,82 @@ class Acks0OutageTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PhasedFaultsTest(unittest.TestCase):
+    """flows/phased-faults.yaml: three faults in sequence under one load, a check after each."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        d = cls.tmp.__enter__()
+        cls.json_path = os.path.join(d, "result.json")
+        cls.proc = run_drone("run", os.path.join(FLOWS, "phased-faults.yaml"), "--json", cls.json_path,
+                             "--no-store", timeout=120)
+        cls.result = load_json(cls.json_path)
+        cls.events = cls.result["events"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.__exit__(None, None, None)
+
+    def index(self, type_, step):
+        for i, e in enumerate(self.events):
+            if e["type"] == type_ and e.get("step") == step:
+                return i
+        self.fail("no %s event for %s" % (type_, step))
+
+    def test_passes_and_matches_the_contract(self):
+        self.assertEqual(self.proc.returncode, 0, self.proc.stdout + self.proc.stderr)
+        self.assertEqual(self.result["verdict"], "pass")
+        validate_result(self.result)
+
+    def test_the_three_faults_ran_one_after_another_during_the_load(self):
+        faults = self.result["faults"]
+        self.assertEqual([f["step"] for f in faults], ["kill-1", "delay-2", "kill-3"])
+        self.assertEqual([f["kind"] for f in faults], ["kill", "delay", "kill"])
+        self.assertEqual(len({f["target"] for f in faults}), 3)
+        for earlier, later in zip(faults, faults[1:]):
+            self.assertLessEqual(earlier["end"], later["start"])
+        load_start = self.index("STEP_START", "load")
+        load_end = self.index("STEP_SUCCESS", "load")
+        for step in ("kill-1", "delay-2", "kill-3"):
+            self.assertLess(load_start, self.index("FAULT_INJECTED", step))
+            self.assertLess(self.index("FAULT_HEALED", step), load_end)
+
+    def test_each_phase_was_checked_after_its_fault_and_before_the_next(self):
+        order = [("FAULT_HEALED", "kill-1"), ("STEP_SUCCESS", "progress-1"), ("CHECK_PASSED", "check-1"),
+                 ("FAULT_INJECTED", "delay-2"), ("FAULT_HEALED", "delay-2"), ("STEP_SUCCESS", "progress-2"),
+                 ("CHECK_PASSED", "check-2"), ("FAULT_INJECTED", "kill-3"), ("FAULT_HEALED", "kill-3"),
+                 ("STEP_SUCCESS", "progress-3"), ("CHECK_PASSED", "check-3"), ("STEP_SUCCESS", "load")]
+        positions = [self.index(t, s) for t, s in order]
+        self.assertEqual(positions, sorted(positions))
+        self.assertNotIn("CHECK_FAILED", [e["type"] for e in self.events])
+        checks = collections.defaultdict(list)
+        for c in self.result["checks"]:
+            checks[c["step"]].append(c)
+        for step in ("check-1", "check-2", "check-3"):
+            self.assertEqual([c["expect"] for c in checks[step]], ["failed == 0", "indeterminate == 0"])
+            self.assertTrue(all(c["passed"] for c in checks[step]))
+            # Evaluated on the live totals of the running load, not on its final result.
+            passed = [e for e in self.events if e["type"] == "CHECK_PASSED" and e["step"] == step]
+            self.assertTrue(all("live totals" in e["message"] for e in passed))
+        self.assertTrue(all(c["passed"] for c in checks["verify"]))
+
+    def test_consumers_made_progress_in_every_phase(self):
+        steps = {s["id"]: s for s in self.result["steps"]}
+        seen = [steps["progress-%d" % k]["outputs"]["observed"]["received >= %d" % (3000 * k)]
+                for k in (1, 2, 3)]
+        self.assertEqual(seen, sorted(seen))
+        for k, received in enumerate(seen, start=1):
+            self.assertGreaterEqual(received, 3000 * k)
+        self.assertLess(seen[-1], self.result["workloads"]["load"]["received"])
+
+    def test_the_independent_branch_ran_beside_the_cluster(self):
+        steps = {s["id"]: s for s in self.result["steps"]}
+        self.assertEqual(steps["host"]["status"], "succeeded")
+        self.assertTrue(steps["host"]["outputs"]["stdout"])
+        # It needs nothing, so it starts with the first wave, before the topic (which waits for
+        # the cluster) is made. (The embedded cluster itself can be ready within milliseconds, so
+        # racing it would be timing; the scheduler's own tests prove parallelism on a fake clock.)
+        self.assertLess(self.index("STEP_START", "host"), self.index("STEP_SUCCESS", "topic"))

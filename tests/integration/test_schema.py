@@ -41,7 +41,7 @@ MALFORMED = {
     "unknown kind": BASE + "  s: { kind: nap, with: { duration: 1s } }\n",
     "key of another kind": BASE + "  s: { kind: sleep, with: { duration: 1s, argv: [x] } }\n",
     "missing required with": BASE + "  s: { kind: exec }\n",
-    "missing required field": BASE + "  s: { kind: fault.network, needs: [topic], with: { target: broker-1 } }\n",
+    "missing required field": BASE + "  s: { kind: fault.partition, needs: [topic], with: { nodes: [broker-1] } }\n",
     "integer out of range": "name: bad\nsteps:\n  cluster: { kind: cluster, with: { nodes: 40 } }\n",
     "wrong type": "name: bad\nsteps:\n  cluster: { kind: cluster, with: { nodes: three } }\n",
     "duration without unit": BASE + "  s: { kind: sleep, with: { duration: 10 } }\n",
@@ -49,6 +49,8 @@ MALFORMED = {
     "step output in a typed field": BASE + "  s: { kind: sleep, needs: [topic], with: { duration: \"${{ steps.topic.outputs.name }}\" } }\n",
     "expression in a parameter default": "name: bad\nparams: { a: \"${{ params.b }}\", b: 1 }\nsteps:\n  s: { kind: sleep, with: { duration: 1s } }\n",
     "no steps": "name: bad\nsteps: {}\n",
+    "matrix value not a list": "name: bad\nparams: { a: 1 }\nmatrix: { a: 1 }\nsteps:\n  s: { kind: sleep, with: { duration: 1s } }\n",
+    "matrix value twice": "name: bad\nparams: { a: 1 }\nmatrix: { a: [1, 1] }\nsteps:\n  s: { kind: sleep, with: { duration: 1s } }\n",
     "missing name": "steps:\n  s: { kind: sleep, with: { duration: 1s } }\n",
 }
 

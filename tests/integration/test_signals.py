@@ -7,7 +7,8 @@ import threading
 import time
 import unittest
 
-from drone_test_support import DRONE, FLOWS, TempDir, load_json, validate_result, write_flow
+from drone_test_support import (DRONE, FLOWS, TempDir, alive, group_members, load_json,
+                                validate_result, write_flow)
 
 
 def wait_for(predicate, timeout=30.0):
@@ -73,28 +74,6 @@ steps:
 """
 
 
-def alive(pid):
-    """True when `pid` is a live (non-zombie) process."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
-
-
-def group_members(pgid):
-    """Live processes whose process group is `pgid`."""
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open("/proc/%s/stat" % name) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if fields[0] not in ("Z", "X") and fields[2] == str(pgid):
-                out.append(int(name))
-    return out
 
 
 def journals(data):

@@ -1,5 +1,6 @@
 """The run store as `drone run` fills it and `drone runs show` reads it: histograms per workload and
-measurement, the flow text, and every event the run emitted."""
+measurement, the flow text, and every event the run emitted; and `drone run --from-failure`, which
+runs a stored run again from its failed step."""
 import json
 import os
 import sqlite3
@@ -87,6 +88,92 @@ class StoreTest(unittest.TestCase):
         with self.db() as db:
             (n,) = db.execute("SELECT count(*) FROM artifacts WHERE run_id = ?", (self.run_id,)).fetchone()
         self.assertEqual(n, 0)
+
+
+RESUME_FLOW = """name: resume
+params: { marker: /nonexistent }
+steps:
+  prepare: { kind: exec, with: { argv: [/bin/echo, prepared] } }
+  nap: { kind: sleep, needs: [prepare], with: { duration: 10ms } }
+  cluster: { kind: cluster, with: { broker: kafka, platform: embedded, nodes: 1 } }
+  gate: { kind: exec, needs: [nap, cluster], with: { argv: [test, -f, "${{ params.marker }}"] } }
+  after: { kind: exec, needs: [gate], with: { argv: [/bin/echo, "${{ steps.prepare.outputs.stdout }}"] } }
+finally:
+  tidy: { kind: sleep, with: { duration: 1ms } }
+"""
+
+
+class FromFailureTest(unittest.TestCase):
+    """A flow whose exec step fails unless a file exists: run (fail), create the file, resume."""
+
+    def test_resumes_from_the_failed_step_reusing_what_succeeded(self):
+        with TempDir() as d:
+            data = os.path.join(d, "data")
+            marker = os.path.join(d, "marker")
+            flow = write_flow(d, "resume.yaml", RESUME_FLOW)
+            first_json = os.path.join(d, "first.json")
+            first = run_drone("run", flow, "-p", "marker=" + marker, "--data-dir", data, "--json",
+                              first_json, timeout=120)
+            self.assertNotEqual(first.returncode, 0)
+            first_result = load_json(first_json)
+            status = {s["id"]: s["status"] for s in first_result["steps"]}
+            self.assertEqual(status["gate"], "failed")
+            self.assertEqual(status["prepare"], "succeeded")
+
+            # The flow file changes afterwards: the resumed run uses the stored text.
+            write_flow(d, "resume.yaml", "name: changed\n")
+            with open(marker, "w"):
+                pass
+            second_json = os.path.join(d, "second.json")
+            second = run_drone("run", "--from-failure", first_result["run_id"], "--data-dir", data,
+                               "--json", second_json, timeout=120)
+            self.assertEqual(second.returncode, 0, second.stderr)
+            result = load_json(second_json)
+            shown = run_drone("runs", "show", result["run_id"], "--data-dir", data, timeout=30)
+            self.assertIn("resumed  from the failure of run " + first_result["run_id"], shown.stdout)
+            self.assertRegex(shown.stdout, r"reused +prepare \(exec\)")
+            self.assertRegex(shown.stdout, r"succeeded +gate \(exec\)")
+
+        steps = {s["id"]: s for s in result["steps"]}
+        self.assertEqual(result["verdict"], "pass")
+        self.assertEqual(result["flow"], "resume")
+        self.assertEqual(result["params"]["marker"], marker)
+        self.assertEqual(result["from_failure"]["run_id"], first_result["run_id"])
+        # exec and sleep steps that succeeded are reused with their stored outputs...
+        reused = sorted(i for i, s in steps.items() if s.get("reused"))
+        self.assertEqual(reused, ["nap", "prepare"])
+        first_outputs = {s["id"]: s["outputs"] for s in first_result["steps"]}
+        self.assertEqual(steps["prepare"]["outputs"], first_outputs["prepare"])
+        self.assertEqual(steps["nap"]["outputs"], first_outputs["nap"])
+        # ... and given to the steps that need them.
+        self.assertEqual(steps["after"]["outputs"]["stdout"], "prepared")
+        # The cluster was torn down, so it runs again, and so do the failed step and what follows.
+        self.assertEqual(result["from_failure"]["rerun"], ["cluster", "gate", "after"])
+        events = [(e["type"], e.get("step")) for e in result["events"]]
+        self.assertEqual(sorted(s for t, s in events if t == "STEP_REUSED"), ["nap", "prepare"])
+        started = {s for t, s in events if t == "STEP_START"}
+        self.assertEqual(started, {"cluster", "gate", "after", "tidy"})
+        for step in ("cluster", "gate", "after"):
+            self.assertEqual(steps[step]["status"], "succeeded")
+            self.assertNotIn("reused", steps[step])
+
+    def test_refuses_what_it_cannot_resume(self):
+        with TempDir() as d:
+            data = os.path.join(d, "data")
+            ok_json = os.path.join(d, "ok.json")
+            flow = write_flow(d, "ok.yaml", "name: ok\nsteps:\n  s: { kind: sleep, with: { duration: 1ms } }\n")
+            self.assertEqual(run_drone("run", flow, "--data-dir", data, "--json", ok_json, timeout=60).returncode, 0)
+            passed = run_drone("run", "--from-failure", load_json(ok_json)["run_id"], "--data-dir", data, timeout=30)
+            self.assertEqual(passed.returncode, 2)
+            self.assertIn("no failed, skipped or cancelled step", passed.stderr)
+            missing = run_drone("run", "--from-failure", "no-such-run", "--data-dir", data, timeout=30)
+            self.assertEqual(missing.returncode, 2)
+            self.assertIn("no-such-run", missing.stderr)
+            both = run_drone("run", flow, "--from-failure", "x", "--data-dir", data, timeout=30)
+            self.assertEqual(both.returncode, 2)
+            empty = run_drone("run", "--from-failure", "x", "--data-dir", os.path.join(d, "none"), timeout=30)
+            self.assertEqual(empty.returncode, 2)
+            self.assertFalse(os.path.exists(os.path.join(d, "none")))
 
 
 if __name__ == "__main__":

@@ -399,10 +399,14 @@ struct AckSink {
     int64_t sequence;
     std::string error;
   };
+  struct Pending {
+    uint64_t token;
+    int64_t sent_ns;
+  };
   std::mutex mu;
   std::condition_variable cv;
-  std::unordered_map<natsMsg*, uint64_t> pending;  // guarded by mu
-  std::vector<Done> done;                          // guarded by mu
+  std::unordered_map<natsMsg*, Pending> pending;  // guarded by mu
+  std::vector<Done> done;                         // guarded by mu
 };
 
 void OnPubAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
@@ -411,7 +415,7 @@ void OnPubAck(jsCtx* /*js*/, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void*
     std::lock_guard<std::mutex> lock(sink->mu);
     auto it = sink->pending.find(msg);
     if (it != sink->pending.end()) {
-      AckSink::Done d{it->second, Outcome::kAck, -1, {}};
+      AckSink::Done d{it->second.token, Outcome::kAck, -1, {}};
       sink->pending.erase(it);
       if (pa != nullptr) {
         d.sequence = static_cast<int64_t>(pa->Sequence);
@@ -453,8 +457,10 @@ class NatsProducer : public Producer {
     // Both kinds of publish go to the stream's subject; the stream must exist so that what is
     // published is stored at all.
     RETURN_IF_ERROR(Describe(p->js_.get(), options.topic, 10 * kNsPerSec).status());
+    // No MaxWait: nats.c 3.4's own publish-ack timer corrupted the heap when acks stopped
+    // arriving (a node killed under load: malloc aborts inside the library). Acks overdue by
+    // the message timeout are reclaimed here instead (ReclaimOverdue).
     jsPubOptions_Init(&p->pub_options_);
-    p->pub_options_.MaxWait = p->timeout_ns_ / kNsPerMs;
     return std::unique_ptr<Producer>(std::move(p));
   }
 
@@ -494,7 +500,7 @@ class NatsProducer : public Producer {
     {
       // Registered before publishing: the ack may arrive before js_PublishMsgAsync returns.
       std::lock_guard<std::mutex> lock(sink_.mu);
-      sink_.pending[key] = token;
+      sink_.pending[key] = AckSink::Pending{token, MonotonicNs()};
     }
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     s = js_PublishMsgAsync(js_.get(), &msg, &pub_options_);
@@ -516,6 +522,7 @@ class NatsProducer : public Producer {
       if (!unflushed_.empty()) FlushCore();
       return;
     }
+    ReclaimOverdue();
     std::vector<AckSink::Done> done;
     {
       std::unique_lock<std::mutex> lock(sink_.mu);
@@ -556,6 +563,42 @@ class NatsProducer : public Producer {
     return FailedPrecondition("nats: publish: " + Text(s));
   }
 
+  // When the oldest publish has waited longer than the message timeout, takes every message
+  // the library still holds back from it and settles each as INDETERMINATE (it may be stored).
+  // The library can only hand back all of its pending messages at once, so younger ones go too;
+  // an ack that arrives for them later finds nothing pending and is dropped. Checked at most
+  // every 100 ms.
+  void ReclaimOverdue() {
+    const int64_t now = MonotonicNs();
+    if (now < next_reclaim_check_ns_) return;
+    next_reclaim_check_ns_ = now + 100 * kNsPerMs;
+    {
+      std::lock_guard<std::mutex> lock(sink_.mu);
+      bool overdue = false;
+      for (const auto& [msg, pending] : sink_.pending) {
+        if (now - pending.sent_ns > timeout_ns_) {
+          overdue = true;
+          break;
+        }
+      }
+      if (!overdue) return;
+    }
+    // Not under sink_.mu: the library may hold its own lock while it calls OnPubAck.
+    natsMsgList left{};
+    if (js_PublishAsyncGetPendingList(&left, js_.get()) != NATS_OK) return;
+    {
+      std::lock_guard<std::mutex> lock(sink_.mu);
+      for (int i = 0; i < left.Count; ++i) {
+        auto it = sink_.pending.find(left.Msgs[i]);
+        if (it == sink_.pending.end()) continue;
+        sink_.done.push_back(AckSink::Done{it->second.token, Outcome::kIndeterminate, -1,
+                                           "no publish ack within the message timeout"});
+        sink_.pending.erase(it);
+      }
+    }
+    natsMsgList_Destroy(&left);
+  }
+
   // Core NATS has no acknowledgement: a flush (PING answered by PONG) is the most the server
   // confirms — it has read everything published before it. See docs/brokers/nats.md.
   void FlushCore() {
@@ -587,6 +630,7 @@ class NatsProducer : public Producer {
   size_t window_ = kDefaultWindow;
   std::vector<uint64_t> unflushed_;  // core publishes since the last flush
   std::atomic<size_t> in_flight_{0};
+  int64_t next_reclaim_check_ns_ = 0;
 };
 
 class NatsConsumer : public Consumer, public ConnectionEvents {

@@ -126,6 +126,10 @@ struct TcpProxy::Impl {
       const int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;
       n_conns.fetch_add(1);
+      // The handshake of this connection completed before accept4 returned, so an Update()
+      // that returned before the client connected is already pending: apply it first, or a
+      // connection made after a heal would still be reset by the healed fault.
+      ApplyUpdate();
       if (cur_up.reset || cur_down.reset) {
         n_resets.fetch_add(1);
         Abort(fd);
@@ -285,6 +289,9 @@ struct TcpProxy::Impl {
       }
       ::timerfd_settime(timer, TFD_TIMER_ABSTIME, &its, nullptr);
       const int n = ::epoll_wait(epoll, events, 64, 1000);
+      // An Update() that returned before these events happened must govern them, whatever order
+      // epoll reports the wake-up in among them.
+      ApplyUpdate();
       for (int i = 0; i < n; ++i) {
         const uint64_t tag = events[i].data.u64;
         if (tag == kListenerTag) {

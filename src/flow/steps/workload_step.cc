@@ -1,7 +1,9 @@
 // kind: workload — runs producers and consumers against a topic and records the result.
 #include "core/clock.h"
 #include "drivers/builtin_drivers.h"
+#include "faults/network/command.h"
 #include "flow/step_executor.h"
+#include "worker/coordinator.h"
 
 namespace drone::flow {
 namespace {
@@ -38,9 +40,31 @@ workload::WorkloadOptions ToOptions(const spec::WorkloadWith& w) {
 class Observer : public workload::WorkloadObserver {
  public:
   Observer(StepContext& ctx, double planned_s) : ctx_(ctx), planned_s_(planned_s) {}
-  void OnStarted() override { ctx_.mark_started(); }
+  void OnStarted() override {
+    // Zero totals at once, so that a wait or check right after `load.started` sees a running
+    // workload rather than none.
+    ctx_.run.SetLiveWorkload(ctx_.step.id, {{"sent", 0},
+                                            {"acked", 0},
+                                            {"failed", 0},
+                                            {"indeterminate", 0},
+                                            {"received", 0},
+                                            {"lag", 0},
+                                            {"elapsed_s", 0.0},
+                                            {"draining", false},
+                                            {"finished", false}});
+    ctx_.mark_started();
+  }
   void OnSecond(const workload::SeriesPoint& point, const workload::LiveTotals& totals,
                 double elapsed_s, bool draining) override {
+    ctx_.run.SetLiveWorkload(ctx_.step.id, {{"sent", totals.sent},
+                                            {"acked", totals.acked},
+                                            {"failed", totals.failed},
+                                            {"indeterminate", totals.indeterminate},
+                                            {"received", totals.received},
+                                            {"lag", point.lag},
+                                            {"elapsed_s", elapsed_s},
+                                            {"draining", draining},
+                                            {"finished", false}});
     if (ctx_.run.observer() != nullptr) {
       ctx_.run.observer()->OnWorkloadSecond(ctx_.step.id, point, totals, elapsed_s, planned_s_,
                                             draining);
@@ -78,16 +102,54 @@ class WorkloadStep : public StepExecutor {
                            ? static_cast<double>(*with.messages) / with.rate
                            : 0;
     Observer observer(ctx, planned_s);
-    workload::WorkloadRunner runner(*driver, cluster->Endpoint(), options, &observer,
-                                    ctx.run.history());
-    Status status = runner.Run(ctx.cancel);
-    if (!status.ok()) return status.WithContext("workload " + ctx.step.id);
-    const workload::WorkloadResult& r = runner.result();
+    workload::WorkloadResult r;
+    const std::vector<worker::WorkerAddress> workers = ctx.run.workers();
+    // In a lab network the clients run in its `clients` host (docs/network-faults.md).
+    const std::string netns = cluster->ClientNetns();
+    if (!workers.empty() && !netns.empty()) {
+      // TODO(5): start the workers inside the lab's clients host.
+      return FailedPrecondition("workload " + ctx.step.id +
+                                ": cluster '" + with.cluster +
+                                "' runs in a lab network, whose clients cannot run on workers yet; "
+                                "run it without --workers");
+    }
+    if (!workers.empty()) {
+      // On `drone worker` processes (docs/workers.md): the merged result is what this process
+      // would have produced.
+      Result<workload::WorkloadResult> distributed =
+          worker::RunOnWorkers(workers, cluster->Broker(), *driver, cluster->Endpoint(), options,
+                               &observer, ctx.cancel);
+      if (!distributed.ok()) return distributed.status().WithContext("workload " + ctx.step.id);
+      r = std::move(*distributed);
+    } else {
+      workload::WorkloadRunner runner(*driver, cluster->Endpoint(), options, &observer,
+                                      ctx.run.history());
+      // This thread enters the clients host for Run(), so every client handle and every thread
+      // the runner and the client libraries start (network namespaces are per thread and
+      // inherited) live there.
+      Status status =
+          netns.empty() ? runner.Run(ctx.cancel)
+                        : faults::network::WithNetns(netns, [&] { return runner.Run(ctx.cancel); });
+      if (!status.ok()) return status.WithContext("workload " + ctx.step.id);
+      r = runner.result();
+    }
     ctx.run.SetOutputs(ctx.step.id, {{"sent", r.sent},
                                      {"acked", r.acked},
                                      {"received", r.received},
                                      {"lost", r.delivery.lost},
                                      {"duplicated", r.delivery.duplicated}});
+    const int64_t lag = r.consumed && r.sent > r.received
+                            ? static_cast<int64_t>(r.sent - r.received) : 0;
+    ctx.run.SetLiveWorkload(
+        ctx.step.id, {{"sent", r.sent},
+                      {"acked", r.acked},
+                      {"failed", r.failed},
+                      {"indeterminate", r.indeterminate},
+                      {"received", r.received},
+                      {"lag", lag},
+                      {"elapsed_s", static_cast<double>(r.finished_ns - r.started_ns) / kNsPerSec},
+                      {"draining", false},
+                      {"finished", true}});
     ctx.run.AddWorkload(ctx.step.id, WorkloadRecord{r, options.guarantee});
     if (r.cancelled) return Cancelled("workload " + ctx.step.id + " was cancelled");
     return Status::Ok();

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,6 +19,8 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/log.h"
+#include "journal/undo_journal.h"
 
 extern char** environ;
 
@@ -123,7 +126,10 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
   env_ptrs.push_back(nullptr);
   const std::string cwd = spec.cwd;
   const std::string log_path = spec.log_path.empty() ? "/dev/null" : spec.log_path;
+  const std::string netns_path = spec.netns.empty() ? "" : "/run/netns/" + spec.netns;
 
+  journal::Journal* const journal = spec.journal;
+  uint64_t journal_id = 0;
   auto fork_fn = [&]() -> Result<pid_t> {
     int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0) {
@@ -137,17 +143,31 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
       CloseFd(devnull);
       return Internal(spec.name + ": pipe: " + std::strerror(e));
     }
+    // With a journal, the child execs only once its process group is journaled.
+    int go_pipe[2] = {-1, -1};
+    if (journal != nullptr && ::pipe2(go_pipe, O_CLOEXEC) != 0) {
+      const int e = errno;
+      for (int fd : {log_fd, devnull, report_pipe[0], report_pipe[1]}) CloseFd(fd);
+      return Internal(spec.name + ": pipe: " + std::strerror(e));
+    }
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) {
       const int e = errno;
-      CloseFd(log_fd);
-      CloseFd(devnull);
-      CloseFd(report_pipe[0]);
-      CloseFd(report_pipe[1]);
+      for (int fd : {log_fd, devnull, report_pipe[0], report_pipe[1], go_pipe[0], go_pipe[1]}) {
+        CloseFd(fd);
+      }
       return Internal(spec.name + ": fork: " + std::strerror(e));
     }
     if (pid == 0) {
+      if (go_pipe[0] >= 0) {
+        ::close(go_pipe[1]);
+        char go = 0;
+        ssize_t got_go;
+        while ((got_go = ::read(go_pipe[0], &go, 1)) < 0 && errno == EINTR) {
+        }
+        if (got_go != 1) ::_exit(127);  // not journaled: never run the program
+      }
       ::setpgid(0, 0);
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(127);  // Drone is already gone
@@ -158,7 +178,13 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
       if (devnull >= 0) ::dup2(devnull, 0);
       ::dup2(log_fd, 1);
       ::dup2(log_fd, 2);
-      if (cwd.empty() || ::chdir(cwd.c_str()) == 0) {
+      // The lab's host namespace, entered by the child alone (the spawner thread stays home).
+      bool in_netns = true;
+      if (!netns_path.empty()) {
+        const int ns_fd = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+        in_netns = ns_fd >= 0 && ::setns(ns_fd, CLONE_NEWNET) == 0;
+      }
+      if (in_netns && (cwd.empty() || ::chdir(cwd.c_str()) == 0)) {
         ::execve(file.c_str(), argv_ptrs.data(), env_ptrs.data());
       }
       const int e = errno;
@@ -169,6 +195,27 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
     CloseFd(log_fd);
     CloseFd(devnull);
     CloseFd(report_pipe[1]);
+    if (journal != nullptr) {
+      CloseFd(go_pipe[0]);
+      Result<journal::UndoRecord> record = journal::ProcessGroupRecord(pid);
+      Result<uint64_t> journaled =
+          record.ok() ? journal->Add(*record, "process group of " + spec.name + " (" + file + ")")
+                      : Result<uint64_t>(record.status());
+      if (journaled.ok()) {
+        journal_id = *journaled;
+        const char go = 1;
+        [[maybe_unused]] ssize_t w = ::write(go_pipe[1], &go, 1);
+      }
+      CloseFd(go_pipe[1]);  // without the go byte, the child exits without running anything
+      if (!journaled.ok()) {
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        CloseFd(report_pipe[0]);
+        return journaled.status().WithContext(spec.name + ": cannot journal its process group");
+      }
+    }
     int child_errno = 0;
     size_t got = 0;
     while (got < sizeof(child_errno)) {
@@ -185,12 +232,13 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
       int status = 0;
       while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
+      if (journal_id != 0) (void)journal->Done(journal_id);
       return Internal(spec.name + ": cannot execute " + file + ": " + std::strerror(child_errno));
     }
     return pid;
   };
   ASSIGN_OR_RETURN(pid_t pid, Spawner::Get().Run(fork_fn));
-  return std::unique_ptr<ChildProcess>(new ChildProcess(spec, pid));
+  return std::unique_ptr<ChildProcess>(new ChildProcess(spec, pid, journal_id));
 }
 
 ChildProcess::~ChildProcess() {
@@ -207,6 +255,7 @@ bool ChildProcess::PollExitLocked(bool block) {
   while (::waitid(P_PID, static_cast<id_t>(pid_), &info, flags) != 0) {
     if (errno != EINTR) {  // ECHILD: nothing left to wait for (reaped elsewhere)
       reaped_ = true;
+      JournalDoneLocked();
       return true;
     }
   }
@@ -226,6 +275,14 @@ void ChildProcess::KillGroupAndReapLocked() {
   wait_status_ = r == pid_ ? status : 0;
   reaped_ = true;
   paused_ = false;
+  JournalDoneLocked();
+}
+
+void ChildProcess::JournalDoneLocked() {
+  if (journal_id_ == 0 || spec_.journal == nullptr) return;
+  Status s = spec_.journal->Done(journal_id_);
+  if (!s.ok()) LogWarn(spec_.name + ": " + s.message());
+  journal_id_ = 0;
 }
 
 bool ChildProcess::Running() {

@@ -8,6 +8,10 @@
 // reaped: Stop() and Kill() return only once the process is gone, and the destructor kills what is
 // still running.
 //
+// With a journal (ProcessSpec::journal), the process group is an undo-journal entry: the child is
+// forked, its group journaled, and only then does it exec; the entry is marked done once the
+// group is gone. So `drone clean` can stop what a killed Drone left (journal/undo_journal.h).
+//
 // Thread-safety: all member functions are safe to call from several threads (a fault's thread and
 // the teardown thread); they serialise on an internal mutex.
 #pragma once
@@ -24,6 +28,10 @@
 
 #include "core/status.h"
 
+namespace drone::journal {
+class Journal;
+}
+
 namespace drone::platforms::local {
 
 struct ProcessSpec {
@@ -32,6 +40,9 @@ struct ProcessSpec {
   std::map<std::string, std::string> env;  // added to (or replacing in) Drone's environment
   std::string cwd;                // empty: Drone's working directory
   std::string log_path;           // stdout and stderr are appended here; empty: /dev/null
+  journal::Journal* journal = nullptr;  // not owned; outlives the process; null: not journaled
+  std::string netns;              // a network namespace (under /run/netns) the child enters
+                                  // before exec; empty: Drone's own
 };
 
 // The absolute path of `program` (a name looked up in $PATH, or a path with a '/'), or NotFound.
@@ -73,13 +84,17 @@ class ChildProcess {
   std::string LogTail(size_t bytes) const;
 
  private:
-  ChildProcess(ProcessSpec spec, pid_t pid) : spec_(std::move(spec)), pid_(pid) {}
+  ChildProcess(ProcessSpec spec, pid_t pid, uint64_t journal_id)
+      : spec_(std::move(spec)), pid_(pid), journal_id_(journal_id) {}
   // Both with mu_ held.
   bool PollExitLocked(bool block);
   void KillGroupAndReapLocked();
+  // Once the group is gone: its journal entry is done.
+  void JournalDoneLocked();
 
   const ProcessSpec spec_;
   const pid_t pid_;
+  uint64_t journal_id_ = 0;      // guarded by mu_; 0: not journaled (or done)
   mutable std::mutex mu_;
   bool reaped_ = false;          // guarded by mu_
   int wait_status_ = 0;          // guarded by mu_; valid once reaped_

@@ -1,0 +1,109 @@
+#include "ui/run_launcher.h"
+
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "core/clock.h"
+#include "core/run_id.h"
+
+namespace drone::ui {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr int64_t kStopGraceNs = 20 * kNsPerSec;  // a run's teardown (clusters, faults)
+constexpr size_t kLogTailBytes = 4096;
+
+}  // namespace
+
+Result<std::unique_ptr<RunLauncher>> RunLauncher::Create(std::string drone_path,
+                                                          std::string data_dir) {
+  std::string pattern = (fs::temp_directory_path() / "drone-ui-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return Internal("cannot create a temporary directory for run logs in " +
+                    fs::temp_directory_path().string());
+  }
+  return std::unique_ptr<RunLauncher>(
+      new RunLauncher(std::move(drone_path), std::move(data_dir), pattern));
+}
+
+RunLauncher::RunLauncher(std::string drone_path, std::string data_dir, std::string temp_dir)
+    : drone_path_(std::move(drone_path)),
+      data_dir_(std::move(data_dir)),
+      temp_dir_(std::move(temp_dir)) {
+  reaper_ = std::thread([this] { ReapLoop(); });
+}
+
+RunLauncher::~RunLauncher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  reaper_.join();
+  // Runs still going are cancelled as Ctrl-C would: they tear down, then exit.
+  for (auto& [id, child] : children_) {
+    if (child->Running()) (void)child->Stop(kStopGraceNs);
+  }
+  children_.clear();
+  std::error_code ec;
+  fs::remove_all(temp_dir_, ec);
+}
+
+Result<std::string> RunLauncher::Launch(const std::string& flow_path,
+                                        const std::map<std::string, std::string>& params) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return Unavailable("the server is stopping");
+  std::string run_id = NewRunId();
+  while (children_.count(run_id) != 0) run_id = NewRunId();
+  platforms::local::ProcessSpec spec;
+  spec.name = "run " + run_id;
+  spec.argv = {drone_path_, "run", flow_path, "--run-id", run_id, "--data-dir", data_dir_,
+               "--no-progress"};
+  for (const auto& [k, v] : params) {
+    spec.argv.push_back("-p");
+    spec.argv.push_back(k + "=" + v);
+  }
+  spec.log_path = (fs::path(temp_dir_) / (run_id + ".log")).string();
+  ASSIGN_OR_RETURN(std::unique_ptr<platforms::local::ChildProcess> child,
+                   platforms::local::ChildProcess::Start(spec));
+  children_[run_id] = std::move(child);
+  running_[run_id] = true;
+  return run_id;
+}
+
+std::optional<LaunchState> RunLauncher::State(const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = children_.find(run_id);
+  if (it == children_.end()) return std::nullopt;
+  LaunchState s;
+  s.running = it->second->Running();
+  s.exit = it->second->DescribeExit();
+  s.exit_code = it->second->ExitCode();
+  s.log_tail = it->second->LogTail(kLogTailBytes);
+  return s;
+}
+
+int RunLauncher::running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = 0;
+  for (const auto& [id, r] : running_) n += r ? 1 : 0;
+  return n;
+}
+
+int RunLauncher::launched() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(children_.size());
+}
+
+void RunLauncher::ReapLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    // Running() reaps a child that has exited, so none stays a zombie for long.
+    for (auto& [id, child] : children_) running_[id] = child->Running();
+    cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stopping_; });
+  }
+}
+
+}  // namespace drone::ui

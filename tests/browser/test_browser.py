@@ -1,0 +1,108 @@
+"""The web UI in a real browser (Debian's chromium, driven by playwright-core from ui/node_modules):
+start flows/quickstart.yaml from the launchpad, watch it finish, check the verdict and that the
+charts drew data; then open the run's HTML report with the network off. Screenshots are kept in
+the build tree (DRONE_ARTIFACTS)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+from drone_test_support import FLOWS, SOURCE_DIR, TempDir, run_drone  # noqa: E402
+from ui_support import UiServer  # noqa: E402
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+NODE = shutil.which("node")
+PLAYWRIGHT = os.path.join(SOURCE_DIR, "ui", "node_modules", "playwright-core")
+ARTIFACTS = os.environ.get("DRONE_ARTIFACTS", os.path.join(SOURCE_DIR, "build", "browser-artifacts"))
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ui_browser.mjs")
+
+
+def missing():
+    if not os.access(CHROMIUM, os.X_OK):
+        return "no chromium at %s (apt-get install chromium, or make setup)" % CHROMIUM
+    if NODE is None:
+        return "no node on PATH (apt-get install nodejs, or make setup)"
+    if not os.path.isdir(PLAYWRIGHT):
+        return "no %s (run make setup: npm ci in ui/)" % PLAYWRIGHT
+    return None
+
+
+def browse(mode, target, timeout=400):
+    r = subprocess.run([NODE, SCRIPT, mode, target, ARTIFACTS], capture_output=True, text=True,
+                       timeout=timeout, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        raise AssertionError("browser script failed:\n" + r.stdout + r.stderr)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@unittest.skipIf(missing(), missing())
+class BrowserTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        cls._tmp = TempDir()
+        cls.dir = cls._tmp.__enter__()
+        cls.data_dir = os.path.join(cls.dir, "data")
+        cls.ui = UiServer(cls.data_dir, FLOWS)
+        cls.seen = browse("live", cls.ui.url)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ui.stop()
+        cls._tmp.__exit__(None, None, None)
+
+    def test_quickstart_from_the_launchpad_passes(self):
+        seen = self.seen
+        self.assertEqual(seen["errors"], [])
+        self.assertEqual(seen["dag_nodes"], 5)
+        self.assertIn("rate", seen["inline_error"])
+        self.assertTrue(seen["start_disabled_on_error"])
+        self.assertEqual(seen["verdict"], "pass")
+        result = self.ui.get("/api/runs/" + seen["run_id"])
+        self.assertEqual(result["verdict"], "pass")
+        self.assertEqual(result["params"]["duration"], "10s")  # as edited in the launchpad
+        self.assertIn(seen["run_id"], seen["history_runs"])
+
+    def test_the_charts_drew_data(self):
+        for charts in (self.seen["live_charts"], self.seen["charts"]):
+            self.assertTrue(charts)
+            for name, chart in charts.items():
+                self.assertTrue(all(n > 0 for n in chart["lengths"]), (name, chart))
+                self.assertGreater(chart["ink"], 0, name)
+        finished = self.seen["charts"]
+        self.assertGreaterEqual(min(finished[k]["lengths"][0] for k in finished), 8)
+
+    def test_the_run_view_shows_steps_delivery_topology_and_faults(self):
+        seen = self.seen
+        self.assertEqual(seen["gantt_bars"], 5)
+        self.assertEqual(seen["delivery_rows"], 2)  # header and the one workload
+        self.assertEqual(seen["topology_nodes"], 3)
+        self.assertEqual(seen["faulted_nodes"], 1)  # broker-2, killed by the outage
+        self.assertTrue(any("FAULT_INJECTED" in e for e in seen["filtered_events"]))
+        self.assertTrue(all("FAULT_" in e for e in seen["filtered_events"]))
+
+    def test_compare_shows_runs_side_by_side(self):
+        self.assertEqual(self.seen["compare_columns"], 3)  # the label column and two runs
+        chart = self.seen["compare_chart"]["compare:e2e_p99"]
+        self.assertEqual(len(chart["lengths"]), 2)
+        self.assertTrue(all(n > 0 for n in chart["lengths"]), chart)
+        self.assertGreater(chart["ink"], 0)
+
+    def test_the_report_renders_offline(self):
+        path = os.path.join(self.dir, "report.html")
+        r = run_drone("report", self.seen["run_id"], "-o", path, "--data-dir", self.data_dir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        seen = browse("report", path)
+        self.assertEqual(seen["errors"], [])
+        self.assertEqual(seen["external_requests"], [])
+        self.assertIn("quickstart", seen["title"] + seen["body_text"])
+        self.assertIn("pass", seen["body_text"])
+        self.assertGreater(seen["svg_charts"], 0)
+        self.assertTrue(seen["lines_with_values"] and all(n > 0 for n in seen["lines_with_values"]))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,123 @@
+// Drives Debian's chromium through playwright-core (from ui/node_modules; no browser download).
+// Usage: node ui_browser.mjs live URL ARTIFACT_DIR     start quickstart from the launchpad, watch it
+//        node ui_browser.mjs report FILE ARTIFACT_DIR  open an HTML report offline
+// Prints one JSON line with what it saw; the Python test asserts on it. Exits non-zero on error.
+import { createRequire } from "node:module";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(join(here, "..", "..", "ui", "package.json"));
+const { chromium } = require("playwright-core");
+
+const [mode, target, artifacts] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+});
+const out = { errors: [] };
+try {
+  if (mode === "live") await live(target);
+  else if (mode === "report") await report(target);
+  else throw new Error(`unknown mode ${mode}`);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(out));
+
+async function newPage(context) {
+  const page = await context.newPage();
+  page.on("pageerror", (e) => out.errors.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error") out.errors.push(`console: ${m.text()}`); });
+  return page;
+}
+
+// What a chart drew: the length of each uPlot series and whether its canvas has ink on it.
+async function chartsDrawn(page, prefix) {
+  return page.evaluate((p) => {
+    const result = {};
+    for (const [name, plot] of Object.entries(window.__drone.charts)) {
+      if (!name.startsWith(p)) continue;
+      const c = plot.ctx.canvas;
+      const pixels = plot.ctx.getImageData(0, 0, c.width, c.height).data;
+      let ink = 0;
+      for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) ink++;
+      result[name] = { lengths: plot.data.slice(1).map((s) => s.filter((v) => v !== null).length), ink };
+    }
+    return result;
+  }, prefix);
+}
+
+async function live(url) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await newPage(context);
+  await page.goto(`${url}/#/flows/quickstart`);
+  await page.waitForSelector("svg.dag g.node[data-kind='fault.kill']");
+  out.dag_nodes = await page.locator("svg.dag g.node").count();
+  await page.screenshot({ path: join(artifacts, "flows.png"), fullPage: true });
+
+  await page.click("[data-action=launch]");
+  await page.waitForSelector("input[data-param=duration]");
+  // A bad value is flagged inline and blocks the start; a good one clears it.
+  await page.fill("input[data-param=rate]", "fast");
+  await page.waitForSelector(".field-errors .error-line");
+  out.inline_error = await page.locator(".field-errors .error-line").first().textContent();
+  out.start_disabled_on_error = await page.locator("[data-action=start]").isDisabled();
+  await page.screenshot({ path: join(artifacts, "launchpad-error.png"), fullPage: true });
+  await page.fill("input[data-param=rate]", "1000");
+  await page.fill("input[data-param=duration]", "10s");
+  await page.waitForFunction(() => !document.querySelector(".error-line") &&
+    !document.querySelector("[data-action=start]").disabled);
+  await page.click("[data-action=start]");
+
+  await page.waitForURL(/#\/run\//);
+  out.run_id = page.url().split("#/run/")[1];
+  // While it runs: live states in the Gantt chart and points in the charts.
+  await page.waitForSelector(".gantt-bar[data-status=running]", { timeout: 60000 });
+  await page.waitForFunction(() => Object.keys(window.__drone.charts).some((k) => k.endsWith("throughput") &&
+    window.__drone.charts[k].data[0].length > 0), null, { timeout: 60000 });
+  out.live_charts = await chartsDrawn(page, out.run_id);
+  await page.screenshot({ path: join(artifacts, "run-live.png"), fullPage: true });
+
+  await page.waitForSelector(".run-header [data-verdict]:not([data-verdict=running])", { timeout: 180000 });
+  out.verdict = await page.locator(".run-header [data-verdict]").getAttribute("data-verdict");
+  await page.waitForSelector(".chart canvas");
+  out.charts = await chartsDrawn(page, out.run_id);
+  out.gantt_bars = await page.locator(".gantt-bar").count();
+  out.delivery_rows = await page.locator("[data-table=delivery] tr").count();
+  out.topology_nodes = await page.locator("circle.topo-node").count();
+  out.faulted_nodes = await page.locator("circle.topo-node.past-fault, circle.topo-node.active-fault").count();
+  await page.fill("[data-filter=events]", "FAULT_");
+  out.filtered_events = await page.locator("table.events tbody tr").allTextContents();
+  await page.screenshot({ path: join(artifacts, "run-finished.png"), fullPage: true });
+
+  // The same run twice is enough to draw the comparison's table and chart.
+  await page.goto(`${url}/#/compare/${out.run_id},${out.run_id}`);
+  await page.waitForSelector("[data-table=compare]");
+  out.compare_columns = await page.locator("[data-table=compare] tr:first-child th").count();
+  out.compare_chart = await chartsDrawn(page, "compare:");
+  await page.screenshot({ path: join(artifacts, "compare.png"), fullPage: true });
+
+  await page.goto(`${url}/#/history`);
+  await page.waitForSelector("[data-table=history] a");
+  out.history_runs = await page.locator("[data-table=history] a").allTextContents();
+  await page.screenshot({ path: join(artifacts, "history.png"), fullPage: true });
+  await context.close();
+}
+
+async function report(file) {
+  const context = await browser.newContext({ offline: true, viewport: { width: 1280, height: 900 } });
+  const page = await newPage(context);
+  const requests = [];
+  page.on("request", (r) => { if (!r.url().startsWith("file:")) requests.push(r.url()); });
+  await page.goto(`file://${file}`);
+  await page.waitForLoadState("load");
+  out.title = await page.title();
+  out.svg_charts = await page.locator("svg").count();
+  out.lines_with_values = await page.locator("[data-values]").evaluateAll((els) =>
+    els.map((e) => e.getAttribute("data-values").split(",").filter((v) => v !== "").length));
+  out.body_text = (await page.locator("body").innerText()).slice(0, 2000);
+  out.external_requests = requests;
+  await page.screenshot({ path: join(artifacts, "report-offline.png"), fullPage: true });
+  await context.close();
+}
