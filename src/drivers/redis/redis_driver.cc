@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "drivers/redis/redis_client.h"
+#include "drivers/redis/reply_recorder.h"
 #include "drivers/redis/xadd_queue.h"
 
 namespace drone::drivers {
@@ -156,6 +157,7 @@ class RedisProducer : public Producer {
 
   Status Connect(int64_t timeout_ns) {
     ASSIGN_OR_RETURN(c_, redis::ConnectPrimary(topology_, timeout_ns));
+    replies_.Attach(c_->reader);
     return Status::Ok();
   }
 
@@ -163,11 +165,8 @@ class RedisProducer : public Producer {
 
   Status Send(int /*lane*/, std::string_view /*key*/, std::string_view payload, uint64_t token) override {
     if (!EnsureConnected()) return Unavailable("not connected to the redis primary");
-    if (queue_.size() >= pipeline_) {
-      Service(0);
-      if (!c_) return Unavailable("not connected to the redis primary");
-      if (queue_.size() >= pipeline_) return Unavailable("queue full");
-    }
+    // Full: the replies that make room come through Poll(), which the caller runs before retrying.
+    if (queue_.size() >= pipeline_) return Unavailable("queue full");
     queue_.Push(payload);
     queued_.push_back(token);
     ++xadds_in_flight_;
@@ -208,6 +207,7 @@ class RedisProducer : public Producer {
     Result<Context> c = redis::ConnectPrimary(topology_, kConnectTimeoutNs);
     if (!c.ok()) return false;
     c_ = std::move(*c);
+    replies_.Attach(c_->reader);
     return true;
   }
 
@@ -278,16 +278,7 @@ class RedisProducer : public Producer {
       Fail(std::string("redis read: ") + c_->errstr);
       return;
     }
-    bool protocol_error = false;
-    while (true) {
-      void* raw = nullptr;
-      if (redisGetReplyFromReader(c_.get(), &raw) != REDIS_OK) {
-        protocol_error = true;
-        break;
-      }
-      if (raw == nullptr) break;
-      replies_.emplace_back(static_cast<redisReply*>(raw));
-    }
+    const bool protocol_error = !replies_.ReadAll(c_->reader);
     // The replies answer the oldest commands: the XADDs among them leave the connection, and the
     // queue refills it before anything is settled.
     bool written = true;
@@ -298,8 +289,8 @@ class RedisProducer : public Producer {
       }
       written = WriteQueued(&write_error);
     }
-    for (const Reply& reply : replies_) Handle(*reply);
-    replies_.clear();
+    for (size_t i = 0; i < replies_.size(); ++i) Handle(replies_[i]);
+    replies_.Clear();
     if (protocol_error) {
       Fail("redis protocol error");
     } else if (!written) {
@@ -307,7 +298,7 @@ class RedisProducer : public Producer {
     }
   }
 
-  void Handle(const redisReply& reply) {
+  void Handle(const redis::ReplyRecorder::Reply& reply) {
     if (commands_.empty()) return;  // impossible: replies follow commands one to one
     Command cmd = commands_.front();
     commands_.pop_front();
@@ -320,14 +311,14 @@ class RedisProducer : public Producer {
         error_ = reply.type == REDIS_REPLY_INTEGER
                      ? "WAIT: " + std::to_string(reply.integer) + " of " + std::to_string(wait_replicas_) +
                            " replicas acknowledged"
-                     : "WAIT: " + Str(&reply);
+                     : "WAIT: " + reply.text;
         for (uint64_t t : held_) Settle(t, Outcome::kIndeterminate, error_);
       }
       held_.clear();
       return;
     }
     if (reply.type == REDIS_REPLY_ERROR) {
-      error_ = Str(&reply);
+      error_ = reply.text;
       Settle(cmd.token, Outcome::kNack, error_);
     } else if (wait_replicas_ > 0) {
       held_.push_back(cmd.token);
@@ -378,7 +369,7 @@ class RedisProducer : public Producer {
   redis::XaddQueue queue_;      // formatted, not yet written
   std::deque<uint64_t> queued_;  // the tokens of queue_'s commands
   std::deque<Command> commands_;  // written, waiting for their replies
-  std::vector<Reply> replies_;    // read, not yet handled (reused)
+  redis::ReplyRecorder replies_;  // read, not yet handled
   std::vector<uint64_t> held_;  // XADDs applied on the primary, waiting for their WAIT
   size_t on_wire_ = 0;          // XADDs in commands_
   size_t xadds_in_flight_ = 0;  // XADDs without an outcome yet: queued, on the connection, held
