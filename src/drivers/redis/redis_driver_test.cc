@@ -2,21 +2,19 @@
 // and a temporary directory). Skipped only when redis-server is not installed.
 #include "drivers/redis/redis_driver.h"
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <set>
 
 #include "core/clock.h"
 #include "core/testutil.h"
 #include "drivers/redis/redis_client.h"
-#include "platforms/local/child_process.h"
-#include "platforms/local/loopback.h"
+#include "drivers/testing/test_server.h"
 
 namespace drone::drivers {
 namespace {
 
-using platforms::local::ChildProcess;
+using testing::FreeLoopbackPort;
+using testing::OnPath;
+using testing::TestServer;
 
 class Collector : public DeliveryHandler {
  public:
@@ -44,29 +42,18 @@ class Receiver : public ReceiveHandler {
 class RedisDriverTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!platforms::local::FindExecutable("redis-server").ok()) return;
-    std::string pattern = ::testing::TempDir() + "/redis-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = new std::string(pattern);
-    Result<int> port = platforms::local::FreeTcpPort("127.0.0.1");
+    if (!OnPath("redis-server")) return;
+    server_ = new TestServer();
+    Result<int> port = FreeLoopbackPort();
     ASSERT_TRUE(port.ok());
     port_ = *port;
-    platforms::local::ProcessSpec spec;
-    spec.name = "redis";
-    spec.argv = {"redis-server", "--bind", "127.0.0.1", "--port", std::to_string(port_), "--dir", *dir_,
-                 "--save", "", "--appendonly", "no"};
-    spec.log_path = *dir_ + "/redis.log";
-    auto child = ChildProcess::Start(spec);
-    ASSERT_TRUE(child.ok()) << child.status().ToString();
-    server_ = child->release();
-    ASSERT_OK(platforms::local::WaitForPort("127.0.0.1", port_, MonotonicNs() + 10 * kNsPerSec, nullptr));
+    ASSERT_OK(server_->Start({"redis-server", "--bind", "127.0.0.1", "--port", std::to_string(port_), "--dir",
+                              server_->dir(), "--save", "", "--appendonly", "no"},
+                             port_, 10 * kNsPerSec));
   }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
-    if (dir_ != nullptr) std::filesystem::remove_all(*dir_);
-    delete dir_;
-    dir_ = nullptr;
   }
   void SetUp() override {
     if (server_ == nullptr) GTEST_SKIP() << "redis-server is not installed";
@@ -100,8 +87,7 @@ class RedisDriverTest : public ::testing::Test {
     return std::move(*r);
   }
 
-  static inline ChildProcess* server_ = nullptr;
-  static inline std::string* dir_ = nullptr;
+  static inline TestServer* server_ = nullptr;
   static inline int port_ = 0;
   std::unique_ptr<Driver> driver_ = NewRedisDriver();
   std::string topic_;
@@ -224,7 +210,8 @@ TEST_F(RedisDriverTest, ZzConnectionLostWithCommandsInFlightIsIndeterminate) {
   Collector deliveries;
   auto producer = driver_->NewProducer(Ep(), Po({{"pipeline", "8"}}), deliveries);
   ASSERT_TRUE(producer.ok());
-  ASSERT_OK(server_->Pause());  // the commands are written, no reply comes
+  ASSERT_TRUE(server_->running());
+  server_->Pause();  // the commands are written, no reply comes
   // 8 XADDs go onto the connection, 8 more wait formatted behind them; then the producer is full.
   uint64_t accepted = 0;
   for (; accepted < 100; ++accepted) {
@@ -235,7 +222,7 @@ TEST_F(RedisDriverTest, ZzConnectionLostWithCommandsInFlightIsIndeterminate) {
   EXPECT_EQ(accepted, 16u);
   (*producer)->Poll(10);
   EXPECT_EQ((*producer)->InFlight(), 16u);
-  ASSERT_OK(server_->Kill());
+  server_->Kill();
   EXPECT_EQ((*producer)->Flush(5 * kNsPerSec), 0u);
   ASSERT_EQ(deliveries.tokens.size(), 16u);
   for (size_t i = 0; i < deliveries.tokens.size(); ++i) {
