@@ -5,6 +5,7 @@
 
 #include "cli/clean_command.h"
 #include "cli/commands.h"
+#include "cli/env_command.h"
 #include "cli/report_command.h"
 #include "cli/runs_command.h"
 #include "cli/signals.h"
@@ -166,6 +167,8 @@ int main(int argc, char** argv) {
   embedded->add_option("--brokers", brokers, "number of brokers (1..16)")->capture_default_str();
   embedded->add_option("--topic", topics, "create a topic: name[:partitions[:replication]] (repeatable)");
 
+  drone::cli::EnvSubcommands env_commands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -202,5 +205,6 @@ int main(int argc, char** argv) {
   if (clean->parsed()) return drone::cli::CleanCommand(clean_data_dir, clean_dry_run, clean_json);
   if (embedded->parsed()) return drone::cli::EmbeddedKafkaCommand(brokers, topics);
   if (worker_cmd->parsed()) return drone::cli::WorkerCommand(worker_flags);
+  if (std::optional<int> code = env_commands.Run()) return *code;
   return 2;
 }

@@ -83,6 +83,10 @@ std::vector<FieldSchema> MakeStep() {
        .description = "A condition (a value, or two around == != < <= > >=); when false once the "
                       "needs are met, the step is skipped.",
        .expressions = Expressions::kParamsAndSteps},
+      {.name = "setup",
+       .type = FT::kBoolean,
+       .description = "Whether `drone up` (a standing environment) runs this step, with the steps "
+                      "it needs; by default the cluster and topic steps do."},
   };
 }
 

@@ -238,6 +238,9 @@ struct Step {
   // `when:` (spec/condition.h), parameters substituted; empty = always. Evaluated once the needs
   // are met; false skips the step.
   std::string when;
+  // `setup:` — whether `drone up` runs the step (spec/setup_steps.h); unset: by kind (cluster
+  // and topic steps are set-up steps).
+  std::optional<bool> setup;
   std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith,
                WaitWith, HttpWith, CollectWith, SubFlowWith>
       with;

@@ -957,6 +957,9 @@ class FlowLoader {
       }
     }
     if (const Field* r = m->Find("retry")) ReadRetry(*r, info.step.retry);
+    if (const Field* su = m->Find("setup")) {
+      if (auto v = ReadBool(*su)) info.step.setup = *v;
+    }
     if (const Field* w = m->Find("when")) info.when_field = *w;
     if (const Field* w = m->Find("with")) info.with = *w;
     info.with_path = Child(info.path, "with");
