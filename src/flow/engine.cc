@@ -159,6 +159,7 @@ void FlowEngine::RunStepThread(StepState& st, std::mutex& mu, std::condition_var
     Status status = executor.status();
     if (executor.ok()) {
       StepContext ctx{run_, step, *token, mark_started};
+      ctx.step_kinds = &step_kinds_;
       status = (*executor)->Run(ctx);
     }
     attempt_over.Cancel("the attempt ended");
