@@ -34,14 +34,19 @@ struct ClusterRequest {
   std::string lb = "none";                     // "none" | "haproxy" (local platform)
   std::map<std::string, std::string> options;  // recipe settings (local platform), e.g. sentinels
   const CancelToken* cancel = nullptr;         // when set, a slow start gives up once it fires
-  // The run's undo journal (journal/undo_journal.h), where a platform records what it creates
-  // outside this process (server process groups, run directories) before creating it. Not
-  // owned; outlives the cluster. Null: nothing is journaled.
-  journal::Journal* journal = nullptr;
+  // platform kubernetes (platforms/kubernetes/, docs/platforms/kubernetes.md):
+  std::string run_id;                // the namespace is drone-<run-id>; objects are labelled with it
+  std::string flow;                  // the flow's name, for labels
+  std::string context;               // kubeconfig context; empty: the current one
+  std::string provider = "generic";  // provider profile
+  std::string service;               // client Service type; empty: the provider's
+  std::string image;                 // Drone's image; empty: the pinned default
+  bool netfault = false;             // the pods get the network-fault sidecar
+  int workers = 0;                   // worker pods that run the flow's workloads; 0: none
+  journal::Journal* journal = nullptr;  // the run's undo journal; null: nothing is journalled
   // local platform: "lab" puts every node (and the clients) in a network namespace of its own
-  // (docs/network-faults.md), "loopback" uses 127.0.0.N. `run_id` names the lab's namespaces.
+  // (docs/network-faults.md), "loopback" uses 127.0.0.N; `run_id` also names the lab's namespaces.
   std::string network = "loopback";
-  std::string run_id;
 };
 
 struct NodeInfo {
@@ -86,6 +91,12 @@ class NodeControl {
   virtual Result<std::string> ResolveTarget(const std::string& target, uint64_t seed) = 0;
 };
 
+// A `drone worker` control endpoint (worker/coordinator.h WorkerAddress).
+struct WorkerEndpoint {
+  std::string url;    // "http://HOST:PORT"
+  std::string token;  // bearer token; empty: none
+};
+
 class Cluster {
  public:
   virtual ~Cluster() = default;
@@ -104,6 +115,9 @@ class Cluster {
   // it creates its client library handle, so that the library's own threads are in there too.
   virtual const faults::network::LabNetwork* Lab() const { return nullptr; }
   virtual std::string ClientNetns() const { return ""; }
+  // `drone worker` processes of the platform's own that run workloads on this cluster (worker
+  // pods on Kubernetes, reached through kubectl port-forward); empty: workloads run in Drone.
+  virtual std::vector<WorkerEndpoint> Workers() const { return {}; }
   // Stops every node and releases every resource. Idempotent; also run by the destructor.
   virtual Status Stop() = 0;
 };
