@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/env_command.h"
 #include "journal/undo_journal.h"
 
 namespace drone::cli {
@@ -46,6 +47,16 @@ int CleanCommand(const std::string& data_dir, bool dry_run, bool json) {
       }
     }
     out["journals"].push_back(j);
+  }
+  // A standing environment whose holder died is forgotten once its journal is undone; a live
+  // one was left alone above (its journal's owner, the holder, is alive).
+  const std::vector<std::string> forgotten =
+      dry_run ? std::vector<std::string>() : ForgetDeadEnvironments(data_dir);
+  out["environments_forgotten"] = forgotten;
+  if (!json) {
+    for (const std::string& n : forgotten) {
+      std::cout << "standing environment " << n << " (holder dead): forgotten\n";
+    }
   }
   if (json) {
     std::cout << out.dump(2) << "\n";

@@ -6,6 +6,7 @@
 
 #include "cli/clean_command.h"
 #include "cli/commands.h"
+#include "cli/env_command.h"
 #include "cli/k8s_command.h"
 #include "cli/report_command.h"
 #include "cli/runs_command.h"
@@ -220,6 +221,8 @@ int main(int argc, char** argv) {
   embedded->add_option("--brokers", brokers, "number of brokers (1..16)")->capture_default_str();
   embedded->add_option("--topic", topics, "create a topic: name[:partitions[:replication]] (repeatable)");
 
+  drone::cli::EnvSubcommands env_commands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -266,5 +269,6 @@ int main(int argc, char** argv) {
   }
   if (doctor->parsed()) return drone::cli::K8sDoctorCommand(doctor_context, doctor_provider);
   if (worker_cmd->parsed()) return drone::cli::WorkerCommand(worker_flags);
+  if (std::optional<int> code = env_commands.Run()) return *code;
   return 2;
 }

@@ -159,6 +159,7 @@ void FlowEngine::RunStepThread(StepState& st, std::mutex& mu, std::condition_var
     Status status = executor.status();
     if (executor.ok()) {
       StepContext ctx{run_, step, *token, mark_started};
+      ctx.step_kinds = &step_kinds_;
       status = (*executor)->Run(ctx);
     }
     attempt_over.Cancel("the attempt ended");
@@ -375,6 +376,7 @@ RunOutcome FlowEngine::Run(CancelToken& cancel) {
   for (const spec::Step& s : flow.steps) main_steps.push_back(&s);
   outcome.steps = Schedule(main_steps, cancel, /*finally=*/false);
   outcome.interrupted = cancel.cancelled() && cancel.reason().rfind("interrupted", 0) == 0;
+  if (before_teardown_) before_teardown_(outcome.steps);
 
   // Teardown: undo in reverse order, then the finally steps, one after another (each on its own
   // so that `timeout` and `retry` apply to it; they are not cancelled by the run's token).

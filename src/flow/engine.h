@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,13 @@ class FlowEngine {
   // Runs the flow to its end. `cancel` is the run's token (signals fire it).
   RunOutcome Run(CancelToken& cancel);
 
+  // Called by Run() once the flow's steps have ended, before the undo actions run, with the
+  // steps' records; what the steps started stays up until it returns. A standing environment
+  // (`drone up`) reports readiness here and holds until it is told to stop.
+  void SetBeforeTeardown(std::function<void(const std::vector<StepRecord>&)> hook) {
+    before_teardown_ = std::move(hook);
+  }
+
  private:
   struct StepState;
   // Runs `steps` as a DAG until each is terminal; needs on steps outside `steps` count as met.
@@ -80,6 +88,7 @@ class FlowEngine {
 
   RunContext& run_;
   const Registry<StepExecutor>& step_kinds_;
+  std::function<void(const std::vector<StepRecord>&)> before_teardown_;
 };
 
 }  // namespace drone::flow

@@ -76,6 +76,10 @@ class ProbeStep : public StepExecutor {
       fail = attempt <= log_.fail_first[id];
     }
     log_.Add("start:" + id);
+    if (ctx.bindings.contains("each")) {  // an iteration of an each step: what it is bound to
+      Result<std::string> bound = ctx.Interpolate("${{ each.index }}=${{ each.item }}");
+      log_.Add("item:" + id + ":" + (bound.ok() ? *bound : bound.status().message()));
+    }
     const std::string undo = "undo:" + id + "#" + std::to_string(attempt);
     ProbeLog* log = &log_;
     ctx.run.PushUndo(undo, [log, undo] {
@@ -117,6 +121,8 @@ class ScheduledRun {
     for (const auto& d : r.errors) ADD_FAILURE() << d.ToString();
     flow_ = *r.flow;
     registry_.Register("sleep", "probe", [this] { return std::make_unique<ProbeStep>(log); });
+    registry_.Register("each", "the real one",
+                       [] { return StepKindRegistry().Create("each").value(); });
     ctx_ = std::make_unique<RunContext>(flow_, "run-1", 1, nullptr, nullptr, &clock);
     start_ns = clock.NowNs();
     future_ = std::async(std::launch::async,
@@ -453,6 +459,116 @@ TEST(RetryBackoffTest, JitterIsBoundedAndReproducible) {
     if (w != RetryBackoffNs(p, "b", retry)) differs = true;
   }
   EXPECT_TRUE(differs) << "steps draw different jitter";
+}
+
+// ---- each: fan-out over a list (flow/steps/each_step.cc), with the probe as the template ----
+
+TEST(EachTest, RunsParallelismIterationsAtATimeAndGathersTheirOutputs) {
+  ScheduledRun run(R"(name: t
+steps:
+  fan:
+    kind: each
+    with: { items: [a, b, c, d], parallelism: 2, step: { kind: sleep, with: { duration: 10s } } }
+)");
+  ASSERT_TRUE(run.clock.WaitForWaiters(2));
+  EXPECT_NE(run.log.IndexOf("start:fan[0]"), -1);
+  EXPECT_NE(run.log.IndexOf("start:fan[1]"), -1);
+  EXPECT_EQ(run.log.IndexOf("start:fan[2]"), -1) << "only two at a time";
+  EXPECT_EQ(run.Tick(2), 10 * kNsPerSec);
+  EXPECT_EQ(run.Tick(2), 10 * kNsPerSec);
+  RunOutcome outcome = run.Wait();
+  EXPECT_EQ(outcome.exit_code, 0);
+  EXPECT_EQ(Step(outcome, "fan").status, StepStatus::kSucceeded);
+  // Four 10 s iterations, two at a time: 20 s of clock.
+  EXPECT_EQ(outcome.finished_ns - outcome.started_ns, 20 * kNsPerSec);
+  for (const char* line : {"item:fan[0]:0=a", "item:fan[1]:1=b", "item:fan[2]:2=c", "item:fan[3]:3=d"}) {
+    EXPECT_NE(run.log.IndexOf(line), -1) << line;
+  }
+  std::vector<Event> events = run.Events();
+  nlohmann::json outputs;
+  for (const Event& e : events) {
+    if (e.type == "STEP_OUTPUT" && e.step == "fan") outputs = nlohmann::json::parse(e.message);
+  }
+  EXPECT_EQ(outputs["succeeded"], 4);
+  EXPECT_EQ(outputs["failed"], 0);
+  ASSERT_EQ(outputs["results"].size(), 4u);
+  for (const auto& r : outputs["results"]) EXPECT_EQ(r["attempt"], 1);
+  // Each iteration's undo action belongs to the each step and runs at teardown.
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NE(run.log.IndexOf("undo:fan[" + std::to_string(i) + "]#1"), -1) << i;
+  }
+}
+
+TEST(EachTest, WithoutParallelismEveryIterationRunsAtOnce) {
+  ScheduledRun run(R"(name: t
+steps:
+  fan: { kind: each, with: { items: [a, b, c], step: { kind: sleep, with: { duration: 10s } } } }
+)");
+  ASSERT_TRUE(run.clock.WaitForWaiters(3));
+  EXPECT_EQ(run.Tick(3), 10 * kNsPerSec);
+  RunOutcome outcome = run.Wait();
+  EXPECT_EQ(outcome.exit_code, 0);
+  EXPECT_EQ(outcome.finished_ns - outcome.started_ns, 10 * kNsPerSec);
+}
+
+TEST(EachTest, FailFastStartsNoMoreIterationsAfterAFailure) {
+  ScheduledRun run(R"(name: t
+steps:
+  fan:
+    kind: each
+    with:
+      items: [a, b, c]
+      parallelism: 1
+      fail_fast: true
+      step: { kind: sleep, with: { duration: 10s } }
+)",
+                   {{"fan[0]", 1}});
+  RunOutcome outcome = run.Wait();
+  EXPECT_EQ(Step(outcome, "fan").status, StepStatus::kFailed);
+  EXPECT_NE(Step(outcome, "fan").error.message().find("1 of 3 iterations failed"), std::string::npos)
+      << Step(outcome, "fan").error.message();
+  EXPECT_EQ(run.log.IndexOf("start:fan[1]"), -1);
+  EXPECT_EQ(run.log.IndexOf("start:fan[2]"), -1);
+  EXPECT_EQ(outcome.exit_code, 3);
+}
+
+TEST(EachTest, WithoutFailFastEveryIterationRunsAndTheStepFails) {
+  ScheduledRun run(R"(name: t
+steps:
+  fan:
+    kind: each
+    with: { items: [a, b, c], parallelism: 1, step: { kind: sleep, with: { duration: 10s } } }
+)",
+                   {{"fan[1]", 1}});
+  EXPECT_EQ(run.Tick(1), 10 * kNsPerSec);  // fan[0]
+  ASSERT_TRUE(run.log.WaitFor("fail:fan[1]"));
+  EXPECT_EQ(run.Tick(1), 10 * kNsPerSec);  // fan[2]
+  RunOutcome outcome = run.Wait();
+  EXPECT_EQ(Step(outcome, "fan").status, StepStatus::kFailed);
+  EXPECT_NE(run.log.IndexOf("end:fan[0]"), -1);
+  EXPECT_NE(run.log.IndexOf("end:fan[2]"), -1);
+  nlohmann::json outputs;
+  for (const Event& e : run.Events()) {
+    if (e.type == "STEP_OUTPUT" && e.step == "fan") outputs = nlohmann::json::parse(e.message);
+  }
+  EXPECT_EQ(outputs["succeeded"], 2);
+  EXPECT_EQ(outputs["failed"], 1);
+  EXPECT_EQ(outputs["statuses"], nlohmann::json({"succeeded", "failed", "succeeded"}));
+}
+
+TEST(EachTest, CancellingTheRunCancelsEveryRunningIteration) {
+  ScheduledRun run(R"(name: t
+steps:
+  fan: { kind: each, with: { items: [a, b], step: { kind: sleep, with: { duration: 10s } } } }
+)");
+  ASSERT_TRUE(run.clock.WaitForWaiters(2));
+  run.cancel.Cancel("interrupted by SIGINT");
+  RunOutcome outcome = run.Wait();
+  EXPECT_TRUE(outcome.interrupted);
+  EXPECT_EQ(Step(outcome, "fan").status, StepStatus::kCancelled);
+  EXPECT_NE(run.log.IndexOf("cancel:fan[0]"), -1);
+  EXPECT_NE(run.log.IndexOf("cancel:fan[1]"), -1);
+  EXPECT_EQ(run.log.IndexOf("end:fan[0]"), -1);
 }
 
 }  // namespace

@@ -145,6 +145,31 @@ TEST(FlowEngineTest, CancellationBeforeStartCancelsEverything) {
   for (const StepRecord& r : outcome.steps) EXPECT_EQ(r.status, StepStatus::kCancelled) << r.id;
 }
 
+TEST(FlowEngineTest, BeforeTeardownSeesTheStepsWhileTheirClusterIsStillUp) {
+  spec::FlowSpec flow = Load(std::string(kHead));
+  RunContext ctx(flow, "r", 1, nullptr, nullptr);
+  CancelToken cancel;
+  FlowEngine engine(ctx);
+  std::vector<std::string> seen;
+  size_t events_at_hook = 0;
+  bool undone_at_hook = true;
+  engine.SetBeforeTeardown([&](const std::vector<StepRecord>& steps) {
+    for (const StepRecord& r : steps) seen.push_back(r.id + ":" + StepStatusName(r.status));
+    const std::vector<Event> events = ctx.Events();
+    events_at_hook = events.size();
+    undone_at_hook = std::any_of(events.begin(), events.end(),
+                                 [](const Event& e) { return e.type == "UNDO"; });
+  });
+  RunOutcome outcome = engine.Run(cancel);
+  EXPECT_EQ(outcome.exit_code, 0);
+  EXPECT_EQ(seen, (std::vector<std::string>{"cluster:succeeded", "topic:succeeded"}));
+  EXPECT_FALSE(undone_at_hook) << "the hook runs before any undo action";
+  const std::vector<Event> events = ctx.Events();
+  EXPECT_GT(events.size(), events_at_hook);
+  EXPECT_TRUE(std::any_of(events.begin() + static_cast<std::ptrdiff_t>(events_at_hook),
+                          events.end(), [](const Event& e) { return e.type == "UNDO"; }));
+}
+
 // ---- sleep and exec (no cluster needed) ----
 
 // Processes (not zombies) whose parent is this test process, or, with `pgid`, in that group.

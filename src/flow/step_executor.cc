@@ -22,10 +22,14 @@ std::unique_ptr<StepExecutor> NewWaitStep();
 std::unique_ptr<StepExecutor> NewHttpStep();
 std::unique_ptr<StepExecutor> NewCollectStep();
 std::unique_ptr<StepExecutor> NewFlowStep();
+std::unique_ptr<StepExecutor> NewEachStep();
 
 Result<std::string> StepContext::Interpolate(const std::string& text) const {
   if (text.find("${{") == std::string::npos) return text;
-  return spec::Interpolate(text, run.ExpressionContext());
+  if (bindings.empty()) return spec::Interpolate(text, run.ExpressionContext());
+  nlohmann::json context = run.ExpressionContext();
+  for (const auto& [name, value] : bindings.items()) context[name] = value;
+  return spec::Interpolate(text, context);
 }
 
 void RegisterBuiltinStepKinds(Registry<StepExecutor>& registry) {
@@ -57,6 +61,8 @@ void RegisterBuiltinStepKinds(Registry<StepExecutor>& registry) {
   registry.Register("collect", "copy logs and artifacts into the run directory",
                     [] { return NewCollectStep(); });
   registry.Register("flow", "run a sub-flow file as one step", [] { return NewFlowStep(); });
+  registry.Register("each", "run a step template once per item of a list, then gather",
+                    [] { return NewEachStep(); });
 }
 
 Registry<StepExecutor>& StepKindRegistry() {

@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/cancel.h"
 #include "core/registry.h"
 #include "core/status.h"
@@ -20,6 +22,8 @@
 
 namespace drone::flow {
 
+class StepExecutor;
+
 struct StepContext {
   RunContext& run;
   const spec::Step& step;
@@ -27,7 +31,12 @@ struct StepContext {
   // Marks the step `started` (for `needs: [x.started]`). The engine calls it when Run() begins
   // unless the executor says it starts later (workloads start when producers do).
   std::function<void()> mark_started;
-  // Resolves `${{ steps.X.outputs.Y }}` in a string field.
+  // More roots for expressions, beside params and steps: {"each": {"item": ..., "index": N}} in
+  // an iteration of an each step. An object.
+  nlohmann::json bindings = nlohmann::json::object();
+  // Where the executors of nested steps come from (each); null: StepKindRegistry().
+  const Registry<StepExecutor>* step_kinds = nullptr;
+  // Resolves `${{ steps.X.outputs.Y }}` (and the bindings) in a string field.
   Result<std::string> Interpolate(const std::string& text) const;
 };
 

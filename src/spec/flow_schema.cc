@@ -83,6 +83,10 @@ std::vector<FieldSchema> MakeStep() {
        .description = "A condition (a value, or two around == != < <= > >=); when false once the "
                       "needs are met, the step is skipped.",
        .expressions = Expressions::kParamsAndSteps},
+      {.name = "setup",
+       .type = FT::kBoolean,
+       .description = "Whether `drone up` (a standing environment) runs this step, with the steps "
+                      "it needs; by default the cluster and topic steps do."},
   };
 }
 
@@ -550,6 +554,33 @@ std::vector<StepKindSchema> MakeKinds() {
        "Cuts hosts of a lab network off from each other (iptables DROP); healed at the end of "
        "the duration or of the flow.",
        Concat(ClusterRef(), Concat({fault_duration}, PartitionFields()))},
+      {"each",
+       "Runs a step template once per item of a list (${{ each.item }}, ${{ each.index }}), "
+       "in parallel, then gathers: outputs results (each iteration's outputs), succeeded, "
+       "failed.",
+       {
+           {.name = "items",
+            .type = FT::kItems,
+            .description = "The list: written out, or ${{ steps.ID.outputs.PATH }} resolving to "
+                           "a JSON array (e.g. a cluster's nodes).",
+            .required = true,
+            .expressions = Expressions::kParamsAndSteps},
+           {.name = "step",
+            .type = FT::kStepTemplate,
+            .description = "The step run per item: kind and with; ${{ each.item }} and "
+                           "${{ each.index }} may be used where step outputs may.",
+            .required = true},
+           {.name = "parallelism",
+            .type = FT::kInteger,
+            .description = "Iterations at once; default: all.",
+            .minimum = 1,
+            .maximum = 1024},
+           {.name = "fail_fast",
+            .type = FT::kBoolean,
+            .description = "A failed iteration cancels the running ones and starts no more; "
+                           "false: every iteration runs, and the step fails if any did.",
+            .default_json = "false"},
+       }},
   };
 }
 
@@ -697,6 +728,10 @@ json ValueSchema(const FieldSchema& f) {
                   {"not", {{"type", "string"}, {"pattern", kExpressionPattern}}}}}}}};
     case FT::kValue:
       return {{"type", json::array({"string", "number", "object", "array"})}};
+    case FT::kItems:
+      return {{"anyOf", json::array({json{{"type", "array"}}, ExpressionFor(f.expressions)})}};
+    case FT::kStepTemplate:
+      return Ref("each_step");
   }
   return json::object();
 }
@@ -794,6 +829,25 @@ std::vector<std::string> FieldNames(const std::vector<FieldSchema>& fields) {
   return names;
 }
 
+const std::vector<std::string>& EachTemplateKinds() {
+  static const std::vector<std::string> kKinds = {"exec", "http", "sleep", "collect"};
+  return kKinds;
+}
+
+const std::vector<FieldSchema>& EachTemplateFields() {
+  static const std::vector<FieldSchema> kFields = {
+      {.name = "kind",
+       .type = FT::kString,
+       .description = "What each iteration does.",
+       .enum_values = EachTemplateKinds(),
+       .required = true},
+      {.name = "with",
+       .type = FT::kWith,
+       .description = "The iteration's parameters; which ones depends on its kind."},
+  };
+  return kFields;
+}
+
 std::vector<std::string> StepKindNames() {
   std::vector<std::string> names;
   for (const StepKindSchema& k : StepKinds()) names.push_back(k.name);
@@ -846,6 +900,15 @@ nlohmann::json FlowJsonSchema() {
   }
   step["allOf"] = std::move(kinds);
   defs["step"] = std::move(step);
+  json each_step = ObjectSchema(EachTemplateFields(), "the step an each step runs per item", false);
+  json each_kinds = json::array();
+  for (const std::string& k : EachTemplateKinds()) {
+    each_kinds.push_back(
+        {{"if", {{"properties", {{"kind", {{"const", k}}}}}, {"required", {"kind"}}}},
+         {"then", {{"properties", {{"with", Ref("with." + k)}}}}}});
+  }
+  each_step["allOf"] = std::move(each_kinds);
+  defs["each_step"] = std::move(each_step);
 
   json root = ObjectSchema(TopLevelFields(), "", false);
   root["$schema"] = "https://json-schema.org/draft/2020-12/schema";

@@ -42,6 +42,8 @@ enum class FieldType {
   kHttpExpect,   // an http step's `expect:` map (HttpExpectFields())
   kMatrix,       // a map of declared parameters to non-empty lists of values
   kValue,        // a scalar or a map (a network impairment field, docs/network-faults.md)
+  kItems,        // a list of values, or ${{ steps.ID.outputs.PATH }} resolving to one (each)
+  kStepTemplate, // an each step's template: kind (EachTemplateKinds()) and with
 };
 
 // Which `${{ }}` expressions a field's value may contain. Parameters are substituted before
@@ -99,6 +101,12 @@ const std::vector<std::string>& NeedStateNames();
 
 // The names of `fields`, in table order.
 std::vector<std::string> FieldNames(const std::vector<FieldSchema>& fields);
+
+// The kinds an each step's template may have (kinds that need nothing resolved across steps).
+const std::vector<std::string>& EachTemplateKinds();
+
+// The fields of an each step's template (`with.step`): kind and with.
+const std::vector<FieldSchema>& EachTemplateFields();
 
 // The names of StepKinds(), in StepKind order.
 std::vector<std::string> StepKindNames();

@@ -48,6 +48,8 @@ const char* StepKindName(StepKind kind) {
       return "flow";
     case StepKind::kFaultPartition:
       return "fault.partition";
+    case StepKind::kEach:
+      return "each";
   }
   return "unknown";
 }

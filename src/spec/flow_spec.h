@@ -211,11 +211,27 @@ struct SubFlowWith {
   std::shared_ptr<const FlowSpec> flow;
 };
 
+struct Step;
+
+// each: runs the step template `step` once per item of a list, `parallelism` at a time, then
+// gathers their outputs (flow/steps/each_step.cc). In the template, `${{ each.item }}` (and
+// `${{ each.item.PATH }}` for a structured item) and `${{ each.index }}` name the iteration.
+struct EachWith {
+  std::vector<std::string> items;  // a literal list, each item as text; or else:
+  std::string items_expr;          // `${{ steps.ID.outputs.PATH }}` resolving to a JSON array
+  int parallelism = 0;             // iterations at once; 0 = all
+  bool fail_fast = false;          // a failed iteration cancels the others and starts no more
+  // The template: kind and with; its id is the each step's. Immutable once loaded; shared so that
+  // copies of the spec need not copy it.
+  std::shared_ptr<const Step> step;
+};
+
 enum class StepKind {
   kCluster, kTopic, kWorkload, kFaultKill, kFaultNetwork, kCheck, kSleep, kExec,
   kFaultStop, kFaultPause, kFaultRestart,
   kWait, kHttp, kCollect, kFlow,
   kFaultPartition,
+  kEach,
 };
 
 const char* StepKindName(StepKind kind);  // "cluster", "fault.kill", ...
@@ -253,8 +269,11 @@ struct Step {
   // `when:` (spec/condition.h), parameters substituted; empty = always. Evaluated once the needs
   // are met; false skips the step.
   std::string when;
+  // `setup:` — whether `drone up` runs the step (spec/setup_steps.h); unset: by kind (cluster
+  // and topic steps are set-up steps).
+  std::optional<bool> setup;
   std::variant<ClusterWith, TopicWith, WorkloadWith, FaultWith, CheckWith, SleepWith, ExecWith,
-               WaitWith, HttpWith, CollectWith, SubFlowWith>
+               WaitWith, HttpWith, CollectWith, SubFlowWith, EachWith>
       with;
 };
 

@@ -59,6 +59,8 @@ const std::vector<std::string> kHttpKeys = FieldNames(FindStepKind("http")->with
 const std::vector<std::string> kHttpExpectKeys = FieldNames(HttpExpectFields());
 const std::vector<std::string> kCollectKeys = FieldNames(FindStepKind("collect")->with);
 const std::vector<std::string> kSubFlowKeys = FieldNames(FindStepKind("flow")->with);
+const std::vector<std::string> kEachKeys = FieldNames(FindStepKind("each")->with);
+const std::vector<std::string> kEachStepKeys = FieldNames(EachTemplateFields());
 // The live totals of a running workload that `wait` can test (flow/run_context.h).
 const std::vector<std::string> kLiveWorkloadFields = {"sent",     "acked", "failed",
                                                       "indeterminate", "received", "lag",
@@ -506,6 +508,9 @@ class FlowLoader {
         }
         if (!CheckStepReference(f, shown, path)) ok = false;
         out += s.text.substr(piece.offset, piece.length);
+      } else if (root == "each") {
+        if (!CheckEachReference(f, shown, path, refs)) ok = false;
+        out += s.text.substr(piece.offset, piece.length);
       } else {
         Error(f.loc, f.path, "unknown expression '" + shown + "'", kExpressionHint);
         ok = false;
@@ -516,6 +521,32 @@ class FlowLoader {
     s.text = std::move(out);
     s.origin = Join(origins);
     return ok;
+  }
+
+  // `${{ each.item }}`, `${{ each.item.PATH }}`, `${{ each.index }}`: only in an each step's
+  // template, and only where step outputs may be used (both are known only during the run).
+  bool CheckEachReference(const Field& f, const std::string& shown,
+                          const std::vector<PathElement>& path, Refs refs) {
+    if (!in_each_template_) {
+      Error(f.loc, f.path, "'" + shown + "' is only known in the step template of an each step",
+            "use it under with.step of a step of kind each");
+      return false;
+    }
+    if (refs == Refs::kReject) {
+      Error(f.loc, f.path, "'" + shown + "' cannot be used in this field",
+            "only the fields that may use step outputs may use ${{ each.item }}");
+      return false;
+    }
+    const bool item = path.size() >= 2 && std::holds_alternative<std::string>(path[1]) &&
+                      std::get<std::string>(path[1]) == "item";
+    const bool index = path.size() == 2 && std::holds_alternative<std::string>(path[1]) &&
+                       std::get<std::string>(path[1]) == "index";
+    if (!item && !index) {
+      Error(f.loc, f.path, "'" + shown + "': an each step's template knows each.item and each.index",
+            "e.g. ${{ each.item }}, ${{ each.item.name }}, ${{ each.index }}");
+      return false;
+    }
+    return true;
   }
 
   bool CheckStepReference(const Field& f, const std::string& shown,
@@ -968,6 +999,9 @@ class FlowLoader {
       }
     }
     if (const Field* r = m->Find("retry")) ReadRetry(*r, info.step.retry);
+    if (const Field* su = m->Find("setup")) {
+      if (auto v = ReadBool(*su)) info.step.setup = *v;
+    }
     if (const Field* w = m->Find("when")) info.when_field = *w;
     if (const Field* w = m->Find("with")) info.with = *w;
     info.with_path = Child(info.path, "with");
@@ -1295,6 +1329,9 @@ class FlowLoader {
         break;
       case StepKind::kFlow:
         info.step.with = ReadSubFlow(with);
+        break;
+      case StepKind::kEach:
+        info.step.with = ReadEach(with, info);
         break;
     }
     info.with_read = true;
@@ -2255,6 +2292,91 @@ class FlowLoader {
     return c;
   }
 
+  // each: `items` (a list, or one step-output reference), `step` (kind and with of a template
+  // kind), `parallelism`, `fail_fast`. The template's fields are read as a step's of its kind, in
+  // the each step's place: they may use what the each step may, and each.item / each.index.
+  EachWith ReadEach(const Field& with, StepInfo& info) {
+    EachWith e;
+    auto m = ReadMap(with, &kEachKeys);
+    if (!m) return e;
+    const std::string items_hint =
+        "e.g. items: [a, b, c] or items: \"${{ steps.cluster.outputs.nodes }}\"";
+    if (const Field* f = m->Find("items")) {
+      if (f->value.IsSequence()) {
+        size_t i = 0;
+        for (const YAML::Node& node : f->value) {
+          const Field item{"", node, f->path + "[" + std::to_string(i++) + "]",
+                           LocOf(node, f->loc), f->loc};
+          if (auto v = ReadRequiredString(item, Refs::kReject)) e.items.push_back(*v);
+        }
+      } else if (auto v = ReadRequiredString(*f, Refs::kAllow)) {
+        if (v->find("${{") == std::string::npos) {
+          Error(f->loc, f->path, "expected a list, or a step output that is one; got '" + *v + "'",
+                items_hint);
+        } else {
+          e.items_expr = *v;
+        }
+      }
+    } else {
+      Missing(*m, "items", items_hint);
+    }
+    if (const Field* f = m->Find("parallelism")) {
+      if (auto v = ReadInt(*f, 1, 1024)) e.parallelism = static_cast<int>(*v);
+    }
+    if (const Field* f = m->Find("fail_fast")) {
+      if (auto v = ReadBool(*f)) e.fail_fast = *v;
+    }
+    const Field* t = m->Find("step");
+    if (t == nullptr) {
+      Missing(*m, "step", "the step run per item, e.g. step: { kind: exec, with: { argv: [echo, "
+                          "\"${{ each.item }}\"] } }");
+      return e;
+    }
+    auto tm = ReadMap(*t, &kEachStepKeys);
+    if (!tm) return e;
+    Step step;
+    step.id = info.step.id;
+    step.loc = tm->loc;
+    const Field* k = tm->Find("kind");
+    if (k == nullptr) {
+      Missing(*tm, "kind", "one of " + Join(EachTemplateKinds()));
+      return e;
+    }
+    auto ks = ReadScalar(*k, "a step kind", Refs::kReject);
+    if (!ks) return e;
+    const std::vector<std::string>& kinds = EachTemplateKinds();
+    if (ks->null || std::find(kinds.begin(), kinds.end(), ks->text) == kinds.end()) {
+      Error(k->loc, k->path, "'" + ks->text + "' cannot be an each step's template",
+            "a template is one of " + Join(kinds));
+      return e;
+    }
+    step.kind = static_cast<StepKind>(
+        std::find(kKindNames.begin(), kKindNames.end(), ks->text) - kKindNames.begin());
+    const Field* tw = tm->Find("with");
+    const Field twith = tw != nullptr ? *tw : Field{"with", YAML::Node(), t->path + ".with",
+                                                    tm->loc, tm->loc};
+    in_each_template_ = true;
+    switch (step.kind) {
+      case StepKind::kExec:
+        step.with = ReadExec(twith);
+        break;
+      case StepKind::kHttp:
+        step.with = ReadHttp(twith);
+        break;
+      case StepKind::kSleep:
+        step.with = ReadSleep(twith);
+        break;
+      case StepKind::kCollect:
+        step.with = ReadCollect(twith);
+        break;
+      default:
+        break;  // not a template kind: reported above
+    }
+    in_each_template_ = false;
+    e.step = std::make_shared<const Step>(std::move(step));
+    return e;
+  }
+
   SubFlowWith ReadSubFlow(const Field& with) {
     SubFlowWith sf;
     auto m = ReadMap(with, &kSubFlowKeys);
@@ -2452,6 +2574,7 @@ class FlowLoader {
   std::vector<std::string> all_ids_;
   const StepInfo* current_ = nullptr;  // the step whose `with` is being read
   size_t current_index_ = 0;
+  bool in_each_template_ = false;  // reading an each step's template: each.* may be used
   FlowSpec flow_;
 };
 

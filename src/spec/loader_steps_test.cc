@@ -337,5 +337,93 @@ TEST_F(LoaderSubFlowTest, MissingFileAndUnknownParam) {
   EXPECT_NE(r2.errors[1].message.find("unknown parameter 'x'"), std::string::npos);
 }
 
+// ---- each ----
+
+TEST(LoaderEachTest, ReadsItemsTemplateParallelismAndFailFast) {
+  LoadResult r = Load(R"(name: t
+steps:
+  kafka: { kind: cluster, with: { broker: kafka, platform: embedded, nodes: 3 } }
+  fan:
+    kind: each
+    needs: [kafka]
+    with:
+      items: "${{ steps.kafka.outputs.nodes }}"
+      parallelism: 2
+      fail_fast: true
+      step: { kind: exec, with: { argv: [echo, "${{ each.index }}=${{ each.item }}"] } }
+  list:
+    kind: each
+    with: { items: [a, 2, c], step: { kind: sleep, with: { duration: 1s } } }
+)");
+  ASSERT_TRUE(r.flow) << AllErrors(r);
+  const auto& fan = std::get<EachWith>(StepOf(r, "fan").with);
+  EXPECT_EQ(fan.items_expr, "${{ steps.kafka.outputs.nodes }}");
+  EXPECT_EQ(fan.parallelism, 2);
+  EXPECT_TRUE(fan.fail_fast);
+  ASSERT_TRUE(fan.step);
+  EXPECT_EQ(fan.step->kind, StepKind::kExec);
+  EXPECT_EQ(std::get<ExecWith>(fan.step->with).argv,
+            (std::vector<std::string>{"echo", "${{ each.index }}=${{ each.item }}"}));
+  const auto& list = std::get<EachWith>(StepOf(r, "list").with);
+  EXPECT_EQ(list.items, (std::vector<std::string>{"a", "2", "c"}));
+  EXPECT_EQ(list.parallelism, 0) << "default: all at once";
+  EXPECT_FALSE(list.fail_fast);
+  EXPECT_EQ(std::get<SleepWith>(list.step->with).duration_ns, int64_t{1'000'000'000});
+}
+
+TEST(LoaderEachTest, UnknownFieldInTheTemplatesWith) {
+  EXPECT_TRUE(OneError(Load(R"(name: t
+steps:
+  fan:
+    kind: each
+    with:
+      items: [a]
+      step: { kind: exec, with: { argv: [echo], colour: red } }
+)"),
+                       7, 49, "steps.fan.with.step.with.colour", "unknown key 'colour'"));
+}
+
+TEST(LoaderEachTest, TemplateKindMustBeOneOfTheTemplateKinds) {
+  EXPECT_TRUE(OneError(Load(R"(name: t
+steps:
+  fan: { kind: each, with: { items: [a], step: { kind: workload } } }
+)"),
+                       3, 56, "steps.fan.with.step.kind", "cannot be an each step's template"));
+}
+
+TEST(LoaderEachTest, EachItemOutsideATemplateIsAnError) {
+  EXPECT_TRUE(OneError(Load(R"(name: t
+steps:
+  e: { kind: exec, with: { argv: [echo, "${{ each.item }}"] } }
+)"),
+                       3, 41, "steps.e.with.argv[1]", "only known in the step template"));
+}
+
+TEST(LoaderEachTest, TemplateReferencesAreCheckedAgainstTheEachStepsNeeds) {
+  EXPECT_TRUE(OneError(Load(R"(name: t
+steps:
+  a: { kind: exec, with: { argv: [echo, hi] } }
+  fan:
+    kind: each
+    with:
+      items: [x]
+      step: { kind: exec, with: { argv: [echo, "${{ steps.a.outputs.stdout }}"] } }
+)"),
+                       8, 48, "steps.fan.with.step.with.argv[1]", "does not depend on it"));
+}
+
+TEST(LoaderEachTest, ItemsMustBeAListOrAStepOutput) {
+  EXPECT_TRUE(OneError(Load(R"(name: t
+steps:
+  fan: { kind: each, with: { items: abc, step: { kind: sleep, with: { duration: 1s } } } }
+)"),
+                       3, 37, "steps.fan.with.items", "expected a list"));
+  EXPECT_TRUE(OneError(Load(R"(name: t
+steps:
+  fan: { kind: each, with: { items: [a] } }
+)"),
+                       3, 28, "steps.fan.with.step", "missing required field 'step'"));
+}
+
 }  // namespace
 }  // namespace drone::spec

@@ -6,7 +6,7 @@ import tempfile
 import threading
 import unittest
 
-from drone_test_support import TempDir, load_json, run_drone, validate_result, write_flow
+from drone_test_support import FLOWS, TempDir, load_json, run_drone, validate_result, write_flow
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -109,6 +109,68 @@ steps:
             self.assertIn("f.yaml:3:", r.stderr)
             self.assertIn("https is not supported", r.stderr)
             self.assertIn("f.yaml:4:", r.stderr)
+
+
+class EachStepTest(unittest.TestCase):
+    """flows/each-node-probe.yaml: one exec per node of a cluster, two at a time, then gathered."""
+
+    def test_each_node_probe_runs_once_per_node_and_gathers(self):
+        with TempDir() as d:
+            out = os.path.join(d, "r.json")
+            r = run_drone("run", os.path.join(FLOWS, "each-node-probe.yaml"), "--no-store",
+                          "--no-progress", "--json", out, timeout=180)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            result = load_json(out)
+            validate_result(result)
+            steps = {s["id"]: s for s in result["steps"]}
+            self.assertEqual(steps["all_up"]["status"], "succeeded")
+            fan = steps["per_node"]["outputs"]
+            addresses = steps["kafka"]["outputs"]["addresses"]
+            self.assertEqual(len(addresses), 3)
+            self.assertEqual(fan["items"], addresses)
+            self.assertEqual((fan["count"], fan["succeeded"], fan["failed"]), (3, 3, 0))
+            self.assertEqual([x["stdout"] for x in fan["results"]],
+                             ["node %d listens on %s" % (i, a) for i, a in enumerate(addresses)])
+
+    def test_a_failing_iteration_fails_the_step_and_is_counted(self):
+        with TempDir() as d:
+            flow = write_flow(d, "f.yaml", """name: each-fail
+steps:
+  fan:
+    kind: each
+    on_error: continue
+    with:
+      items: [0, 3, 0]
+      step: { kind: exec, with: { argv: [test, "${{ each.item }}", "-eq", "0"] } }
+  after:
+    kind: exec
+    needs: [fan.done]
+    with: { argv: [echo, "${{ steps.fan.outputs.succeeded }}/${{ steps.fan.outputs.failed }}"] }
+""")
+            out = os.path.join(d, "r.json")
+            r = run_drone("run", flow, "--no-store", "--no-progress", "--json", out, timeout=120)
+            result = load_json(out)
+            steps = {s["id"]: s for s in result["steps"]}
+            self.assertEqual(steps["fan"]["status"], "failed", r.stdout + r.stderr)
+            self.assertIn("1 of 3 iterations failed", steps["fan"]["error"])
+            self.assertEqual(steps["fan"]["outputs"]["statuses"], ["succeeded", "failed", "succeeded"])
+            self.assertEqual(steps["after"]["outputs"]["stdout"], "2/1")
+
+    def test_validate_reports_template_errors(self):
+        with TempDir() as d:
+            flow = write_flow(d, "f.yaml", """name: each-bad
+steps:
+  fan:
+    kind: each
+    with:
+      items: [a]
+      step: { kind: exec, with: { argv: [echo, "${{ each.itme }}"], colour: red } }
+""")
+            r = run_drone("validate", flow, timeout=60)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("f.yaml:7:", r.stderr)
+            self.assertIn("steps.fan.with.step.with.colour: unknown key 'colour'", r.stderr)
+            self.assertIn("each.itme", r.stderr)
 
 
 if __name__ == "__main__":
