@@ -353,7 +353,12 @@ void UiServer::Impl::GetSeries(const std::string& id, const httplib::Request& re
   if (rows.ok() && in_progress.ok() && in_progress->has_value()) {
     std::vector<json> values;
     for (store::LiveRow& r : *rows) values.push_back(std::move(r.value));
-    SendJson(res, SeriesOfLivePoints(id, values, points));
+    std::vector<json> events;
+    auto event_rows = live->EventsAfter(id, 0, 1000000);
+    if (event_rows.ok()) {
+      for (store::LiveRow& r : *event_rows) events.push_back(std::move(r.value));
+    }
+    SendJson(res, SeriesOfLivePoints(id, values, events, points));
     return;
   }
   SendError(res, 404, result.status().message());

@@ -335,6 +335,35 @@ TEST_F(UiServerTest, StreamsLiveRowsAndEndsWithRunEnd) {
   EXPECT_NE(received.find("\"verdict\":\"pass\""), std::string::npos);
 }
 
+TEST_F(UiServerTest, LiveSeriesPlaceFaultWindowsOnTheLoadsAxis) {
+  StartServer();
+  auto log = store::LiveRunLog::Open(data_dir());
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_OK((*log)->Begin({"live2", "tiny", "2026-12-01T10:00:00.000Z", getpid()}));
+  // The load started at 10 s (wall clock); its second point ends at 12 s.
+  ASSERT_OK((*log)->AppendPoint("live2", "load", {{"t", 1}, {"sent", 5}, {"t_ns", 11'000'000'000}}));
+  ASSERT_OK((*log)->AppendPoint("live2", "load", {{"t", 2}, {"sent", 5}, {"t_ns", 12'000'000'000}}));
+  ASSERT_OK((*log)->AppendEvent("live2", {{"type", "FAULT_INJECTED"}, {"step", "cut"},
+                                          {"t_ns", 11'500'000'000},
+                                          {"fault", {{"kind", "impair"},
+                                                     {"target", "clients -> n1"},
+                                                     {"backend", "tc-netem"}}}}));
+  json open = GetJson("/api/runs/live2/series")["workloads"]["load"]["fault_windows"];
+  ASSERT_EQ(open.size(), 1u) << open.dump();
+  EXPECT_EQ(open[0]["step"], "cut");
+  EXPECT_EQ(open[0]["kind"], "impair");
+  EXPECT_EQ(open[0]["target"], "clients -> n1");
+  EXPECT_EQ(open[0]["backend"], "tc-netem");
+  EXPECT_DOUBLE_EQ(open[0]["from_s"].get<double>(), 1.5);
+  EXPECT_TRUE(open[0]["to_s"].is_null());  // still active
+  ASSERT_OK((*log)->AppendEvent("live2", {{"type", "FAULT_HEALED"}, {"step", "cut"},
+                                          {"t_ns", 13'250'000'000}}));
+  json healed = GetJson("/api/runs/live2/series")["workloads"]["load"]["fault_windows"];
+  ASSERT_EQ(healed.size(), 1u);
+  EXPECT_DOUBLE_EQ(healed[0]["to_s"].get<double>(), 3.25);
+  ASSERT_OK((*log)->Finish("live2"));
+}
+
 TEST_F(UiServerTest, ExposesPrometheusMetrics) {
   ASSERT_OK(store_->SaveResult(Result("r1", "pass", 1)));
   StartServer();
