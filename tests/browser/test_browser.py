@@ -84,6 +84,44 @@ class BrowserTest(unittest.TestCase):
         self.assertTrue(any("FAULT_INJECTED" in e for e in seen["filtered_events"]))
         self.assertTrue(all("FAULT_" in e for e in seen["filtered_events"]))
 
+    def test_the_live_charts_shade_the_open_fault_window(self):
+        charts = [c for c in self.seen["live_bands"] if c["chart"].startswith("load:")]
+        self.assertEqual(len(charts), 2, self.seen["live_bands"])  # throughput and latency
+        for chart in charts:
+            open_bands = [b for b in chart["bands"] if b["open"]]
+            self.assertEqual(len(open_bands), 1, chart)
+            band = open_bands[0]
+            self.assertEqual(band["step"], "outage")
+            self.assertTrue(band["visible"])
+            self.assertGreater(band["width"], 0)
+            self.assertGreater(band["from"], 0)  # the outage starts after the load did
+            # Hovering names the fault: step, kind, the killed node and the backend.
+            self.assertRegex(band["title"], r"^outage: kill broker-2 via \S+")
+            self.assertTrue(any("outage: kill broker-2" in t and "now" in t for t in chart["legend"]), chart)
+
+    def test_the_live_topology_shows_the_killed_node_down(self):
+        nodes = self.seen["live_nodes"]
+        self.assertEqual(nodes["broker-2"], "down", nodes)
+        self.assertEqual([n for n, s in nodes.items() if s != "ok"], ["broker-2"])
+        self.assertTrue(any(t.startswith("active: outage: kill broker-2") for t in self.seen["live_fault_list"]))
+
+    def test_the_finished_run_shades_the_closed_window_and_replays_the_topology(self):
+        charts = [c for c in self.seen["finished_bands"] if c["chart"].startswith("load:")]
+        self.assertEqual(len(charts), 2, self.seen["finished_bands"])
+        result = self.ui.get("/api/runs/%s/series" % self.seen["run_id"])
+        window = result["workloads"]["load"]["fault_windows"][0]
+        for chart in charts:
+            self.assertEqual(len(chart["bands"]), 1, chart)
+            band = chart["bands"][0]
+            self.assertFalse(band["open"])
+            self.assertAlmostEqual(band["from"], window["from_s"], places=3)
+            self.assertAlmostEqual(band["to"], window["to_s"], places=3)
+            self.assertGreater(band["width"], 0)
+        self.assertEqual(self.seen["nodes_at_end"]["broker-2"], "healed")
+        self.assertEqual(self.seen["nodes_during_outage"]["broker-2"], "down")
+        self.assertEqual(self.seen["nodes_at_start"]["broker-2"], "ok")
+        self.assertTrue(any(t.startswith("active: outage") for t in self.seen["fault_list_during_outage"]))
+
     def test_compare_shows_runs_side_by_side(self):
         self.assertEqual(self.seen["compare_columns"], 3)  # the label column and two runs
         chart = self.seen["compare_chart"]["compare:e2e_p99"]
@@ -102,6 +140,12 @@ class BrowserTest(unittest.TestCase):
         self.assertIn("pass", seen["body_text"])
         self.assertGreater(seen["svg_charts"], 0)
         self.assertTrue(seen["lines_with_values"] and all(n > 0 for n in seen["lines_with_values"]))
+        # The outage shaded on both charts, named on hover.
+        self.assertEqual(len(seen["fault_rects"]), 2, seen["fault_rects"])
+        for rect in seen["fault_rects"]:
+            self.assertEqual(rect["step"], "outage")
+            self.assertRegex(rect["title"], r"^outage: kill broker-2 via \S+")
+            self.assertGreater(rect["width"], 0)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,23 @@ async function chartsDrawn(page, prefix) {
   }, prefix);
 }
 
+// The fault bands over each chart: what hovering says, whether the window is open, where it is.
+async function faultBands(page) {
+  return page.evaluate(() => [...document.querySelectorAll(".chart")].map((c) => ({
+    chart: c.dataset.chart,
+    bands: [...c.querySelectorAll(".fault-band")].map((b) => ({
+      title: b.title, step: b.dataset.step, open: b.dataset.open === "true", visible: b.dataset.visible === "true",
+      from: Number(b.dataset.from), to: b.dataset.to === "" ? null : Number(b.dataset.to),
+      width: b.getBoundingClientRect().width })),
+    legend: [...c.querySelectorAll(".fault-legend span")].map((s) => s.textContent),
+  })));
+}
+
+async function topologyNodes(page) {
+  return page.evaluate(() => Object.fromEntries([...document.querySelectorAll("circle.topo-node")].map((n) =>
+    [n.dataset.node, n.dataset.state])));
+}
+
 async function live(url) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await newPage(context);
@@ -78,6 +95,13 @@ async function live(url) {
     window.__drone.charts[k].data[0].length > 0), null, { timeout: 60000 });
   out.live_charts = await chartsDrawn(page, out.run_id);
   await page.screenshot({ path: join(artifacts, "run-live.png"), fullPage: true });
+  // The outage while it lasts: an open window on the charts, the killed node down in the topology.
+  await page.waitForSelector(".chart .fault-band[data-open=true][data-visible=true]", { timeout: 60000 });
+  await page.waitForSelector("circle.topo-node.active-fault", { timeout: 10000 });
+  out.live_bands = await faultBands(page);
+  out.live_nodes = await topologyNodes(page);
+  out.live_fault_list = await page.locator("svg.topology text.link-fault").allTextContents();
+  await page.screenshot({ path: join(artifacts, "run-live-fault.png"), fullPage: true });
 
   await page.waitForSelector(".run-header [data-verdict]:not([data-verdict=running])", { timeout: 180000 });
   out.verdict = await page.locator(".run-header [data-verdict]").getAttribute("data-verdict");
@@ -87,6 +111,15 @@ async function live(url) {
   out.delivery_rows = await page.locator("[data-table=delivery] tr").count();
   out.topology_nodes = await page.locator("circle.topo-node").count();
   out.faulted_nodes = await page.locator("circle.topo-node.past-fault, circle.topo-node.active-fault").count();
+  out.finished_bands = await faultBands(page);
+  out.nodes_at_end = await topologyNodes(page);
+  // Replayed: the topology in the middle of the outage, then before it.
+  await page.click("[data-jump=outage]");
+  out.nodes_during_outage = await topologyNodes(page);
+  out.fault_list_during_outage = await page.locator("svg.topology text.link-fault").allTextContents();
+  await page.screenshot({ path: join(artifacts, "run-topology-replay.png"), fullPage: true });
+  await page.locator("[data-control=topology-time]").fill("0");
+  out.nodes_at_start = await topologyNodes(page);
   await page.fill("[data-filter=events]", "FAULT_");
   out.filtered_events = await page.locator("table.events tbody tr").allTextContents();
   await page.screenshot({ path: join(artifacts, "run-finished.png"), fullPage: true });
@@ -117,6 +150,9 @@ async function report(file) {
   out.lines_with_values = await page.locator("[data-values]").evaluateAll((els) =>
     els.map((e) => e.getAttribute("data-values").split(",").filter((v) => v !== "").length));
   out.body_text = (await page.locator("body").innerText()).slice(0, 2000);
+  out.fault_rects = await page.locator("svg.chart rect.fault").evaluateAll((els) =>
+    els.map((e) => ({ step: e.getAttribute("data-step"), title: e.textContent,
+                      width: Number(e.getAttribute("width")) })));
   out.external_requests = requests;
   await page.screenshot({ path: join(artifacts, "report-offline.png"), fullPage: true });
   await context.close();
