@@ -218,6 +218,7 @@ void UiServer::Impl::GetRuns(const httplib::Request& req, httplib::Response& res
   std::string flow = req.get_param_value("flow");
   std::string verdict = req.get_param_value("verdict");
   std::string since = req.get_param_value("since");
+  std::string matrix = req.get_param_value("matrix");
   int limit = 50;
   int offset = 0;
   try {
@@ -232,7 +233,8 @@ void UiServer::Impl::GetRuns(const httplib::Request& req, httplib::Response& res
     return;
   }
   json runs = json::array();
-  if (verdict.empty() || verdict == "running") {
+  // A matrix's runs are known once stored: runs in progress are not tagged with it.
+  if ((verdict.empty() || verdict == "running") && matrix.empty()) {
     auto live_runs = live->List();
     if (live_runs.ok()) {
       for (const store::LiveRunInfo& r : *live_runs) {
@@ -248,6 +250,7 @@ void UiServer::Impl::GetRuns(const httplib::Request& req, httplib::Response& res
     store::RunFilter filter;
     if (!flow.empty()) filter.flow = flow;
     if (!verdict.empty()) filter.verdict = verdict;
+    if (!matrix.empty()) filter.matrix_id = matrix;
     filter.limit = 0;
     auto stored = store->ListRuns(filter);
     if (!stored.ok()) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/testutil.h"
@@ -123,6 +124,9 @@ TEST_F(UiServerTest, RefusesANonLoopbackHostWithoutAToken) {
   UiOptions options;
   options.data_dir = data_dir();
   options.flows_dir = (dir_ / "flows").string();
+  // By default the server listens on loopback only, on port 7777.
+  EXPECT_EQ(options.host, "127.0.0.1");
+  EXPECT_EQ(options.port, 7777);
   options.host = "0.0.0.0";
   auto started = UiServer::Start(options);
   ASSERT_FALSE(started.ok());
@@ -151,6 +155,24 @@ TEST_F(UiServerTest, ListsRunsWithFiltersAndPaging) {
   ASSERT_EQ(page["runs"].size(), 1u);
   EXPECT_EQ(page["runs"][0]["run_id"], "r1");
   GetJson("/api/runs?limit=0", 400);
+}
+
+TEST_F(UiServerTest, ListsTheRunsOfAMatrix) {
+  for (int i = 0; i < 3; ++i) {
+    json r = Result("m" + std::to_string(i), "pass", 1);
+    r["matrix"] = {{"id", i < 2 ? "matrix-a" : "matrix-b"}, {"index", i}, {"combinations", 2},
+                   {"params", {{"rate", std::to_string(100 * (i + 1))}}}};
+    ASSERT_OK(store_->SaveResult(r));
+  }
+  ASSERT_OK(store_->SaveResult(Result("alone", "pass", 1)));
+  StartServer();
+  json a = GetJson("/api/runs?matrix=matrix-a");
+  EXPECT_EQ(a["total"], 2);
+  std::set<std::string> ids;
+  for (const json& r : a["runs"]) ids.insert(r["run_id"].get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{"m0", "m1"}));
+  EXPECT_EQ(GetJson("/api/runs?matrix=nothing")["total"], 0);
+  EXPECT_EQ(GetJson("/api/runs")["total"], 4);
 }
 
 TEST_F(UiServerTest, ServesTheResultContractUnchanged) {

@@ -10,7 +10,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from drone_test_support import FLOWS, SOURCE_DIR, TempDir, run_drone  # noqa: E402
+from drone_test_support import FLOWS, SOURCE_DIR, TempDir, load_json, run_drone, write_flow  # noqa: E402
 from ui_support import UiServer  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -18,6 +18,19 @@ NODE = shutil.which("node")
 PLAYWRIGHT = os.path.join(SOURCE_DIR, "ui", "node_modules", "playwright-core")
 ARTIFACTS = os.environ.get("DRONE_ARTIFACTS", os.path.join(SOURCE_DIR, "build", "browser-artifacts"))
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ui_browser.mjs")
+
+# Two combinations of one second each: enough for the matrix comparison.
+MATRIX_FLOW = """name: tiny-matrix
+params: { rate: 200 }
+matrix: { rate: [100, 300] }
+steps:
+  cluster: { kind: cluster, with: { broker: kafka, platform: embedded, nodes: 1 } }
+  topic: { kind: topic, needs: [cluster], with: { name: m, partitions: 1, replication: 1 } }
+  load:
+    kind: workload
+    needs: [topic]
+    with: { topic: m, producers: 1, consumers: 1, rate: "${{ params.rate }}", duration: 1s, size: 64 }
+"""
 
 
 def missing():
@@ -30,8 +43,8 @@ def missing():
     return None
 
 
-def browse(mode, target, timeout=400):
-    r = subprocess.run([NODE, SCRIPT, mode, target, ARTIFACTS], capture_output=True, text=True,
+def browse(mode, target, timeout=400, *extra):
+    r = subprocess.run([NODE, SCRIPT, mode, target, ARTIFACTS, *extra], capture_output=True, text=True,
                        timeout=timeout, stdin=subprocess.DEVNULL)
     if r.returncode != 0:
         raise AssertionError("browser script failed:\n" + r.stdout + r.stderr)
@@ -46,8 +59,13 @@ class BrowserTest(unittest.TestCase):
         cls._tmp = TempDir()
         cls.dir = cls._tmp.__enter__()
         cls.data_dir = os.path.join(cls.dir, "data")
+        matrix_json = os.path.join(cls.dir, "matrix.json")
+        flow = write_flow(cls.dir, "tiny-matrix.yaml", MATRIX_FLOW)
+        cls.matrix_run = run_drone("run", flow, "--json", matrix_json, "--data-dir", cls.data_dir, timeout=300)
+        cls.matrix = load_json(matrix_json) if os.path.exists(matrix_json) else {}
         cls.ui = UiServer(cls.data_dir, FLOWS)
         cls.seen = browse("live", cls.ui.url)
+        cls.matrix_seen = browse("matrix", cls.ui.url, 400, cls.matrix.get("matrix_id", "none"))
 
     @classmethod
     def tearDownClass(cls):
@@ -121,6 +139,18 @@ class BrowserTest(unittest.TestCase):
         self.assertEqual(self.seen["nodes_during_outage"]["broker-2"], "down")
         self.assertEqual(self.seen["nodes_at_start"]["broker-2"], "ok")
         self.assertTrue(any(t.startswith("active: outage") for t in self.seen["fault_list_during_outage"]))
+
+    def test_a_matrix_is_compared_from_the_history(self):
+        self.assertEqual(self.matrix_run.returncode, 0, self.matrix_run.stderr)
+        seen = self.matrix_seen
+        self.assertEqual(seen["errors"], [])
+        self.assertIn("2 runs of matrix " + self.matrix["matrix_id"], seen["compare_link"])
+        self.assertEqual(seen["compare_columns"], 3)  # the label column and the two runs
+        # In the order of the combinations, each with its parameters.
+        self.assertEqual([p.strip() for p in seen["params_row"]], ["rate=100", "rate=300"])
+        chart = seen["compare_chart"]["compare:e2e_p99"]
+        self.assertEqual(len(chart["lengths"]), 2)
+        self.assertTrue(all(n > 0 for n in chart["lengths"]), chart)
 
     def test_compare_shows_runs_side_by_side(self):
         self.assertEqual(self.seen["compare_columns"], 3)  # the label column and two runs

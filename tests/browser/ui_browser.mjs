@@ -1,6 +1,7 @@
 // Drives Debian's chromium through playwright-core (from ui/node_modules; no browser download).
 // Usage: node ui_browser.mjs live URL ARTIFACT_DIR     start quickstart from the launchpad, watch it
 //        node ui_browser.mjs report FILE ARTIFACT_DIR  open an HTML report offline
+//        node ui_browser.mjs matrix URL ARTIFACT_DIR MATRIX_ID  compare a matrix from the history
 // Prints one JSON line with what it saw; the Python test asserts on it. Exits non-zero on error.
 import { createRequire } from "node:module";
 import { join, dirname } from "node:path";
@@ -10,7 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(join(here, "..", "..", "ui", "package.json"));
 const { chromium } = require("playwright-core");
 
-const [mode, target, artifacts] = process.argv.slice(2);
+const [mode, target, artifacts, matrixId] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
@@ -19,6 +20,7 @@ const out = { errors: [] };
 try {
   if (mode === "live") await live(target);
   else if (mode === "report") await report(target);
+  else if (mode === "matrix") await matrix(target, matrixId);
   else throw new Error(`unknown mode ${mode}`);
 } finally {
   await browser.close();
@@ -135,6 +137,25 @@ async function live(url) {
   await page.waitForSelector("[data-table=history] a");
   out.history_runs = await page.locator("[data-table=history] a").allTextContents();
   await page.screenshot({ path: join(artifacts, "history.png"), fullPage: true });
+  await context.close();
+}
+
+async function matrix(url, id) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await newPage(context);
+  await page.goto(`${url}/#/history`);
+  await page.waitForSelector("[data-table=history] a");
+  await page.fill("input[name=matrix]", id);
+  await page.click("form.filters button[type=submit]");
+  await page.waitForSelector("[data-action=compare-matrix]");
+  out.compare_link = await page.locator("[data-action=compare-matrix]").textContent();
+  await page.click("[data-action=compare-matrix]");
+  await page.waitForSelector("[data-table=compare]");
+  await page.waitForFunction(() => window.__drone.charts["compare:e2e_p99"]);
+  out.compare_columns = await page.locator("[data-table=compare] tr:first-child th").count();
+  out.params_row = await page.locator("[data-table=compare] tr", { hasText: "params" }).locator("td").allTextContents();
+  out.compare_chart = await chartsDrawn(page, "compare:");
+  await page.screenshot({ path: join(artifacts, "compare-matrix.png"), fullPage: true });
   await context.close();
 }
 

@@ -291,7 +291,9 @@ async function runView(id: string) {
     header.replaceChildren(h("h2", {}, `${result.flow} `, verdictBadge(result.verdict)),
       h("p", { class: "muted" }, `run ${id} · started ${result.started_at} · ${((ms(result.finished_at) - t0) / 1000).toFixed(1)} s · exit ${result.exit_code}`),
       ...(result.reasons ?? []).map((r: string) => h("div", { class: "reason" }, r)),
-      h("a", { class: "button", href: `#/compare/${id}` }, "Compare…"));
+      h("a", { class: "button", href: `#/compare/${id}` }, "Compare…"),
+      result.matrix?.id ? h("a", { class: "button", href: `#/compare/matrix/${encodeURIComponent(result.matrix.id)}` },
+                            `Compare matrix ${result.matrix.id}…`) : "");
     const bars: GanttBar[] = (result.steps ?? []).filter((s: Json) => s.started_at).map((s: Json) => ({
       id: s.id, kind: s.kind, status: s.status, start: ms(s.started_at), end: ms(s.finished_at) || null }));
     const faults = faultsOfResult(result);
@@ -384,6 +386,7 @@ async function historyView(query: URLSearchParams) {
   const verdict = h("select", { name: "verdict" }, ...["", "pass", "fail", "unknown", "running"].map((v) =>
     h("option", { value: v, ...(query.get("verdict") === v ? { selected: true } : {}) }, v || "any verdict"))) as HTMLSelectElement;
   const since = h("input", { type: "date", name: "since", value: (query.get("since") ?? "").slice(0, 10) }) as HTMLInputElement;
+  const matrix = h("input", { placeholder: "matrix id", value: query.get("matrix") ?? "", name: "matrix" }) as HTMLInputElement;
   const offset = Number(query.get("offset") ?? 0);
   const limit = 50;
   const apply = (off = 0) => {
@@ -391,10 +394,11 @@ async function historyView(query: URLSearchParams) {
     if (flow.value) q.set("flow", flow.value);
     if (verdict.value) q.set("verdict", verdict.value);
     if (since.value) q.set("since", since.value);
+    if (matrix.value) q.set("matrix", matrix.value);
     if (off) q.set("offset", String(off));
     location.hash = `#/history?${q}`;
   };
-  const form = h("form", { class: "filters" }, flow, verdict, since, h("button", { type: "submit" }, "Filter"));
+  const form = h("form", { class: "filters" }, flow, verdict, since, matrix, h("button", { type: "submit" }, "Filter"));
   form.addEventListener("submit", (e) => { e.preventDefault(); apply(); });
   const q = new URLSearchParams(query);
   q.set("limit", String(limit));
@@ -418,13 +422,34 @@ async function historyView(query: URLSearchParams) {
     offset > 0 ? h("button", { onclick: () => apply(Math.max(0, offset - limit)) }, "← newer") : null,
     h("span", { class: "muted" }, `${data.total ? offset + 1 : 0}–${offset + data.runs.length} of ${data.total}`),
     offset + limit < data.total ? h("button", { onclick: () => apply(offset + limit) }, "older →") : null);
-  app.replaceChildren(h("h2", {}, "History"), form, compare, table, pager);
+  const matrixId = query.get("matrix");
+  const wholeMatrix = matrixId && data.total > 1
+    ? h("a", { class: "button", href: `#/compare/matrix/${encodeURIComponent(matrixId)}`, "data-action": "compare-matrix" },
+        `Compare the ${data.total} runs of matrix ${matrixId}`)
+    : "";
+  app.replaceChildren(h("h2", {}, "History"), form, compare, wholeMatrix, table, pager);
 }
 
 // ---- Compare ----
 
-async function compareView(ids: string[]) {
-  const results = await Promise.all(ids.map((id) => api.run(id)));
+// The runs of one matrix side by side, in the order of its combinations.
+async function compareMatrixView(matrixId: string) {
+  const data = await api.runs(`?${new URLSearchParams({ matrix: matrixId, limit: "1000" })}`);
+  if (!data.runs.length) {
+    app.replaceChildren(h("h2", {}, `Matrix ${matrixId}`), h("p", {}, "No stored runs of this matrix."));
+    return;
+  }
+  await compareView(data.runs.map((r: Json) => r.run_id), matrixId);
+}
+
+async function compareView(given: string[], matrixId?: string) {
+  let ids = given;
+  let results = await Promise.all(ids.map((id) => api.run(id)));
+  if (matrixId) {
+    const order = results.map((r, i) => ({ r, id: ids[i] })).sort((a, b) => (a.r.matrix?.index ?? 0) - (b.r.matrix?.index ?? 0));
+    ids = order.map((o) => o.id);
+    results = order.map((o) => o.r);
+  }
   const series = await Promise.all(ids.map((id) => api.series(id, 300)));
   const rows: [string, (r: Json, w: Json) => string][] = [
     ["flow", (r) => r.flow], ["verdict", (r) => r.verdict], ["started", (r) => r.started_at],
@@ -453,7 +478,8 @@ async function compareView(ids: string[]) {
   });
   const chart = timeChart("end-to-end p99 by run", x, lines, [], "ms", chartWidth());
   charts["compare:e2e_p99"] = chart.plot;
-  app.replaceChildren(h("h2", {}, `Compare ${ids.length} runs`), table, chart.el);
+  app.replaceChildren(h("h2", {}, matrixId ? `Matrix ${matrixId}: ${ids.length} runs` : `Compare ${ids.length} runs`),
+                      table, chart.el);
 }
 
 // ---- Router ----
@@ -475,6 +501,7 @@ async function route() {
     else if (parts[0] === "launch" && parts[1]) await launchView(parts[1]);
     else if (parts[0] === "run" && parts[1]) await runView(parts[1]);
     else if (parts[0] === "history") await historyView(new URLSearchParams(queryText ?? ""));
+    else if (parts[0] === "compare" && parts[1] === "matrix" && parts[2]) await compareMatrixView(parts[2]);
     else if (parts[0] === "compare" && parts[1]) await compareView(parts[1].split(","));
     else await flowsView();
   } catch (e) {
