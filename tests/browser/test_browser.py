@@ -83,6 +83,16 @@ class BrowserTest(unittest.TestCase):
         self.assertEqual(result["verdict"], "pass")
         self.assertEqual(result["params"]["duration"], "10s")  # as edited in the launchpad
         self.assertIn(seen["run_id"], seen["history_runs"])
+        self.assertEqual(seen["history_quickstart_pass"], [seen["run_id"]])  # the matrix runs filtered out
+        self.assertEqual(seen["history_quickstart_fail"], [])
+
+    def test_the_dag_is_coloured_by_step_kind(self):
+        fills = self.seen["dag_fill_by_kind"]
+        self.assertEqual(sorted(fills), ["check", "cluster", "fault.kill", "topic", "workload"])
+        self.assertEqual(len(set(fills.values())), 5, fills)
+
+    def test_the_step_logs_show_the_runs_output(self):
+        self.assertIn(self.seen["run_id"], self.seen["drone_log"])
 
     def test_the_charts_drew_data(self):
         for charts in (self.seen["live_charts"], self.seen["charts"]):

@@ -73,6 +73,8 @@ async function live(url) {
   await page.goto(`${url}/#/flows/quickstart`);
   await page.waitForSelector("svg.dag g.node[data-kind='fault.kill']");
   out.dag_nodes = await page.locator("svg.dag g.node").count();
+  out.dag_fill_by_kind = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll("svg.dag g.node")]
+    .map((n) => [n.dataset.kind, n.querySelector("rect").getAttribute("fill")])));
   await page.screenshot({ path: join(artifacts, "flows.png"), fullPage: true });
 
   await page.click("[data-action=launch]");
@@ -124,6 +126,9 @@ async function live(url) {
   out.nodes_at_start = await topologyNodes(page);
   await page.fill("[data-filter=events]", "FAULT_");
   out.filtered_events = await page.locator("table.events tbody tr").allTextContents();
+  await page.selectOption("[data-select=logs]", "drone");
+  await page.waitForFunction(() => document.querySelector("pre.log").textContent.length > 0);
+  out.drone_log = await page.locator("pre.log").textContent();
   await page.screenshot({ path: join(artifacts, "run-finished.png"), fullPage: true });
 
   // The same run twice is enough to draw the comparison's table and chart.
@@ -136,6 +141,16 @@ async function live(url) {
   await page.goto(`${url}/#/history`);
   await page.waitForSelector("[data-table=history] a");
   out.history_runs = await page.locator("[data-table=history] a").allTextContents();
+  // Filters: this flow's passed runs include it, its failed ones do not.
+  await page.fill("input[name=flow]", "quickstart");
+  await page.selectOption("select[name=verdict]", "pass");
+  await page.click("form.filters button[type=submit]");
+  await page.waitForSelector("[data-table=history][data-query*='verdict=pass'] a");
+  out.history_quickstart_pass = await page.locator("[data-table=history] a").allTextContents();
+  await page.selectOption("select[name=verdict]", "fail");
+  await page.click("form.filters button[type=submit]");
+  await page.waitForSelector("[data-table=history][data-query*='verdict=fail']");
+  out.history_quickstart_fail = await page.locator("[data-table=history] a").allTextContents();
   await page.screenshot({ path: join(artifacts, "history.png"), fullPage: true });
   await context.close();
 }

@@ -303,8 +303,10 @@ async function runView(id: string) {
     delivery.replaceChildren(deliveryTable(result));
     topo.replaceChildren(topologyReplay(result, state, faults, t0, t1));
     log.replaceChildren(eventLog(result.events ?? [], t0));
+    // `drone`: the output of the `drone run` process, kept for runs this server started.
     const select = h("select", { "data-select": "logs" }, h("option", { value: "" }, "choose a step"),
-      ...(result.steps ?? []).map((s: Json) => h("option", { value: s.id }, s.id))) as HTMLSelectElement;
+      ...(result.steps ?? []).map((s: Json) => h("option", { value: s.id }, s.id)),
+      h("option", { value: "drone" }, "drone (the run's output)")) as HTMLSelectElement;
     const pre = h("pre", { class: "log" });
     select.addEventListener("change", async () => {
       pre.textContent = select.value ? await api.logs(id, select.value) : "";
@@ -406,7 +408,7 @@ async function historyView(query: URLSearchParams) {
   const selected = new Set<string>();
   const compare = h("button", { disabled: true, "data-action": "compare" }, "Compare selected") as HTMLButtonElement;
   compare.addEventListener("click", () => { location.hash = `#/compare/${[...selected].join(",")}`; });
-  const table = h("table", { class: "grid", "data-table": "history" },
+  const table = h("table", { class: "grid", "data-table": "history", "data-query": query.toString() },
     h("tr", {}, h("th", {}, ""), h("th", {}, "run"), h("th", {}, "flow"), h("th", {}, "verdict"), h("th", {}, "started (UTC)"), h("th", {}, "duration")));
   for (const r of data.runs) {
     const box = h("input", { type: "checkbox" }) as HTMLInputElement;
