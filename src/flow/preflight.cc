@@ -3,11 +3,35 @@
 #include <map>
 
 #include "drivers/builtin_drivers.h"
+#include "faults/network/lab_network.h"
 #include "flow/step_executor.h"
 #include "platforms/builtin_platforms.h"
 #include "verify/expectation.h"
 
 namespace drone::flow {
+namespace {
+
+bool IsLabFault(spec::StepKind k) {
+  return k == spec::StepKind::kFaultNetwork || k == spec::StepKind::kFaultPartition;
+}
+
+bool TargetsCluster(const spec::Step& s, const std::string& id) {
+  return IsLabFault(s.kind) && std::get<spec::FaultWith>(s.with).cluster == id;
+}
+
+}  // namespace
+
+std::string ClusterNetwork(const spec::FlowSpec& flow, const spec::Step& cluster_step) {
+  const auto& with = std::get<spec::ClusterWith>(cluster_step.with);
+  if (with.platform != "local") return "";
+  if (!with.network.empty()) return with.network;
+  bool faulted = false;
+  for (const spec::Step& s : flow.steps) faulted = faulted || TargetsCluster(s, cluster_step.id);
+  for (const spec::Step& s : flow.finally) faulted = faulted || TargetsCluster(s, cluster_step.id);
+  if (!faulted) return "loopback";
+  const faults::network::KernelSupport& k = faults::network::DetectKernelSupport();
+  return k.privileged && k.netns ? "lab" : "loopback";
+}
 
 std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
   std::vector<spec::Diagnostic> out;
@@ -46,6 +70,7 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
       platforms::ClusterRequest request{step.id, with.broker, with.nodes, with.bootstrap};
       request.lb = with.lb;
       request.options = with.options;
+      request.network = ClusterNetwork(flow, step);
       if (request.bootstrap.find("${{") != std::string::npos) request.bootstrap = "resolved-at-run-time";
       Status s = (*platform)->Validate(request);
       if (!s.ok()) add(step, "with", s.message(), "");
@@ -69,8 +94,39 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
         add(step, "kind", "faults on nodes need a platform that controls them; platform external does not",
             "run the cluster on platform embedded (or local)");
       }
-      if (step.kind == spec::StepKind::kFaultNetwork && !with.delay_ns) {
-        add(step, "with.delay", "fault.network needs `delay` (e.g. delay: 50ms)", "");
+      if (step.kind == spec::StepKind::kFaultNetwork && cluster != nullptr &&
+          cluster->platform == "embedded" &&
+          (!with.delay_ns || !with.from.empty() || !with.endpoint.empty())) {
+        add(step, "with",
+            "on platform embedded, fault.network is a node's added round-trip time: it takes "
+            "`target` and a plain `delay` (e.g. delay: 50ms) only",
+            "impairments between hosts (from/to, endpoint, loss, jitter, ...) need platform "
+            "local, where the nodes run in a lab network");
+      }
+    }
+    if (IsLabFault(step.kind)) {
+      const auto& with = std::get<spec::FaultWith>(step.with);
+      const spec::Step* cluster_step = nullptr;
+      for (const spec::Step& c : flow.steps) {
+        if (c.kind == spec::StepKind::kCluster && c.id == with.cluster) cluster_step = &c;
+      }
+      const spec::ClusterWith* cluster = cluster_of(with.cluster);
+      if (cluster_step != nullptr && cluster != nullptr && cluster->platform == "local" &&
+          ClusterNetwork(flow, *cluster_step) != "lab") {
+        const faults::network::KernelSupport& k = faults::network::DetectKernelSupport();
+        add(step, "kind",
+            std::string(spec::StepKindName(step.kind)) + " needs cluster '" + with.cluster +
+                "' in a lab network, and " +
+                (cluster->network == "loopback"
+                     ? std::string("it has network: loopback")
+                     : "this process cannot create network namespaces: " + k.Summary()),
+            cluster->network == "loopback" ? "remove network: loopback from the cluster"
+                                           : "run drone as root (CAP_SYS_ADMIN, CAP_NET_ADMIN)");
+      } else if (step.kind == spec::StepKind::kFaultPartition && cluster != nullptr &&
+                 cluster->platform != "local") {
+        add(step, "kind", "fault.partition needs platform local (a lab network); platform " +
+                              cluster->platform + " has none",
+            "run the cluster on platform local");
       }
     }
     // Broker settings maps: each driver knows its keys (drivers reject what they do not know).

@@ -42,14 +42,18 @@ std::string RunContext::Scoped(const std::string& id) const {
 }
 
 void RunContext::Emit(std::string type, std::string step, std::string message) {
+  Emit(std::move(type), std::move(step), std::move(message), clock_.NowNs());
+}
+
+void RunContext::Emit(std::string type, std::string step, std::string message, int64_t t_ns) {
   if (parent_ != nullptr) {
     // The sub-flow's start and end are moments of the parent's run, not runs of their own.
     if (type == "RUN_START") type = "FLOW_START";
     if (type == "RUN_END") type = "FLOW_END";
-    parent_->Emit(std::move(type), step.empty() ? scope_ : Scoped(step), std::move(message));
+    parent_->Emit(std::move(type), step.empty() ? scope_ : Scoped(step), std::move(message), t_ns);
     return;
   }
-  Event e{clock_.NowNs(), std::move(type), std::move(step), std::move(message)};
+  Event e{t_ns, std::move(type), std::move(step), std::move(message)};
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (e.type == "FAULT_INJECTED" || e.type == "FAULT_HEALED") e.fault = FaultPayloadLocked(e.step);
@@ -187,7 +191,21 @@ Result<nlohmann::json> RunContext::WorkloadJson(const std::string& id) const {
   if (it == workloads_.end()) {
     return FailedPrecondition("workload '" + step + "' has no result (did it run?)");
   }
-  return it->second.result.ToJson();
+  nlohmann::json j = it->second.result.ToJson();
+  j["phases"] = workload::PhasesJson(it->second.result, FaultWindowsLocked());
+  return j;
+}
+
+std::vector<workload::FaultWindow> RunContext::FaultWindowsLocked() const {
+  std::vector<workload::FaultWindow> out;
+  for (const faults::FaultRecord& f : faults_) out.push_back({f.step, f.kind, f.start_ns, f.end_ns});
+  return out;
+}
+
+std::vector<workload::FaultWindow> RunContext::FaultWindows() const {
+  if (parent_ != nullptr) return parent_->FaultWindows();
+  std::lock_guard<std::mutex> lock(mu_);
+  return FaultWindowsLocked();
 }
 
 void RunContext::SetLiveWorkload(const std::string& step, nlohmann::json totals) {

@@ -26,6 +26,7 @@
 #include "spec/flow_spec.h"
 #include "verify/delivery.h"
 #include "worker/coordinator.h"
+#include "workload/phases.h"
 #include "workload/workload.h"
 
 namespace drone::workload {
@@ -119,6 +120,8 @@ class RunContext {
   std::vector<worker::WorkerAddress> workers() const;
 
   void Emit(std::string type, std::string step, std::string message);
+  // With the time it happened (a fault's exact injection time, the same as its record's).
+  void Emit(std::string type, std::string step, std::string message, int64_t t_ns);
   std::vector<Event> Events() const;
 
   // Step outputs, addressable as ${{ steps.ID.outputs.PATH }}. Emits STEP_OUTPUT with the outputs
@@ -156,6 +159,8 @@ class RunContext {
   size_t AddFault(faults::FaultRecord record);
   void EndFault(size_t index, int64_t end_ns);
   std::vector<faults::FaultRecord> Faults() const;
+  // The faults' windows, for the workloads' phases (workload/phases.h).
+  std::vector<workload::FaultWindow> FaultWindows() const;
 
   void AddCheck(CheckRecord record);
   std::vector<CheckRecord> Checks() const;
@@ -205,6 +210,7 @@ class RunContext {
   void PushUndoFor(const std::string& step, std::string description, std::function<Status()> undo);
   // Event::fault for an event of `step`; needs mu_ held.
   nlohmann::json FaultPayloadLocked(const std::string& step) const;
+  std::vector<workload::FaultWindow> FaultWindowsLocked() const;  // mu_ held
 
   const spec::FlowSpec& flow_;
   RunContext* const parent_ = nullptr;

@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "flow/steps/fault_hold.h"
 #include "spec/expression.h"
 
 namespace drone::flow {
@@ -42,6 +43,8 @@ void RegisterBuiltinStepKinds(Registry<StepExecutor>& registry) {
                     [] { return NewFaultPauseStep(); });
   registry.Register("fault.restart", "stop a node gracefully and start it again (after `duration`)",
                     [] { return NewFaultRestartStep(); });
+  registry.Register("fault.partition", "cut hosts of a lab network off from each other",
+                    [] { return NewFaultPartitionStep(); });
   registry.Register("check", "assert thresholds on a workload's results",
                     [] { return NewCheckStep(); });
   registry.Register("sleep", "wait for a duration", [] { return NewSleepStep(); });

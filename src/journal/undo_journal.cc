@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "journal/netns_undo.h"
 
 namespace drone::journal {
 namespace {
@@ -200,6 +201,8 @@ void RegisterBuiltinUndoKinds(Registry<UndoKind>& registry) {
                     [] { return std::make_unique<ProcessGroupUndo>(); });
   registry.Register("path", "remove a directory Drone created (data or drone-* temp directories)",
                     [] { return std::make_unique<PathUndo>(); });
+  registry.Register(kNetnsUndoKind, "delete a run's lab network namespaces (drone-<run>-*)",
+                    [] { return NewNetnsUndo(); });
 }
 
 Registry<UndoKind>& UndoKindRegistry() {

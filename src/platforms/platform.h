@@ -20,6 +20,9 @@
 namespace drone::journal {
 class Journal;
 }
+namespace drone::faults::network {
+class LabNetwork;
+}
 
 namespace drone::platforms {
 
@@ -35,6 +38,10 @@ struct ClusterRequest {
   // outside this process (server process groups, run directories) before creating it. Not
   // owned; outlives the cluster. Null: nothing is journaled.
   journal::Journal* journal = nullptr;
+  // local platform: "lab" puts every node (and the clients) in a network namespace of its own
+  // (docs/network-faults.md), "loopback" uses 127.0.0.N. `run_id` names the lab's namespaces.
+  std::string network = "loopback";
+  std::string run_id;
 };
 
 struct NodeInfo {
@@ -92,6 +99,11 @@ class Cluster {
   virtual void NoteConsumerGroup(const std::string& /*group*/) {}
   // Null when the platform has no process-level control.
   virtual NodeControl* Control() { return nullptr; }
+  // The lab network the nodes run in (network: lab), or null. Its host "clients" is where
+  // clients run: ClientNetns() names its namespace, which a client thread enters (setns) before
+  // it creates its client library handle, so that the library's own threads are in there too.
+  virtual const faults::network::LabNetwork* Lab() const { return nullptr; }
+  virtual std::string ClientNetns() const { return ""; }
   // Stops every node and releases every resource. Idempotent; also run by the destructor.
   virtual Status Stop() = 0;
 };

@@ -39,6 +39,7 @@ nlohmann::json BuildResult(const flow::RunContext& run, const flow::RunOutcome& 
   nlohmann::json workloads = nlohmann::json::object();
   for (const auto& [id, w] : run.Workloads()) {
     nlohmann::json j = w.result.ToJson();
+    j["phases"] = workload::PhasesJson(w.result, run.FaultWindows());
     j["guarantee"] = verify::GuaranteeName(w.guarantee);
     if (w.result.consumed) {
       verify::Judgement judgement = verify::Judge(w.result.delivery, w.guarantee);

@@ -122,6 +122,90 @@ std::vector<FieldSchema> Concat(std::vector<FieldSchema> a, std::vector<FieldSch
   return a;
 }
 
+// fault.network: where the impairment applies. Hosts: node names, roles, clients, brokers.
+std::vector<FieldSchema> NetworkTargets() {
+  const std::string hosts =
+      " A node name (nats-1), a role resolved when the fault fires (leader, random), `clients` "
+      "(the host the workloads run in) or `brokers` (every node); or a step output.";
+  return {
+      {.name = "target",
+       .type = FT::kString,
+       .description = "The node whose links are impaired (embedded: with delay; local: the same "
+                      "as endpoint).",
+       .expressions = Expressions::kParamsAndSteps},
+      {.name = "from",
+       .type = FT::kString,
+       .description = "A directed link: packets that `from` sends to `to`." + hosts,
+       .expressions = Expressions::kParamsAndSteps},
+      {.name = "to",
+       .type = FT::kString,
+       .description = "The receiving end of the link." + hosts,
+       .expressions = Expressions::kParamsAndSteps},
+      {.name = "endpoint",
+       .type = FT::kString,
+       .description = "Everything the host sends and receives (instead of from/to)." + hosts,
+       .expressions = Expressions::kParamsAndSteps},
+  };
+}
+
+// fault.network: the impairment (docs/network-faults.md has each field's forms).
+std::vector<FieldSchema> Impairments() {
+  return {
+      {.name = "delay",
+       .type = FT::kValue,
+       .description = "\"100ms\", or {time, jitter, distribution, correlation}; embedded: the "
+                      "added round-trip time."},
+      {.name = "loss",
+       .type = FT::kValue,
+       .description = "0.05, \"5%\", {probability, correlation}, or {model: gilbert-elliott, p, "
+                      "r, bad_loss, good_loss}."},
+      {.name = "duplicate",
+       .type = FT::kValue,
+       .description = "\"1%\" or {probability, correlation}."},
+      {.name = "corrupt",
+       .type = FT::kValue,
+       .description = "\"1%\" or {probability, correlation}: one bit flipped per packet hit."},
+      {.name = "reorder",
+       .type = FT::kValue,
+       .description = "\"25%\" or {probability, correlation, gap}; needs a delay."},
+      {.name = "rate",
+       .type = FT::kValue,
+       .description = "\"10mbit\" or {bandwidth, burst, limit}."},
+      {.name = "seed",
+       .type = FT::kInteger,
+       .description = "The random seed of the impairment's draws.",
+       .default_json = "1",
+       .minimum = 0},
+  };
+}
+
+// fault.partition (docs/network-faults.md, "Partitions").
+std::vector<FieldSchema> PartitionFields() {
+  return {
+      {.name = "partition",
+       .type = FT::kString,
+       .description = "The shape: isolate (nodes), halves, groups, majorities-ring, bridge, "
+                      "one-way (from, to).",
+       .enum_values = {"isolate", "halves", "groups", "majorities-ring", "bridge", "one-way"},
+       .required = true},
+      {.name = "nodes",
+       .type = FT::kValue,
+       .description = "isolate: the hosts cut off from every other host (node names, roles, "
+                      "clients), a name or a list."},
+      {.name = "groups",
+       .type = FT::kValue,
+       .description = "groups: lists of hosts; hosts in different groups are cut off."},
+      {.name = "from",
+       .type = FT::kString,
+       .description = "one-way: the host whose packets to `to` are dropped."},
+      {.name = "to", .type = FT::kString, .description = "one-way: the receiving host."},
+      {.name = "among",
+       .type = FT::kValue,
+       .description = "The hosts taking part; default: the brokers for halves, majorities-ring "
+                      "and bridge, every host (brokers and clients) otherwise."},
+  };
+}
+
 std::vector<StepKindSchema> MakeKinds() {
   const FieldSchema fault_target{
       .name = "target",
@@ -166,6 +250,13 @@ std::vector<StepKindSchema> MakeKinds() {
            {.name = "options",
             .type = FT::kStringMap,
             .description = "platform local: the broker recipe's settings, checked by the recipe."},
+           {.name = "network",
+            .type = FT::kString,
+            .description = "platform local: lab runs every node and the clients in network "
+                           "namespaces of their own, so that network faults can act between "
+                           "them; loopback uses 127.0.0.N. Default: lab when a network fault "
+                           "targets the cluster and this process may create namespaces (root).",
+            .enum_values = {"lab", "loopback"}},
        }},
       {"topic", "Creates a topic on a cluster.",
        Concat(ClusterRef(),
@@ -288,13 +379,11 @@ std::vector<StepKindSchema> MakeKinds() {
                               .type = FT::kBoolean,
                               .description = "Leadership returns to the node when it is back.",
                               .default_json = "true"}})},
-      {"fault.network", "Impairs a node's links (embedded platform: added round-trip time).",
-       Concat(ClusterRef(), {fault_target,
-                             fault_duration,
-                             {.name = "delay",
-                              .type = FT::kDuration,
-                              .description = "The added round-trip time.",
-                              .required = true}})},
+      {"fault.network",
+       "Impairs links: on a local cluster in a lab network, the impairment between `from` and "
+       "`to` or on an `endpoint` (docs/network-faults.md); on the embedded platform, a node's "
+       "added round-trip time (`target` and `delay`).",
+       Concat(ClusterRef(), Concat(NetworkTargets(), Concat({fault_duration}, Impairments())))},
       {"check",
        "Asserts conditions on a workload's (or the flow's) results.",
        {
@@ -436,6 +525,10 @@ std::vector<StepKindSchema> MakeKinds() {
             .type = FT::kStringMap,
             .description = "Values for the sub-flow's declared params."},
        }},
+      {"fault.partition",
+       "Cuts hosts of a lab network off from each other (iptables DROP); healed at the end of "
+       "the duration or of the flow.",
+       Concat(ClusterRef(), Concat({fault_duration}, PartitionFields()))},
   };
 }
 
@@ -552,7 +645,8 @@ json ValueSchema(const FieldSchema& f) {
     case FT::kConditions:
       return {{"type", "object"},
               {"minProperties", 1},
-              {"propertyNames", {{"pattern", "^[A-Za-z0-9_]+(\\.[A-Za-z0-9_]+)*$"}}},
+              {"propertyNames",
+               {{"pattern", "^[A-Za-z0-9_]+(\\[[0-9]+\\])?(\\.[A-Za-z0-9_]+(\\[[0-9]+\\])?)*$"}}},
               {"additionalProperties",
                OrExpression({{"type", json::array({"string", "number"})}}, f.expressions)}};
     case FT::kParams:
@@ -580,6 +674,8 @@ json ValueSchema(const FieldSchema& f) {
                 {"items",
                  {{"type", json::array({"string", "number", "boolean"})},
                   {"not", {{"type", "string"}, {"pattern", kExpressionPattern}}}}}}}};
+    case FT::kValue:
+      return {{"type", json::array({"string", "number", "object", "array"})}};
   }
   return json::object();
 }

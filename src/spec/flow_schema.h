@@ -41,6 +41,7 @@ enum class FieldType {
   kWith,         // a step's parameters; their fields depend on the step's kind
   kHttpExpect,   // an http step's `expect:` map (HttpExpectFields())
   kMatrix,       // a map of declared parameters to non-empty lists of values
+  kValue,        // a scalar or a map (a network impairment field, docs/network-faults.md)
 };
 
 // Which `${{ }}` expressions a field's value may contain. Parameters are substituted before

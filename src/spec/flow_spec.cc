@@ -46,6 +46,8 @@ const char* StepKindName(StepKind kind) {
       return "collect";
     case StepKind::kFlow:
       return "flow";
+    case StepKind::kFaultPartition:
+      return "fault.partition";
   }
   return "unknown";
 }

@@ -45,6 +45,8 @@ struct ClusterWith {
   std::string bootstrap;             // external: "host:port,host:port"
   std::string lb = "none";           // local: none | haproxy (a TCP front end before the nodes)
   std::map<std::string, std::string> options;  // local: recipe settings, e.g. sentinels: 3
+  std::string network;  // local: "lab" | "loopback"; empty: lab when a network fault targets
+                        // the cluster and namespaces can be made here, else loopback
 };
 
 struct TopicWith {
@@ -104,13 +106,20 @@ struct WorkloadWith {
 // fault.stop: the same through a graceful shutdown (SIGTERM); fault.pause: freeze the node
 // (SIGSTOP) and thaw it (SIGCONT); fault.restart: stop, stay down for `duration` (default 0),
 // start again — the step ends with the node back. (Local platform.)
-// fault.network: impair a node's links (embedded platform: added round-trip time).
+// fault.network: impair links (embedded platform: a node's added round-trip time; local
+// platform in a lab network: the impairment spec of docs/network-faults.md between `from` and
+// `to`, or on an `endpoint`). fault.partition: cut hosts of a lab network off from each other.
 struct FaultWith {
   std::string cluster;   // step id; the loader fills in the only cluster when omitted
   std::string target;    // node name ("broker-1"), a role (leader, random), or an output reference
   std::optional<int64_t> duration_ns;
   std::optional<int64_t> delay_ns;  // fault.network only
   bool failback = true;  // fault.kill: leadership returns to the node when it is back
+  // fault.network on a lab: hosts are node names, roles (resolved when the fault fires),
+  // "clients" or "brokers"; may hold step-output references.
+  std::string from, to, endpoint;
+  std::string impairment;  // fault.network: delay, loss, ... as checked JSON text; empty: none
+  std::string partition;   // fault.partition: the partition spec as checked JSON text
 };
 
 struct Expectation {
@@ -201,6 +210,7 @@ enum class StepKind {
   kCluster, kTopic, kWorkload, kFaultKill, kFaultNetwork, kCheck, kSleep, kExec,
   kFaultStop, kFaultPause, kFaultRestart,
   kWait, kHttp, kCollect, kFlow,
+  kFaultPartition,
 };
 
 const char* StepKindName(StepKind kind);  // "cluster", "fault.kill", ...

@@ -20,6 +20,8 @@
 
 #include "core/text.h"
 #include "core/units.h"
+#include "faults/network/impairment.h"
+#include "faults/network/partition.h"
 #include "spec/condition.h"
 #include "spec/expression.h"
 #include "spec/flow_schema.h"
@@ -42,6 +44,13 @@ const std::vector<std::string> kWorkloadKeys = FieldNames(FindStepKind("workload
 const std::vector<std::string> kFaultKillKeys = FieldNames(FindStepKind("fault.kill")->with);
 const std::vector<std::string> kFaultNetworkKeys = FieldNames(FindStepKind("fault.network")->with);
 const std::vector<std::string> kFaultProcessKeys = FieldNames(FindStepKind("fault.stop")->with);
+const std::vector<std::string> kFaultPartitionKeys =
+    FieldNames(FindStepKind("fault.partition")->with);
+// fault.network's impairment fields, handed to the network-fault library as JSON.
+const std::vector<std::string> kImpairmentKeys = {"delay",   "loss", "duplicate", "corrupt",
+                                                  "reorder", "rate", "seed"};
+const std::vector<std::string> kPartitionSpecKeys = {"partition", "nodes", "groups",
+                                                     "from",      "to",    "among"};
 const std::vector<std::string> kCheckKeys = FieldNames(FindStepKind("check")->with);
 const std::vector<std::string> kSleepKeys = FieldNames(FindStepKind("sleep")->with);
 const std::vector<std::string> kExecKeys = FieldNames(FindStepKind("exec")->with);
@@ -128,7 +137,9 @@ bool IsFlowName(std::string_view s) {
 bool IsResultField(std::string_view s) {
   return !s.empty() && s.front() != '.' && s.back() != '.' &&
          std::all_of(s.begin(), s.end(), [](char c) {
-           return IsLower(c) || IsUpper(c) || IsDigit(c) || c == '_' || c == '.';
+           // '[' and ']' index a list: phases[0].during...
+           return IsLower(c) || IsUpper(c) || IsDigit(c) || c == '_' || c == '.' || c == '[' ||
+                  c == ']';
          });
 }
 
@@ -1261,6 +1272,7 @@ class FlowLoader {
       case StepKind::kFaultStop:
       case StepKind::kFaultPause:
       case StepKind::kFaultRestart:
+      case StepKind::kFaultPartition:
         info.step.with = ReadFault(with, info);
         break;
       case StepKind::kCheck:
@@ -1325,6 +1337,16 @@ class FlowLoader {
             "platform " + c.platform + " picks its own addresses; remove bootstrap");
     }
     ReadClusterLocal(*m, c);
+    if (const Field* f = m->Find("network")) {
+      if (auto v = ReadEnum(*f, {"lab", "loopback"})) {
+        if (c.platform != "local") {
+          Error(f->loc, f->path, "network is only used with platform: local",
+                "platform " + c.platform + " has no lab network; remove network");
+        } else {
+          c.network = *v;
+        }
+      }
+    }
     return c;
   }
 
@@ -1615,10 +1637,158 @@ class FlowLoader {
     }
   }
 
+  // A YAML value as JSON for the network-fault library: plain scalars that read as numbers or
+  // booleans become those, everything else text (after parameter substitution).
+  std::optional<nlohmann::json> ReadJsonValue(const Field& f) {
+    if (f.value.IsMap()) {
+      auto m = ReadMap(f, nullptr);
+      if (!m) return std::nullopt;
+      nlohmann::json out = nlohmann::json::object();
+      for (const Field& e : m->entries) {
+        auto v = ReadJsonValue(e);
+        if (!v) return std::nullopt;
+        out[e.name] = *v;
+      }
+      return out;
+    }
+    if (f.value.IsSequence()) {
+      nlohmann::json out = nlohmann::json::array();
+      for (size_t i = 0; i < f.value.size(); ++i) {
+        const YAML::Node item = f.value[i];
+        Field e{"", item, f.path + "[" + std::to_string(i) + "]", LocOf(item, f.loc), f.loc};
+        auto v = ReadJsonValue(e);
+        if (!v) return std::nullopt;
+        out.push_back(*v);
+      }
+      return out;
+    }
+    auto sc = ReadScalar(f, "a value", Refs::kReject);
+    if (!sc) return std::nullopt;
+    if (sc->null) return nlohmann::json();
+    if (sc->plain) {
+      bool b = false;
+      if (IsBoolText(sc->text, &b)) return nlohmann::json(b);
+      nlohmann::json n = nlohmann::json::parse(sc->text, nullptr, false);
+      if (!n.is_discarded() && n.is_number()) return n;
+    }
+    return nlohmann::json(sc->text);
+  }
+
+  // The fields of `m` named in `keys` as one JSON object; nullopt after an error.
+  std::optional<nlohmann::json> ReadJsonFields(const MapFields& m,
+                                               const std::vector<std::string>& keys) {
+    nlohmann::json out = nlohmann::json::object();
+    bool ok = true;
+    for (const std::string& k : keys) {
+      const Field* f = m.Find(k);
+      if (f == nullptr) continue;
+      auto v = ReadJsonValue(*f);
+      if (v) {
+        out[k] = *v;
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  // A library error "delay.jitter: ..." is reported at the field it names.
+  void NetworkSpecError(const MapFields& m, const std::string& message, const std::string& hint) {
+    const std::string head = message.substr(0, message.find_first_of(".:["));
+    const Field* f = m.Find(head);
+    Error(f ? f->loc : m.loc, f ? f->path : m.path, message, hint);
+  }
+
+  void ReadNetworkFault(const MapFields& m, FaultWith& fw) {
+    for (const char* k : {"from", "to", "endpoint"}) {
+      if (const Field* f = m.Find(k)) {
+        auto v = ReadRequiredString(*f, Refs::kAllow);
+        if (!v) continue;
+        (k[0] == 'f' ? fw.from : k[0] == 't' ? fw.to : fw.endpoint) = *v;
+      }
+    }
+    const Field* target = m.Find("target");
+    if (target != nullptr) {
+      if (auto v = ReadRequiredString(*target, Refs::kAllow)) fw.target = *v;
+    }
+    const bool link = m.Find("from") || m.Find("to");
+    if (link && (m.Find("from") == nullptr || m.Find("to") == nullptr)) {
+      Missing(m, m.Find("from") ? "to" : "from", "a link needs from and to, e.g. from: clients, to: brokers");
+    }
+    const int ways = (target ? 1 : 0) + (m.Find("endpoint") ? 1 : 0) + (link ? 1 : 0);
+    if (ways == 0) {
+      Missing(m, "endpoint",
+              "say where: from and to (a link), endpoint (a host), or target (a node)");
+    } else if (ways > 1) {
+      Error(m.loc, m.path, "give one of from/to, endpoint and target",
+            "from and to impair a link, endpoint or target everything one host sends and "
+            "receives");
+    }
+    auto imp = ReadJsonFields(m, kImpairmentKeys);
+    if (!imp) return;
+    if (imp->empty()) {
+      Error(m.loc, m.path, "fault.network needs an impairment",
+            "e.g. delay: 100ms, loss: 5%, rate: 10mbit (docs/network-faults.md)");
+      return;
+    }
+    nlohmann::json probe = *imp;
+    probe["endpoint"] = "host";
+    auto parsed = faults::network::Impairment::FromJson(probe);
+    if (!parsed.ok()) {
+      NetworkSpecError(m, parsed.status().message(), "docs/network-faults.md lists the fields");
+      return;
+    }
+    if (parsed->NeedsProxy()) {
+      Error(m.loc, m.path, "reset, blackhole and slicer are not available in flows yet", "");
+      return;
+    }
+    fw.impairment = imp->dump();
+    // The embedded platform's node delay takes a plain duration.
+    if (const Field* f = m.Find("delay"); f != nullptr && f->value.IsScalar() && parsed->delay &&
+                                           parsed->delay->jitter_ns == 0) {
+      fw.delay_ns = parsed->delay->time_ns;
+    }
+  }
+
+  void ReadPartitionFault(const MapFields& m, FaultWith& fw) {
+    auto spec = ReadJsonFields(m, kPartitionSpecKeys);
+    if (!spec) return;
+    if (!spec->contains("partition")) {
+      Missing(m, "partition", "one of isolate, halves, groups, majorities-ring, bridge, one-way");
+      return;
+    }
+    // A single name is a list of one.
+    for (const char* k : {"nodes", "among"}) {
+      if (spec->contains(k) && (*spec)[k].is_string()) (*spec)[k] = nlohmann::json::array({(*spec)[k]});
+    }
+    auto parsed = faults::network::PartitionSpec::FromJson(*spec);
+    if (!parsed.ok()) {
+      NetworkSpecError(m, parsed.status().message(), "docs/network-faults.md, Partitions");
+      return;
+    }
+    fw.partition = spec->dump();
+  }
+
   FaultWith ReadFault(const Field& with, StepInfo& info) {
     FaultWith fw;
+    if (info.step.kind == StepKind::kFaultPartition) {
+      auto m = ReadMap(with, &kFaultPartitionKeys);
+      if (!m) return fw;
+      ReadFaultCommon(*m, fw, info);
+      ReadPartitionFault(*m, fw);
+      return fw;
+    }
+    if (info.step.kind == StepKind::kFaultNetwork) {
+      auto m = ReadMap(with, &kFaultNetworkKeys,
+                       {{"failback", "'failback' is for kind: fault.kill"}});
+      if (!m) return fw;
+      ReadFaultCommon(*m, fw, info);
+      ReadNetworkFault(*m, fw);
+      return fw;
+    }
     const bool kill = info.step.kind == StepKind::kFaultKill;
-    const bool network = info.step.kind == StepKind::kFaultNetwork;
+    const bool network = false;
     const std::map<std::string, std::string> elsewhere =
         kill ? std::map<std::string, std::string>{{"delay", "'delay' is for kind: fault.network"}}
         : network
@@ -1653,6 +1823,19 @@ class FlowLoader {
     return fw;
   }
 
+  // `cluster` and `duration`, as every fault kind has them.
+  void ReadFaultCommon(const MapFields& m, FaultWith& fw, StepInfo& info) {
+    if (const Field* f = m.Find("cluster")) {
+      if (auto v = ReadString(*f, Refs::kReject)) {
+        fw.cluster = *v;
+        info.ref_field = *f;
+      } else {
+        info.ref_bad = true;
+      }
+    }
+    if (const Field* f = m.Find("duration")) fw.duration_ns = ReadDuration(*f, false);
+  }
+
   CheckWith ReadCheck(const Field& with, StepInfo& info) {
     CheckWith c;
     auto m = ReadMap(with, &kCheckKeys);
@@ -1679,7 +1862,8 @@ class FlowLoader {
     for (const Field& entry : e->entries) {
       if (!IsResultField(entry.name)) {
         Error(entry.key_loc, entry.path, "'" + entry.name + "' is not a result field",
-              "result fields are dotted names, e.g. lost or latency.end_to_end.p99");
+              "result fields are dotted names, e.g. lost, latency.end_to_end.p99 or "
+              "phases[0].during.latency.end_to_end.p50");
         continue;
       }
       auto s = ReadScalar(entry, "a condition", Refs::kReject);

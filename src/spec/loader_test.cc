@@ -478,14 +478,15 @@ TEST(LoaderErrorTest, MissingKind) {
       r.errors[0].ToString(),
       "f.yaml:3:12: steps.cluster.kind: missing required field 'kind'\n"
       "  hint: one of cluster, topic, workload, fault.kill, fault.network, check, sleep, exec, "
-      "fault.stop, fault.pause, fault.restart, wait, http, collect, flow");
+      "fault.stop, fault.pause, fault.restart, wait, http, collect, flow, fault.partition");
 }
 
 TEST(LoaderErrorTest, UnknownKindSuggestsTheClosest) {
   const LoadResult r = Load(std::string(kBase) + "  logs: {kind: teleport}\n");
   EXPECT_TRUE(OneError(r, 9, 16, "steps.logs.kind", "unknown step kind 'teleport'"));
   EXPECT_EQ(r.errors[0].hint,
-            "kinds: cluster, topic, workload, fault.kill, fault.network, check, sleep, exec, fault.stop, fault.pause, fault.restart, wait, http, collect, flow");
+            "kinds: cluster, topic, workload, fault.kill, fault.network, check, sleep, exec, fault.stop, fault.pause, fault.restart, wait, http, collect, flow, "
+            "fault.partition");
   const LoadResult typo = Load(std::string(kBase) + "  v: {kind: chek}\n");
   ASSERT_EQ(typo.errors.size(), 1u);
   EXPECT_EQ(typo.errors[0].hint, "did you mean 'check'?");

@@ -50,6 +50,22 @@ std::string KnownFieldsSummary() {
          "throughput.<" + Alternatives(kThroughputFields) + ">";
 }
 
+// A fault window's fields under phases[N] (workload/phases.h).
+constexpr std::string_view kPhaseWindows[] = {"before", "during", "after"};
+constexpr std::string_view kPhaseLatencyKinds[] = {"publish", "end_to_end"};
+constexpr std::string_view kPhaseThroughput[] = {"sent_per_s", "acked_per_s", "received_per_s"};
+
+// "phases[3]" -> 3; -1 for anything else.
+int PhaseIndex(std::string_view part) {
+  constexpr std::string_view kPrefix = "phases[";
+  if (!part.starts_with(kPrefix) || !part.ends_with("]")) return -1;
+  const std::string_view digits = part.substr(kPrefix.size(), part.size() - kPrefix.size() - 1);
+  int index = -1;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) return -1;
+  return index;
+}
+
 bool IsTopLevelName(std::string_view name) {
   return Contains(kTopLevelCounts, name) || Contains(kTopLevelGroups, name);
 }
@@ -89,6 +105,11 @@ Result<std::vector<std::string>> CanonicalPath(std::string_view field) {
     if (dot == std::string_view::npos) break;
     start = dot + 1;
   }
+  if (PhaseIndex(parts[0]) >= 0) {
+    // phases[N].<window>.latency.* means phases[N].<window>.latency_ms.*
+    if (parts.size() > 2 && parts[2] == "latency") parts[2] = "latency_ms";
+    return parts;
+  }
   if (parts.size() == 1 && !IsTopLevelName(parts[0]) && Contains(kDeliveryFields, parts[0])) {
     parts.insert(parts.begin(), "delivery");
   } else if (parts[0] == "latency") {
@@ -126,7 +147,9 @@ enum class TimeUnit { kMilliseconds, kSeconds };
 // The unit in which a time-valued field is stored; InvalidArgument if it is not a time.
 Result<TimeUnit> TimeUnitOf(const std::vector<std::string>& path, std::string_view field) {
   const std::string& leaf = path.back();
-  if (path[0] == "latency_ms" || leaf.ends_with("_ms")) return TimeUnit::kMilliseconds;
+  if (std::find(path.begin(), path.end(), "latency_ms") != path.end() || leaf.ends_with("_ms")) {
+    return TimeUnit::kMilliseconds;
+  }
   if (leaf.ends_with("_s") && !leaf.ends_with("_per_s")) return TimeUnit::kSeconds;
   return InvalidArgument("'" + std::string(field) +
                          "' is not a time, so it cannot be compared with a duration; compare "
@@ -260,6 +283,20 @@ const std::vector<std::string>& KnownResultFields() {
     for (std::string_view name : kThroughputFields) {
       fields->push_back("throughput." + std::string(name));
     }
+    // Fault windows, spelt with phases[0]; any index is accepted (ValidateExpectation).
+    fields->push_back("phases[0].recovery_s");
+    for (std::string_view window : kPhaseWindows) {
+      const std::string w = "phases[0]." + std::string(window);
+      fields->push_back(w + ".seconds");
+      for (std::string_view name : kPhaseThroughput) {
+        fields->push_back(w + ".throughput." + std::string(name));
+      }
+      for (std::string_view kind : kPhaseLatencyKinds) {
+        for (std::string_view percentile : kPercentiles) {
+          fields->push_back(w + ".latency_ms." + std::string(kind) + "." + std::string(percentile));
+        }
+      }
+    }
     return fields;
   }();
   return *kFields;
@@ -274,6 +311,18 @@ Result<const nlohmann::json*> ResolveField(const nlohmann::json& workload_result
     if (!node->is_object()) {
       return NotFound("'" + std::string(Trim(field)) + "' does not exist: '" + parent + "' is " +
                       JsonTypeName(*node) + ", not a group of fields");
+    }
+    if (const int index = PhaseIndex(path[i]); index >= 0) {
+      auto phases = node->find("phases");
+      if (phases == node->end() || !phases->is_array() ||
+          static_cast<size_t>(index) >= phases->size()) {
+        const size_t n = phases == node->end() || !phases->is_array() ? 0 : phases->size();
+        return NotFound("'" + std::string(Trim(field)) + "' does not exist: the workload has " +
+                        std::to_string(n) + (n == 1 ? " fault window" : " fault windows") +
+                        " (phases[0] is the first fault during its load)");
+      }
+      node = &(*phases)[static_cast<size_t>(index)];
+      continue;
     }
     auto it = node->find(path[i]);
     if (it == node->end()) {
@@ -336,6 +385,7 @@ Status ValidateExpectation(std::string_view field, std::string_view condition) {
   Result<Condition> parsed = ParseCondition(condition);
   if (!parsed.ok()) return parsed.status().WithContext("expect '" + name + "'");
   ASSIGN_OR_RETURN(std::vector<std::string> path, CanonicalPath(name));
+  if (PhaseIndex(path[0]) >= 0) path[0] = "phases[0]";  // every fault window has the same fields
   const std::string canonical = Join(path);
   const std::vector<std::string>& known = KnownResultFields();
   if (std::find(known.begin(), known.end(), canonical) == known.end()) {

@@ -15,6 +15,23 @@ nlohmann::json Percentiles(double p50, double p99) {
   return {{"p50", p50}, {"p90", p50}, {"p99", p99}, {"p999", p99}, {"max", p99}};
 }
 
+nlohmann::json Window(double e2e_p50) {
+  return {{"seconds", 5},
+          {"throughput", {{"sent_per_s", 500}, {"acked_per_s", 500}, {"received_per_s", 480}}},
+          {"latency_ms",
+           {{"publish", Percentiles(e2e_p50 / 2, e2e_p50)},
+            {"end_to_end", Percentiles(e2e_p50, e2e_p50 * 2)}}}};
+}
+
+// One fault window of workload/phases.h.
+nlohmann::json PhaseSample(double before_p50, double during_p50) {
+  return {{"fault", "slow"},
+          {"before", Window(before_p50)},
+          {"during", Window(during_p50)},
+          {"after", Window(before_p50)},
+          {"recovery_s", 1.5}};
+}
+
 // A workload result as in DESIGN.md's result contract, plus one extension field.
 nlohmann::json SampleResult() {
   nlohmann::json delivery = DeliveryReport{}.ToJson();
@@ -34,6 +51,7 @@ nlohmann::json SampleResult() {
       {"throughput", {{"sent_per_s", 4990.5}, {"received_per_s", 4980}, {"mb_per_s", 2.4}}},
       {"recovery_s", 4.2},
       {"label", "eu-west"},
+      {"phases", nlohmann::json::array({PhaseSample(5, 105), PhaseSample(6, 7)})},
   };
 }
 
@@ -245,6 +263,44 @@ TEST(KnownResultFieldsTest, EveryKnownFieldResolvesInAContractResult) {
     EXPECT_TRUE(value.value()->is_number()) << field;
     EXPECT_OK(ValidateExpectation(field, "0"));
   }
+}
+
+TEST(PhasesTest, IndexedFaultWindowsResolveWithTheLatencyShorthand) {
+  const nlohmann::json result = SampleResult();
+  Result<const nlohmann::json*> v = ResolveField(result, "phases[0].during.latency.end_to_end.p50");
+  ASSERT_OK(v.status());
+  EXPECT_EQ(**v, 105);
+  v = ResolveField(result, "phases[1].during.latency_ms.end_to_end.p50");
+  ASSERT_OK(v.status());
+  EXPECT_EQ(**v, 7);
+  Result<Condition> c = ParseCondition("> 80ms");
+  ASSERT_OK(c.status());
+  Result<CheckOutcome> o = Evaluate(result, "phases[0].during.latency.end_to_end.p50", *c);
+  ASSERT_OK(o.status());
+  EXPECT_TRUE(o->passed) << o->message;
+  o = Evaluate(result, "phases[1].during.latency.end_to_end.p50", *c);
+  ASSERT_OK(o.status());
+  EXPECT_FALSE(o->passed);
+  c = ParseCondition("< 1s");
+  ASSERT_OK(c.status());
+  o = Evaluate(result, "phases[0].recovery_s", *c);
+  ASSERT_OK(o.status());
+  EXPECT_FALSE(o->passed) << "recovery_s is in seconds: 1.5 s is not < 1 s";
+}
+
+TEST(PhasesTest, AMissingWindowSaysHowManyThereAre) {
+  Result<const nlohmann::json*> v = ResolveField(SampleResult(), "phases[2].during.seconds");
+  EXPECT_EQ(v.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(v.status().message(), HasSubstr("2 fault windows"));
+}
+
+TEST(PhasesTest, ValidationKnowsTheWindowFieldsForAnyIndex) {
+  EXPECT_OK(ValidateExpectation("phases[3].after.throughput.received_per_s", "> 100"));
+  EXPECT_OK(ValidateExpectation("phases[0].during.latency.end_to_end.p99", "< 2s"));
+  EXPECT_OK(ValidateExpectation("phases[0].recovery_s", "< 5s"));
+  EXPECT_FALSE(ValidateExpectation("phases[0].durring.seconds", "0").ok());
+  EXPECT_FALSE(ValidateExpectation("phases[0].during.throughput.received_per_s", "< 5s").ok());
+  EXPECT_FALSE(ValidateExpectation("phases[x].during.seconds", "0").ok());
 }
 
 TEST(KnownResultFieldsTest, CoversEveryDeliveryCategoryOfTheReport) {

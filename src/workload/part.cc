@@ -156,6 +156,9 @@ SeriesPoint MergeSecond(const std::vector<const SeriesPoint*>& points,
   }
   out.publish = metrics::Summarize(publish);
   out.end_to_end = metrics::Summarize(end_to_end);
+  // The merged second's histograms, as a single process keeps them (workload/phases.h).
+  out.publish_hist = publish.Serialize();
+  out.end_to_end_hist = end_to_end.Serialize();
   return out;
 }
 

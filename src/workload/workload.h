@@ -78,6 +78,9 @@ struct SeriesPoint {
   uint64_t bytes_sent = 0;
   metrics::LatencySummary publish, end_to_end;  // over this second only
   int64_t lag = 0;  // sent but not yet received, at the end of the interval (when consuming)
+  // This second's latency histograms, serialised (metrics::Histogram::Serialize: only the
+  // non-empty buckets, so a few KiB a second): phases.h merges them over fault windows.
+  std::string publish_hist, end_to_end_hist;
 };
 
 // One point as the result's `workloads.*.series[]` holds it (docs/results.md); also what the live

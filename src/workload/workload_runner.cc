@@ -574,9 +574,11 @@ SeriesPoint WorkloadRunner::Impl::Sample(double t_s, metrics::Histogram& prev_pu
   interval_e2e.Subtract(prev_e2e);
   point.publish = metrics::Summarize(interval_publish);
   point.end_to_end = metrics::Summarize(interval_e2e);
+  point.publish_hist = interval_publish.Serialize();
+  point.end_to_end_hist = interval_e2e.Serialize();
   if (second != nullptr) {
-    second->publish = interval_publish.Serialize();
-    second->end_to_end = interval_e2e.Serialize();
+    second->publish = point.publish_hist;
+    second->end_to_end = point.end_to_end_hist;
   }
   prev_publish = std::move(publish);
   prev_e2e = std::move(e2e);

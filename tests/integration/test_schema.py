@@ -41,7 +41,7 @@ MALFORMED = {
     "unknown kind": BASE + "  s: { kind: nap, with: { duration: 1s } }\n",
     "key of another kind": BASE + "  s: { kind: sleep, with: { duration: 1s, argv: [x] } }\n",
     "missing required with": BASE + "  s: { kind: exec }\n",
-    "missing required field": BASE + "  s: { kind: fault.network, needs: [topic], with: { target: broker-1 } }\n",
+    "missing required field": BASE + "  s: { kind: fault.partition, needs: [topic], with: { nodes: [broker-1] } }\n",
     "integer out of range": "name: bad\nsteps:\n  cluster: { kind: cluster, with: { nodes: 40 } }\n",
     "wrong type": "name: bad\nsteps:\n  cluster: { kind: cluster, with: { nodes: three } }\n",
     "duration without unit": BASE + "  s: { kind: sleep, with: { duration: 10 } }\n",

@@ -1,6 +1,9 @@
 // kind: cluster — starts a broker cluster on a platform and publishes how to reach it.
 #include "core/units.h"
+#include "faults/network/lab_network.h"
+#include "flow/preflight.h"
 #include "flow/step_executor.h"
+#include "journal/netns_undo.h"
 #include "platforms/builtin_platforms.h"
 
 namespace drone::flow {
@@ -22,10 +25,18 @@ class ClusterStep : public StepExecutor {
     request.options = with.options;
     request.cancel = &ctx.cancel;
     request.journal = &ctx.run.journal();
+    request.network = ClusterNetwork(ctx.run.flow(), ctx.step);
+    request.run_id = ctx.run.run_id();
     RETURN_IF_ERROR(platform->Validate(request));
     RunContext& run = ctx.run;
     const std::string id = ctx.step.id;
-    run.PushUndo("stop cluster " + id, [&run, id] { return run.StopCluster(id); });
+    if (request.network == "lab") {
+      // Journaled before the lab exists, so that `drone clean` removes it after a SIGKILL.
+      RETURN_IF_ERROR(run.PushUndo("stop cluster " + id, journal::NetnsRecord(run.run_id()),
+                                   [&run, id] { return run.StopCluster(id); }));
+    } else {
+      run.PushUndo("stop cluster " + id, [&run, id] { return run.StopCluster(id); });
+    }
     ASSIGN_OR_RETURN(auto cluster, platform->CreateCluster(request));
     nlohmann::json nodes = nlohmann::json::array();
     nlohmann::json addresses = nlohmann::json::array();
@@ -39,14 +50,22 @@ class ClusterStep : public StepExecutor {
     }
     // `lb`: the load balancer's address when there is one (clients then use it as bootstrap).
     const std::string lb = with.lb == "none" ? "" : cluster->Endpoint().bootstrap;
-    run.SetOutputs(id, {{"bootstrap", cluster->Endpoint().bootstrap},
+    nlohmann::json outputs = {{"bootstrap", cluster->Endpoint().bootstrap},
                         {"nodes", nodes},
                         {"addresses", addresses},
                         {"pids", pids},
                         {"roles", roles},
                         {"lb", lb},
                         {"broker", cluster->Broker()},
-                        {"platform", platform->Name()}});
+                        {"platform", platform->Name()},
+                        {"network", request.network}};
+    // network: lab — every host's address, by host name (nodes and "clients").
+    if (const faults::network::LabNetwork* lab = cluster->Lab()) {
+      nlohmann::json hosts = nlohmann::json::object();
+      for (const faults::network::LabHost& h : lab->hosts()) hosts[h.name] = h.address;
+      outputs["lab"] = {{"subnet", faults::network::kLabSubnet}, {"hosts", hosts}};
+    }
+    run.SetOutputs(id, std::move(outputs));
     run.AddCluster(id, std::move(cluster));
     return Status::Ok();
   }

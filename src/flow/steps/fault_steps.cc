@@ -1,13 +1,58 @@
 // kind: fault.kill, fault.stop, fault.pause, fault.restart and fault.network — disturb a node (or
-// several: target `minority`), hold, heal. Heal is registered as an undo
+// several: target `minority`), hold, heal (fault.network on a lab cluster and fault.partition:
+// network_fault_steps.cc). Heal is registered as an undo
 // action before the fault is injected, so a failed or interrupted run still heals it.
 #include "core/clock.h"
 #include "core/units.h"
 #include "faults/network/node_delay.h"
 #include "faults/process/process_fault.h"
 #include "flow/step_executor.h"
+#include "flow/steps/fault_hold.h"
 
 namespace drone::flow {
+
+Status InjectAndHold(StepContext& ctx, std::shared_ptr<faults::Fault> fault,
+                     const std::string& node, const std::string& requested,
+                     std::optional<int64_t> hold) {
+  RunContext& run = ctx.run;
+  auto index = std::make_shared<std::optional<size_t>>();
+  const std::string step = ctx.step.id;
+  const std::string kind = fault->Kind();
+  run.PushUndo("heal " + kind + " on " + node, [&run, fault, index, step, node] {
+    Status s = fault->Heal();
+    if (s.ok() && index->has_value()) {
+      const int64_t now = NowNs();
+      run.EndFault(**index, now);
+      run.Emit("FAULT_HEALED", step, fault->Kind() + " on " + node, now);
+    }
+    return s;
+  });
+  RETURN_IF_ERROR(fault->Inject());
+  faults::FaultRecord record;
+  record.start_ns = NowNs();
+  record.step = step;
+  record.kind = kind;
+  record.target = node;
+  // After Inject(): network faults choose their backends as they inject.
+  record.backend = fault->Backend();
+  record.details = fault->Details();
+  if (!requested.empty() && requested != node) record.details["requested"] = requested;
+  *index = run.AddFault(record);
+  run.Emit("FAULT_INJECTED", step, record.kind + " on " + node + " via " + record.backend,
+           record.start_ns);
+  run.SetOutputs(step, {{"target", node}, {"kind", record.kind}, {"backend", record.backend}});
+  if (!hold) return Status::Ok();  // stays until teardown heals it
+  if (*hold > 0) ctx.cancel.WaitFor(*hold);
+  // Heal now (also when cancelled: teardown would do it anyway, this is just sooner).
+  Status healed = fault->Heal();
+  if (!healed.ok()) return healed.WithContext("heal " + record.kind + " on " + node);
+  const int64_t now = NowNs();
+  run.EndFault(**index, now);
+  run.Emit("FAULT_HEALED", step, record.kind + " on " + node, now);
+  index->reset();  // healed: the undo action has nothing left to record
+  return ctx.cancel.cancelled() ? Cancelled("fault " + step + " cut short") : Status::Ok();
+}
+
 namespace {
 
 class FaultStep : public StepExecutor {
@@ -23,42 +68,8 @@ class FaultStep : public StepExecutor {
     // Roles are resolved now, when the fault fires, not when the flow was written.
     ASSIGN_OR_RETURN(std::string node, control->ResolveTarget(target_text, ctx.run.run_number()));
     std::shared_ptr<faults::Fault> fault = Make(*control, node, with);  // shared with the undo
-
-    faults::FaultRecord record;
-    record.step = ctx.step.id;
-    record.kind = fault->Kind();
-    record.target = node;
-    record.backend = fault->Backend();
-    record.details = fault->Details();
-    if (target_text != node) record.details["requested"] = target_text;
-
-    RunContext& run = ctx.run;
-    auto index = std::make_shared<std::optional<size_t>>();
-    const std::string step = ctx.step.id;
-    run.PushUndo("heal " + record.kind + " on " + node, [&run, fault, index, step, node] {
-      Status s = fault->Heal();
-      if (s.ok() && index->has_value()) {
-        int64_t now = NowNs();
-        run.EndFault(**index, now);
-        run.Emit("FAULT_HEALED", step, fault->Kind() + " on " + node);
-      }
-      return s;
-    });
-    RETURN_IF_ERROR(fault->Inject());
-    record.start_ns = NowNs();
-    *index = run.AddFault(record);
-    run.Emit("FAULT_INJECTED", step, record.kind + " on " + node + " via " + record.backend);
-    run.SetOutputs(step, {{"target", node}, {"kind", record.kind}});
-    const std::optional<int64_t> hold = with.duration_ns ? with.duration_ns : DefaultHold();
-    if (!hold) return Status::Ok();  // stays until teardown heals it
-    if (*hold > 0) ctx.cancel.WaitFor(*hold);
-    // Heal now (also when cancelled: teardown would do it anyway, this is just sooner).
-    Status healed = fault->Heal();
-    if (!healed.ok()) return healed.WithContext("heal " + record.kind + " on " + node);
-    run.EndFault(**index, NowNs());
-    run.Emit("FAULT_HEALED", step, record.kind + " on " + node);
-    index->reset();  // healed: the undo action has nothing left to record
-    return ctx.cancel.cancelled() ? Cancelled("fault " + step + " cut short") : Status::Ok();
+    return InjectAndHold(ctx, std::move(fault), node, target_text,
+                         with.duration_ns ? with.duration_ns : DefaultHold());
   }
 
  protected:
@@ -104,6 +115,20 @@ class ProcessFaultStep : public FaultStep {
 class FaultNetworkStep : public FaultStep {
  public:
   std::string Kind() const override { return "fault.network"; }
+
+  // A cluster in a lab network takes the impairment spec on its links; otherwise the platform's
+  // node delay (embedded: added round-trip time).
+  Status Run(StepContext& ctx) override {
+    const auto& with = std::get<spec::FaultWith>(ctx.step.with);
+    ASSIGN_OR_RETURN(platforms::Cluster * cluster, ctx.run.FindCluster(with.cluster));
+    if (cluster->Lab() != nullptr) return RunLabFault(ctx, *cluster);
+    if (!with.from.empty() || !with.endpoint.empty() || !with.delay_ns) {
+      return FailedPrecondition(
+          "fault.network with from/to, endpoint or impairments other than a plain delay needs a "
+          "cluster in a lab network (platform local, network: lab)");
+    }
+    return FaultStep::Run(ctx);
+  }
 
  protected:
   std::shared_ptr<faults::Fault> Make(platforms::NodeControl& control, const std::string& node,

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -125,6 +126,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
   env_ptrs.push_back(nullptr);
   const std::string cwd = spec.cwd;
   const std::string log_path = spec.log_path.empty() ? "/dev/null" : spec.log_path;
+  const std::string netns_path = spec.netns.empty() ? "" : "/run/netns/" + spec.netns;
 
   journal::Journal* const journal = spec.journal;
   uint64_t journal_id = 0;
@@ -176,7 +178,13 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
       if (devnull >= 0) ::dup2(devnull, 0);
       ::dup2(log_fd, 1);
       ::dup2(log_fd, 2);
-      if (cwd.empty() || ::chdir(cwd.c_str()) == 0) {
+      // The lab's host namespace, entered by the child alone (the spawner thread stays home).
+      bool in_netns = true;
+      if (!netns_path.empty()) {
+        const int ns_fd = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+        in_netns = ns_fd >= 0 && ::setns(ns_fd, CLONE_NEWNET) == 0;
+      }
+      if (in_netns && (cwd.empty() || ::chdir(cwd.c_str()) == 0)) {
         ::execve(file.c_str(), argv_ptrs.data(), env_ptrs.data());
       }
       const int e = errno;

@@ -41,6 +41,8 @@ struct ProcessSpec {
   std::string cwd;                // empty: Drone's working directory
   std::string log_path;           // stdout and stderr are appended here; empty: /dev/null
   journal::Journal* journal = nullptr;  // not owned; outlives the process; null: not journaled
+  std::string netns;              // a network namespace (under /run/netns) the child enters
+                                  // before exec; empty: Drone's own
 };
 
 // The absolute path of `program` (a name looked up in $PATH, or a path with a '/'), or NotFound.

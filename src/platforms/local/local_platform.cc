@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <functional>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +19,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "drivers/builtin_drivers.h"
+#include "faults/network/command.h"
+#include "faults/network/lab_network.h"
 #include "journal/undo_journal.h"
 #include "platforms/local/broker_recipe.h"
 #include "platforms/local/haproxy_frontend.h"
@@ -30,6 +34,10 @@ using local::ChildProcess;
 using local::LocalNode;
 using local::RecipeContext;
 using local::ToolOutput;
+using faults::network::LabNetwork;
+
+// The lab host every client of a cluster runs in (docs/platforms/local.md).
+constexpr char kClientsHost[] = "clients";
 
 constexpr int64_t kFormTimeoutNs = 90 * kNsPerSec;
 constexpr int64_t kRestartTimeoutNs = 60 * kNsPerSec;
@@ -101,12 +109,15 @@ Result<std::string> MakeRunDirectory(const std::string& tmp, const std::string& 
 class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
  public:
   LocalCluster(ClusterRequest request, std::unique_ptr<BrokerRecipe> recipe, std::string run_dir,
-               uint64_t run_dir_journal_id, std::vector<LocalNode> nodes)
+               uint64_t run_dir_journal_id, std::vector<LocalNode> nodes,
+               std::unique_ptr<LabNetwork> lab)
       : request_(std::move(request)),
         recipe_(std::move(recipe)),
         run_dir_(std::move(run_dir)),
         run_dir_journal_id_(run_dir_journal_id),
         nodes_(std::move(nodes)),
+        lab_(std::move(lab)),
+        client_netns_(lab_ ? faults::network::LabNamespaceName(lab_->run_id(), kClientsHost) : ""),
         procs_(nodes_.size()),
         up_(nodes_.size(), false) {}
 
@@ -118,11 +129,14 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     for (size_t i = 0; i < nodes_.size(); ++i) {
       RETURN_IF_ERROR(Spawn(i));
     }
-    Status formed = recipe_->Form(*this, MonotonicNs() + kFormTimeoutNs);
+    Status formed = InClients([&] { return recipe_->Form(*this, MonotonicNs() + kFormTimeoutNs); });
     if (!formed.ok()) return WithExits(formed);
-    if (request_.lb == "haproxy") RETURN_IF_ERROR(StartLoadBalancer());
+    if (request_.lb == "haproxy") RETURN_IF_ERROR(InClients([&] { return StartLoadBalancer(); }));
     return Status::Ok();
   }
+
+  const LabNetwork* Lab() const override { return lab_.get(); }
+  std::string ClientNetns() const override { return client_netns_; }
 
   // ---- Cluster ----
   std::string Broker() const override { return request_.broker; }
@@ -143,7 +157,10 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
         info.pid = procs_[i] ? procs_[i]->pid() : 0;
       }
       // NodeRole() asks the broker (a tool run): the context is not changed by it, only used.
-      info.role = recipe_->NodeRole(*const_cast<LocalCluster*>(this), n);
+      (void)InClients([&] {
+        info.role = recipe_->NodeRole(*const_cast<LocalCluster*>(this), n);
+        return Status::Ok();
+      });
       out.push_back(std::move(info));
     }
     return out;
@@ -151,8 +168,10 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
 
   Status CreateTopic(const drivers::TopicRequest& request) override {
     ASSIGN_OR_RETURN(auto driver, drivers::DriverRegistry().Create(request_.broker));
-    ASSIGN_OR_RETURN(auto admin, driver->NewAdmin(Endpoint()));
-    return admin->CreateTopic(request, 30 * kNsPerSec);
+    return InClients([&]() -> Status {
+      ASSIGN_OR_RETURN(auto admin, driver->NewAdmin(Endpoint()));
+      return admin->CreateTopic(request, 30 * kNsPerSec);
+    });
   }
 
   NodeControl* Control() override { return this; }
@@ -178,6 +197,10 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     }
     for (std::thread& t : stoppers) t.join();
     procs.clear();
+    if (lab_) {
+      Status gone = lab_->Teardown();
+      if (!gone.ok()) return gone.WithContext("removing the lab network of " + request_.name);
+    }
     std::error_code ec;
     std::filesystem::remove_all(run_dir_, ec);
     if (ec) return Internal("cannot remove " + run_dir_ + ": " + ec.message());
@@ -230,7 +253,8 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
       if (up_[i] && procs_[i] && procs_[i]->Running()) return Status::Ok();
     }
     RETURN_IF_ERROR(Spawn(i));
-    Status ready = recipe_->WaitNodeReady(*this, nodes_[i], MonotonicNs() + kRestartTimeoutNs);
+    Status ready = InClients(
+        [&] { return recipe_->WaitNodeReady(*this, nodes_[i], MonotonicNs() + kRestartTimeoutNs); });
     if (!ready.ok()) return WithExits(ready);
     return Status::Ok();
   }
@@ -266,7 +290,11 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
       if (taken < count) return Unavailable("fewer nodes are up than a minority");
       return joined;
     }
-    Result<std::string> role = recipe_->ResolveRole(*this, target);
+    Result<std::string> role = Status(StatusCode::kInternal, "not resolved");
+    (void)InClients([&] {
+      role = recipe_->ResolveRole(*this, target);
+      return Status::Ok();
+    });
     if (role.ok() || role.status().code() != StatusCode::kInvalidArgument) return role;
     std::string names;
     for (const LocalNode& n : nodes_) names += (names.empty() ? "" : ", ") + n.name;
@@ -311,6 +339,7 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     spec.env = env;
     spec.cwd = run_dir_;
     spec.journal = request_.journal;
+    spec.netns = client_netns_;
     {
       std::lock_guard<std::mutex> lock(mu_);
       spec.log_path = run_dir_ + "/tool-" + std::to_string(++tool_runs_) + ".log";
@@ -330,6 +359,13 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
   }
 
  private:
+  // Runs `fn` on this thread inside the clients' lab host, where the nodes can be reached (in
+  // lab mode: Drone's own namespace has no route to the lab), or just runs it.
+  Status InClients(const std::function<Status()>& fn) const {
+    if (client_netns_.empty()) return fn();
+    return faults::network::WithNetns(client_netns_, fn);
+  }
+
   Result<size_t> Find(const std::string& node) const {
     for (size_t i = 0; i < nodes_.size(); ++i) {
       if (nodes_[i].name == node) return i;
@@ -389,6 +425,7 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     spec.cwd = dir;
     spec.log_path = dir + "/haproxy.log";
     spec.journal = request_.journal;
+    spec.netns = client_netns_;  // the clients reach it on their own loopback
     ASSIGN_OR_RETURN(auto child, ChildProcess::Start(spec));
     ChildProcess* lb = child.get();
     {
@@ -409,6 +446,10 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
   const std::string run_dir_;
   const uint64_t run_dir_journal_id_;  // 0: not journaled
   const std::vector<LocalNode> nodes_;
+  // network: lab — every node's process runs in its own host of the lab, clients in "clients".
+  // Torn down by Stop(), after the processes are gone.
+  const std::unique_ptr<LabNetwork> lab_;
+  const std::string client_netns_;
   std::string lb_address_;  // written by Start() before the cluster is shared
 
   mutable std::mutex mu_;
@@ -418,6 +459,16 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
   bool stopped_ = false;                              // guarded by mu_
   uint64_t tool_runs_ = 0;                            // guarded by mu_
 };
+
+// The lab's name: "<run>-<cluster>", in the characters and length a lab takes, so that
+// `drone clean RUN` (CleanLab: "drone-<run>-*") finds it.
+std::string LabId(const ClusterRequest& request) {
+  std::string id = (request.run_id.empty() ? std::string("run") : request.run_id) + "-" + request.name;
+  for (char& c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') c = '-';
+  }
+  return id.substr(0, 40);
+}
 
 class LocalPlatform : public Platform {
  public:
@@ -441,6 +492,24 @@ class LocalPlatform : public Platform {
                              " does not work behind a load balancer on platform local; use lb: none");
     }
     RETURN_IF_ERROR(recipe->Validate(request));
+    if (request.network != "loopback" && request.network != "lab") {
+      return InvalidArgument("network must be lab or loopback, not '" + request.network + "'");
+    }
+    if (request.network == "lab") {
+      if (!recipe->DistinctAddresses()) {
+        return InvalidArgument("broker " + request.broker +
+                               " cannot run in a lab network on platform local yet (its nodes "
+                               "share one host name); use network: loopback");
+      }
+      const faults::network::KernelSupport& k = faults::network::DetectKernelSupport();
+      if (!k.privileged || !k.netns) {
+        return FailedPrecondition(
+            "network: lab needs network namespaces, which need root (CAP_SYS_ADMIN and "
+            "CAP_NET_ADMIN): " +
+            (k.notes.empty() ? std::string("not available") : k.notes.front()) +
+            "; run as root, or use network: loopback");
+      }
+    }
     std::vector<local::Requirement> requirements = recipe->Requirements(request);
     if (request.lb == "haproxy") requirements.push_back({"haproxy", "haproxy"});
     return CheckRequirements(requirements);
@@ -464,6 +533,20 @@ class LocalPlatform : public Platform {
       }
     };
 
+    // network: lab — one host per process of the layout, plus the clients' host.
+    std::unique_ptr<LabNetwork> lab;
+    if (request.network == "lab") {
+      std::vector<std::string> hosts;
+      for (const local::NodeTemplate& t : layout) hosts.push_back(t.name);
+      hosts.push_back(kClientsHost);
+      auto made = LabNetwork::Create(LabId(request), hosts);
+      if (!made.ok()) {
+        remove_dir();
+        return made.status().WithContext("cluster '" + request.name + "'");
+      }
+      lab = std::move(*made);
+    }
+
     std::vector<LocalNode> nodes;
     std::map<std::string, int> per_kind;
     std::set<std::pair<std::string, int>> taken;
@@ -473,10 +556,23 @@ class LocalPlatform : public Platform {
       n.kind = layout[i].kind;
       n.index = per_kind[n.kind]++;
       n.host = recipe->DistinctAddresses() ? local::NodeHost(static_cast<int>(i)) : "127.0.0.1";
+      if (lab) {
+        n.host = lab->hosts()[i].address;
+        n.process.netns = lab->hosts()[i].netns;
+      }
       for (const std::string& port_name : layout[i].ports) {
         Result<int> port = Status(StatusCode::kInternal, "no attempt");
         for (int attempt = 0; attempt < 16; ++attempt) {
-          port = local::FreeTcpPort(n.host);
+          if (lab) {
+            // Free in the node's own namespace, where the server binds it.
+            Status in = faults::network::WithNetns(n.process.netns, [&] {
+              port = local::FreeTcpPort(n.host);
+              return Status::Ok();
+            });
+            if (!in.ok()) port = in;
+          } else {
+            port = local::FreeTcpPort(n.host);
+          }
           if (!port.ok() || taken.insert({n.host, *port}).second) break;
         }
         if (!port.ok()) {
@@ -504,13 +600,14 @@ class LocalPlatform : public Platform {
       return configured;
     }
     auto cluster = std::make_unique<LocalCluster>(request, std::move(recipe), run_dir,
-                                                   run_dir_journal_id, std::move(nodes));
+                                                   run_dir_journal_id, std::move(nodes), std::move(lab));
     Status started = cluster->Start();
     if (!started.ok()) {
       (void)cluster->Stop();  // kills what runs and removes the run directory
       return started.WithContext("starting " + request.broker + " cluster '" + request.name + "'");
     }
-    LogInfo("cluster " + request.name + ": " + request.broker + " on platform local in " + run_dir);
+    LogInfo("cluster " + request.name + ": " + request.broker + " on platform local in " + run_dir +
+            (cluster->Lab() ? std::string(" (lab network ") + faults::network::kLabSubnet + ")" : ""));
     return std::unique_ptr<Cluster>(std::move(cluster));
   }
 };
