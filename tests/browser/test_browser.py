@@ -33,6 +33,15 @@ steps:
 """
 
 
+def lab_missing():
+    """Why the lab-network case cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN)"
+    if shutil.which("nats-server") is None:
+        return "nats-server is not installed (apt-get install nats-server)"
+    return None
+
+
 def missing():
     if not os.access(CHROMIUM, os.X_OK):
         return "no chromium at %s (apt-get install chromium, or make setup)" % CHROMIUM
@@ -66,6 +75,7 @@ class BrowserTest(unittest.TestCase):
         cls.ui = UiServer(cls.data_dir, FLOWS)
         cls.seen = browse("live", cls.ui.url)
         cls.matrix_seen = browse("matrix", cls.ui.url, 400, cls.matrix.get("matrix_id", "none"))
+        cls.lab_seen = None if lab_missing() else browse("lab", cls.ui.url)
 
     @classmethod
     def tearDownClass(cls):
@@ -161,6 +171,28 @@ class BrowserTest(unittest.TestCase):
         chart = seen["compare_chart"]["compare:e2e_p99"]
         self.assertEqual(len(chart["lengths"]), 2)
         self.assertTrue(all(n > 0 for n in chart["lengths"]), chart)
+
+    @unittest.skipIf(lab_missing(), lab_missing())
+    def test_a_partition_is_drawn_on_the_topology_live_and_replayed(self):
+        seen = self.lab_seen
+        self.assertEqual(seen["errors"], [])
+        self.assertEqual(seen["verdict"], "pass")
+        fault = self.ui.get("/api/runs/" + seen["run_id"])["faults"][0]
+        node = fault["details"]["partition"]["nodes"][0]  # the leader, when the fault fired
+        others = sorted({"nats-1", "nats-2", "nats-3"} - {node})
+        # The isolated node, and every link it had cut: to the clients and to both other nodes.
+        cut = sorted("%s|%s cut" % tuple(sorted((node, o))) for o in others + ["clients"])
+        for nodes, links in ((seen["live_nodes"], seen["live_links"]),
+                             (seen["nodes_during"], seen["links_during"])):
+            self.assertEqual(nodes[node], "isolated", nodes)
+            self.assertEqual([n for n, s in nodes.items() if s != "ok"], [node])
+            self.assertEqual(links, cut)
+        self.assertEqual(seen["nodes_at_end"][node], "healed")
+        self.assertEqual(seen["links_at_end"], [])
+        bands = [b for c in seen["live_bands"] for b in c["bands"] if b["open"]]
+        self.assertEqual(len(bands), 2, seen["live_bands"])  # throughput and latency
+        self.assertTrue(all(b["title"].startswith("split: partition isolate %s via iptables" % node)
+                            for b in bands), bands)
 
     def test_compare_shows_runs_side_by_side(self):
         self.assertEqual(self.seen["compare_columns"], 3)  # the label column and two runs

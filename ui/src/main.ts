@@ -232,10 +232,15 @@ function topologyOf(result: Json | null, state: LiveState, faults: FaultInfo[], 
   if (!clusters.length) {
     for (const e of state.events) {
       if (e.type === "STEP_OUTPUT" && e.message) {
+        let nodes: unknown = undefined;
         try {
-          const out = JSON.parse(e.message);
-          if (Array.isArray(out.nodes)) clusters.push({ id: e.step, nodes: out.nodes });
-        } catch { /* truncated outputs */ }
+          nodes = JSON.parse(e.message).nodes;
+        } catch {
+          // The event's outputs are cut at 1 KiB; the node list comes early enough to survive.
+          const m = /"nodes":(\[[^\]]*\])/.exec(e.message);
+          try { nodes = m ? JSON.parse(m[1]) : undefined; } catch { /* cut inside the list */ }
+        }
+        if (Array.isArray(nodes)) clusters.push({ id: e.step, nodes: nodes.map(String) });
       }
     }
   }
