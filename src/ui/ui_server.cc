@@ -19,6 +19,7 @@
 #include "store/run_store.h"
 #include "ui/flow_catalog.h"
 #include "ui/run_launcher.h"
+#include "ui/metrics_merge.h"
 #include "ui/series_view.h"
 #include "ui/ui_assets.h"
 
@@ -35,6 +36,7 @@ constexpr int64_t kMaxStreamNs = 24LL * 3600 * kNsPerSec;
 constexpr int kRowsPerPoll = 2000;       // bounded work per poll
 constexpr size_t kMaxLogBytes = 256 * 1024;
 constexpr int kKeepAlivePolls = 25;      // about every 5 s
+constexpr int kRunScrapeTimeoutUs = 500'000;  // a run's /metrics, on loopback
 
 void SendJson(httplib::Response& res, const json& body, int status = 200) {
   res.status = status;
@@ -550,7 +552,16 @@ void UiServer::Impl::Metrics(httplib::Response& res) {
                         static_cast<double>(runs->size()));
     }
   }
-  res.set_content(registry.Exposition(), metrics::kPrometheusContentType);
+  // The runs this server started serve their own metrics on loopback; one scrape here gets all.
+  std::vector<std::string> texts = {registry.Exposition()};
+  for (int run_port : launcher->MetricsPorts()) {
+    httplib::Client c("127.0.0.1", run_port);
+    c.set_connection_timeout(0, kRunScrapeTimeoutUs);
+    c.set_read_timeout(0, kRunScrapeTimeoutUs);
+    auto scraped = c.Get("/metrics");
+    if (scraped && scraped->status == 200) texts.push_back(scraped->body);
+  }
+  res.set_content(MergeExpositions(texts), metrics::kPrometheusContentType);
 }
 
 void UiServer::Impl::Static(const httplib::Request& req, httplib::Response& res) {
