@@ -21,10 +21,25 @@ PACKAGES=(
   clang-format clang-tidy
   # NATS and MQTT: client libraries, servers and command-line clients (platform: local)
   libnats-dev nats-server libmosquitto-dev mosquitto mosquitto-clients libcpp-httplib-dev
-  # the web UI (ui/: built with npm, which comes with nodejs or, below, on its own) and its
-  # browser tests (Debian's chromium)
+  # the web UI (ui/: built with npm, which comes with nodejs or, below, on its own), its browser
+  # tests (Debian's chromium) and the Kubernetes manifests' schema validation (tests/k8s/validate.js)
   nodejs chromium
 )
+
+# tests/k8s: kubernetes-models and its validator, from the lock file; skipped when installed.
+npm_ci_k8s() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/k8s"
+  if [ -f "$dir/node_modules/.package-lock.json" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    echo "setup: tests/k8s node modules present"
+    return
+  fi
+  # Debian's nodejs needs its npm package; NodeSource's nodejs carries npm itself.
+  if ! command -v npm >/dev/null; then
+    ${SUDO:-} apt-get install -y -qq --no-install-recommends npm
+  fi
+  (cd "$dir" && npm ci --no-audit --no-fund)
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -63,3 +78,5 @@ if [ ! -f "$UI_DIR/node_modules/.package-lock.json" ] ||
 else
   echo "setup: ui/node_modules up to date"
 fi
+# The schema validation's npm packages (tests/k8s/package-lock.json).
+npm_ci_k8s

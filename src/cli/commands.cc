@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <random>
@@ -12,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/k8s_command.h"
 #include "cli/from_failure.h"
 #include "cli/live_observer.h"
 #include "cli/matrix_command.h"
@@ -46,10 +48,12 @@ constexpr int kExitBadInput = 2;
 constexpr int kExitIncomplete = 3;
 
 // Loads, validates and preflights a flow; prints every problem; nullopt when there was one.
-std::optional<spec::FlowSpec> LoadChecked(const std::string& path,
-                                          const std::map<std::string, std::string>& params) {
+std::optional<spec::FlowSpec> LoadChecked(
+    const std::string& path, const std::map<std::string, std::string>& params,
+    const std::function<void(spec::FlowSpec&)>& adjust = nullptr) {
   spec::LoadResult loaded = spec::LoadFlowFile(path, params);
   std::vector<spec::Diagnostic> errors = loaded.errors;
+  if (loaded.flow && adjust) adjust(*loaded.flow);
   if (loaded.flow) {
     std::vector<spec::Diagnostic> more = flow::Preflight(*loaded.flow);
     errors.insert(errors.end(), more.begin(), more.end());
@@ -220,7 +224,13 @@ int RunCommand(const RunFlags& flags) {
       return kExitBadInput;
     }
   } else {
-    flow = LoadChecked(flags.flow_path, flags.params);
+    std::function<void(spec::FlowSpec&)> adjust;
+    if (flags.platform == "kubernetes") {
+      adjust = [&flags](spec::FlowSpec& f) {
+        MoveClustersToKubernetes(f, flags.kube_context, flags.kube_provider, flags.kube_image);
+      };
+    }
+    flow = LoadChecked(flags.flow_path, flags.params, adjust);
     if (!flow) return kExitBadInput;
     if (!flow->matrix.empty()) return MatrixRunCommand(flags, *flow);
     flow_text = ReadFlowText(flags.flow_path);

@@ -24,6 +24,11 @@ struct RunFlags {
   std::string worker_token;
   std::string run_id;      // empty: a new one (`drone ui` passes the id it returned)
   std::string from_failure;  // a stored run id: resume it (cli/from_failure.h) instead of flow_path
+  // --platform kubernetes: the flow's clusters run there (cli/k8s_command.h).
+  std::string platform;
+  std::string kube_context;
+  std::string kube_provider;
+  std::string kube_image;
 };
 
 int RunCommand(const RunFlags& flags);

@@ -1,16 +1,20 @@
 // drone — a test bench for message brokers. See README.md and docs/.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
 
 #include "cli/clean_command.h"
 #include "cli/commands.h"
+#include "cli/k8s_command.h"
 #include "cli/report_command.h"
 #include "cli/runs_command.h"
 #include "cli/signals.h"
 #include "cli/ui_command.h"
 #include "cli/worker_command.h"
 #include "core/log.h"
+#include "journal/undo_journal.h"
+#include "platforms/kubernetes/kubernetes_platform.h"
 
 #ifndef DRONE_VERSION
 #define DRONE_VERSION "0.0.0"
@@ -18,6 +22,7 @@
 
 int main(int argc, char** argv) {
   drone::cli::BlockTerminationSignals();
+  drone::platforms::kubernetes::RegisterUndoKinds(drone::journal::UndoKindRegistry());
   drone::cli::IgnoreBrokenPipes();
   CLI::App app{
       "drone: a test bench for message brokers.\n"
@@ -64,6 +69,13 @@ int main(int argc, char** argv) {
                   "the run's id (default: a new one, YYYYMMDD-HHMMSS-xxxx)");
   bool no_progress = false;
   run->add_flag("--no-progress", no_progress, "no live progress line, even on a terminal");
+  run->add_option("--platform", run_flags.platform,
+                  "run the flow's clusters on this platform instead (kubernetes)")
+      ->check(CLI::IsMember({"kubernetes"}));
+  run->add_option("--context", run_flags.kube_context, "--platform kubernetes: the kubeconfig context");
+  run->add_option("--provider", run_flags.kube_provider,
+                  "--platform kubernetes: the provider profile (eks, gke, aks, kind, ...)");
+  run->add_option("--image", run_flags.kube_image, "--platform kubernetes: Drone's image for pods");
   run->footer(
       "Exit codes: 0 pass, 1 a check or the delivery verdict failed, 2 bad input (nothing was\n"
       "started), 3 the run could not complete (infrastructure error, interrupted), 4 verdict unknown\n"
@@ -122,11 +134,50 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   clean->add_flag("--dry-run", clean_dry_run, "only print what would be undone");
   clean->add_flag("--json", clean_json, "print what was done as JSON");
+  bool clean_kubernetes = false;
+  bool clean_all_hosts = false;
+  std::string clean_context;
+  clean->add_flag("--kubernetes", clean_kubernetes,
+                  "also delete namespaces labelled app.kubernetes.io/managed-by=drone whose run is\n"
+                  "not live (docs/platforms/kubernetes.md)");
+  clean->add_option("--context", clean_context, "--kubernetes: the kubeconfig context");
+  clean->add_flag("--all-hosts", clean_all_hosts, "--kubernetes: also runs started on other hosts");
   clean->footer(
       "Every run journals what outlives a step (a process group, a directory) before creating it.\n"
       "A run killed with SIGKILL cannot tear down; `drone clean` reads its journal and undoes the\n"
       "rest: process groups get SIGTERM, then SIGKILL; Drone's own directories are removed. The\n"
       "journal of a run that is still alive is left alone. See docs/teardown.md.");
+
+  CLI::App* k8s = app.add_subcommand(
+      "k8s", "Kubernetes: synthesise a flow's manifests, check a cluster (docs/platforms/kubernetes.md)");
+  k8s->require_subcommand(1);
+  drone::cli::K8sSynthFlags synth_flags;
+  std::vector<std::string> synth_params;
+  CLI::App* synth = k8s->add_subcommand(
+      "synth", "write a flow's Kubernetes manifests, one file per phase, for kubectl or GitOps");
+  synth->add_option("flow", synth_flags.flow_path, "flow file (YAML)")->required()->check(CLI::ExistingFile);
+  synth->add_option("--provider", synth_flags.provider,
+                    "eks, gke, gke-autopilot, aks, kind, minikube, k3s, microk8s, generic")
+      ->capture_default_str();
+  synth->add_option("-p,--param", synth_params, "override a flow parameter: -p rate=5000");
+  synth->add_option("-o,--output", synth_flags.out_dir, "the directory to write")->required();
+  synth->add_option("--run-id", synth_flags.run_id,
+                    "the run id in names and labels (namespace drone-RUN_ID; default: the flow's name)");
+  synth->add_option("--nodes", synth_flags.nodes,
+                    "the cluster's schedulable nodes: with at least one per broker, anti-affinity is\n"
+                    "required, otherwise preferred (default: unknown, preferred)")
+      ->check(CLI::Range(0, 100000));
+  synth->add_option("--image", synth_flags.image, "Drone's image for worker pods and the sidecar");
+  synth->add_option("--storage-class", synth_flags.storage_class, "instead of the provider's");
+  synth->add_option("--workers", synth_flags.workers,
+                    "worker pods (default: one per producer and consumer, at most 3)")
+      ->check(CLI::Range(0, 256));
+  std::string doctor_context;
+  std::string doctor_provider = "generic";
+  CLI::App* doctor = k8s->add_subcommand(
+      "doctor", "check kubectl, the API server, permissions, storage and load balancers; exit 2 on a problem");
+  doctor->add_option("--context", doctor_context, "the kubeconfig context (default: the current one)");
+  doctor->add_option("--provider", doctor_provider, "the provider profile to check for")->capture_default_str();
 
   drone::cli::WorkerFlags worker_flags;
   CLI::App* worker_cmd = app.add_subcommand(
@@ -199,8 +250,18 @@ int main(int argc, char** argv) {
   if (report_cmd->parsed()) {
     return drone::cli::ReportCommand(report_data_dir, report_run_id, report_output);
   }
-  if (clean->parsed()) return drone::cli::CleanCommand(clean_data_dir, clean_dry_run, clean_json);
+  if (clean->parsed()) {
+    const int journals = drone::cli::CleanCommand(clean_data_dir, clean_dry_run, clean_json);
+    if (!clean_kubernetes) return journals;
+    const int namespaces = drone::cli::CleanKubernetesCommand(clean_context, clean_all_hosts);
+    return std::max(journals, namespaces);
+  }
   if (embedded->parsed()) return drone::cli::EmbeddedKafkaCommand(brokers, topics);
+  if (synth->parsed()) {
+    if (!drone::cli::ParseParams(synth_params, &synth_flags.params)) return 2;
+    return drone::cli::K8sSynthCommand(synth_flags);
+  }
+  if (doctor->parsed()) return drone::cli::K8sDoctorCommand(doctor_context, doctor_provider);
   if (worker_cmd->parsed()) return drone::cli::WorkerCommand(worker_flags);
   return 2;
 }

@@ -6,6 +6,7 @@
 #include "faults/network/lab_network.h"
 #include "flow/step_executor.h"
 #include "platforms/builtin_platforms.h"
+#include "platforms/kubernetes/synth.h"
 #include "verify/expectation.h"
 
 namespace drone::flow {
@@ -70,6 +71,9 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
       platforms::ClusterRequest request{step.id, with.broker, with.nodes, with.bootstrap};
       request.lb = with.lb;
       request.options = with.options;
+      request.provider = with.provider;
+      request.service = with.service;
+      request.netfault = platforms::kubernetes::NeedsNetfault(flow, step.id);
       request.network = ClusterNetwork(flow, step);
       if (request.bootstrap.find("${{") != std::string::npos) request.bootstrap = "resolved-at-run-time";
       Status s = (*platform)->Validate(request);
@@ -80,7 +84,7 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
                                step.kind == spec::StepKind::kFaultRestart;
     if (process_fault) {
       const spec::ClusterWith* cluster = cluster_of(std::get<spec::FaultWith>(step.with).cluster);
-      if (cluster != nullptr && cluster->platform != "local") {
+      if (cluster != nullptr && cluster->platform != "local" && cluster->platform != "kubernetes") {
         add(step, "kind",
             std::string(spec::StepKindName(step.kind)) + " needs server processes to signal; platform " +
                 cluster->platform + " has none",

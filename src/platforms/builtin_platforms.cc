@@ -4,6 +4,7 @@
 
 #include "platforms/embedded/embedded_kafka.h"
 #include "platforms/external/external_cluster.h"
+#include "platforms/kubernetes/kubernetes_platform.h"
 #include "platforms/local/local_platform.h"
 
 namespace drone::platforms {
@@ -15,6 +16,9 @@ void RegisterBuiltinPlatforms(Registry<Platform>& registry) {
                     [] { return NewExternalPlatform(); });
   registry.Register("local", "real servers started here as child processes (recipes per broker)",
                     [] { return NewLocalPlatform(); });
+  registry.Register("kubernetes",
+                    "pods in a namespace of the run, applied with kubectl (eks, gke, aks, kind, ...)",
+                    [] { return NewKubernetesPlatform(); });
 }
 
 Registry<Platform>& PlatformRegistry() {

@@ -34,14 +34,18 @@ struct ClusterRequest {
   std::string lb = "none";                     // "none" | "haproxy" (local platform)
   std::map<std::string, std::string> options;  // recipe settings (local platform), e.g. sentinels
   const CancelToken* cancel = nullptr;         // when set, a slow start gives up once it fires
-  // The run's undo journal (journal/undo_journal.h), where a platform records what it creates
-  // outside this process (server process groups, run directories) before creating it. Not
-  // owned; outlives the cluster. Null: nothing is journaled.
-  journal::Journal* journal = nullptr;
+  // platform kubernetes (platforms/kubernetes/, docs/platforms/kubernetes.md):
+  std::string run_id;                // the namespace is drone-<run-id>; objects are labelled with it
+  std::string flow;                  // the flow's name, for labels
+  std::string context;               // kubeconfig context; empty: the current one
+  std::string provider = "generic";  // provider profile
+  std::string service;               // client Service type; empty: the provider's
+  std::string image;                 // Drone's image; empty: the pinned default
+  bool netfault = false;             // the pods get the network-fault sidecar
+  journal::Journal* journal = nullptr;  // the run's undo journal; null: nothing is journalled
   // local platform: "lab" puts every node (and the clients) in a network namespace of its own
-  // (docs/network-faults.md), "loopback" uses 127.0.0.N. `run_id` names the lab's namespaces.
+  // (docs/network-faults.md), "loopback" uses 127.0.0.N; `run_id` also names the lab's namespaces.
   std::string network = "loopback";
-  std::string run_id;
 };
 
 struct NodeInfo {

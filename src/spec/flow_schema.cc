@@ -230,7 +230,8 @@ std::vector<StepKindSchema> MakeKinds() {
            {.name = "platform",
             .type = FT::kString,
             .description = "Where the cluster runs: embedded (in-process), local (real servers "
-                           "started here) or external (an existing cluster).",
+                           "started here), kubernetes (pods in a namespace of the run) or "
+                           "external (an existing cluster).",
             .default_json = "\"embedded\""},
            {.name = "nodes",
             .type = FT::kInteger,
@@ -249,7 +250,27 @@ std::vector<StepKindSchema> MakeKinds() {
             .default_json = "\"none\""},
            {.name = "options",
             .type = FT::kStringMap,
-            .description = "platform local: the broker recipe's settings, checked by the recipe."},
+            .description = "platform local and kubernetes: the broker recipe's settings, checked "
+                           "by the recipe."},
+           {.name = "context",
+            .type = FT::kString,
+            .description = "platform kubernetes: the kubeconfig context (default: the current "
+                           "one; `drone run --context` overrides it)."},
+           {.name = "provider",
+            .type = FT::kString,
+            .description = "platform kubernetes: the provider profile (storage class, load "
+                           "balancer, NET_ADMIN): eks, gke, gke-autopilot, aks, kind, minikube, "
+                           "k3s, microk8s, generic.",
+            .default_json = "\"generic\""},
+           {.name = "service",
+            .type = FT::kString,
+            .description = "platform kubernetes: the client Service's type; default: the "
+                           "provider's.",
+            .enum_values = {"LoadBalancer", "InternalLoadBalancer", "NodePort", "ClusterIP"}},
+           {.name = "image",
+            .type = FT::kString,
+            .description = "platform kubernetes: Drone's image for worker pods and the "
+                           "network-fault sidecar (default: the pinned release image)."},
            {.name = "network",
             .type = FT::kString,
             .description = "platform local: lab runs every node and the clients in network "

@@ -40,11 +40,16 @@ struct Diagnostic {
 struct ClusterWith {
   std::string broker = "kafka";      // a driver name: kafka, and on platform local the brokers
                                      // that have a recipe there (redis, rabbitmq, nats, mqtt)
-  std::string platform = "embedded"; // embedded | local | external
+  std::string platform = "embedded"; // embedded | local | kubernetes | external
   int nodes = 3;                     // embedded: 1..16; local: what the recipe allows
   std::string bootstrap;             // external: "host:port,host:port"
   std::string lb = "none";           // local: none | haproxy (a TCP front end before the nodes)
-  std::map<std::string, std::string> options;  // local: recipe settings, e.g. sentinels: 3
+  std::map<std::string, std::string> options;  // local, kubernetes: recipe settings, e.g. sentinels: 3
+  // platform kubernetes (platforms/kubernetes/, docs/platforms/kubernetes.md):
+  std::string context;               // kubeconfig context; empty: the current one
+  std::string provider = "generic";  // provider profile
+  std::string service;               // client Service type; empty: the provider's
+  std::string image;                 // Drone's image; empty: the pinned default
   std::string network;  // local: "lab" | "loopback"; empty: lab when a network fault targets
                         // the cluster and namespaces can be made here, else loopback
 };

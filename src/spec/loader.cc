@@ -1337,6 +1337,7 @@ class FlowLoader {
             "platform " + c.platform + " picks its own addresses; remove bootstrap");
     }
     ReadClusterLocal(*m, c);
+    ReadClusterKubernetes(*m, c);
     if (const Field* f = m->Find("network")) {
       if (auto v = ReadEnum(*f, {"lab", "loopback"})) {
         if (c.platform != "local") {
@@ -1348,6 +1349,28 @@ class FlowLoader {
       }
     }
     return c;
+  }
+
+  // context, provider, service, image: settings of platform kubernetes only. Which providers
+  // exist is for the platform to say (preflight); here only their shape.
+  template <typename Map>
+  void ReadClusterKubernetes(const Map& m, ClusterWith& c) {
+    for (const char* key : {"context", "provider", "service", "image"}) {
+      const Field* f = m.Find(key);
+      if (f == nullptr) continue;
+      std::optional<std::string> v = ReadString(*f, Refs::kReject);
+      if (!v) continue;
+      if (c.platform != "kubernetes") {
+        Error(f->loc, f->path, std::string(key) + " is only used with platform: kubernetes",
+              "set platform: kubernetes, or remove " + std::string(key));
+        continue;
+      }
+      const std::string k = key;
+      if (k == "context") c.context = *v;
+      if (k == "provider") c.provider = *v;
+      if (k == "service") c.service = *v;
+      if (k == "image") c.image = *v;
+    }
   }
 
   // `lb` and `options`: settings of platforms that start their own servers (local). Which
@@ -1368,8 +1391,8 @@ class FlowLoader {
     }
     if (const Field* f = m.Find("options")) {
       if (auto v = ReadStringMap(*f)) {
-        if (c.platform != "local" && !v->empty()) {
-          Error(f->loc, f->path, "options are only used with platform: local",
+        if (c.platform != "local" && c.platform != "kubernetes" && !v->empty()) {
+          Error(f->loc, f->path, "options are only used with platform: local or kubernetes",
                 "platform " + c.platform + " takes no recipe options; remove options");
         } else {
           c.options = *v;

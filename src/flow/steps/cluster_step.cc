@@ -5,6 +5,7 @@
 #include "flow/step_executor.h"
 #include "journal/netns_undo.h"
 #include "platforms/builtin_platforms.h"
+#include "platforms/kubernetes/synth.h"
 
 namespace drone::flow {
 namespace {
@@ -24,9 +25,15 @@ class ClusterStep : public StepExecutor {
     request.lb = with.lb;
     request.options = with.options;
     request.cancel = &ctx.cancel;
+    request.run_id = ctx.run.run_id();
+    request.flow = ctx.run.flow().name;
+    request.context = with.context;
+    request.provider = with.provider;
+    request.service = with.service;
+    request.image = with.image;
+    request.netfault = platforms::kubernetes::NeedsNetfault(ctx.run.flow(), ctx.step.id);
     request.journal = &ctx.run.journal();
     request.network = ClusterNetwork(ctx.run.flow(), ctx.step);
-    request.run_id = ctx.run.run_id();
     RETURN_IF_ERROR(platform->Validate(request));
     RunContext& run = ctx.run;
     const std::string id = ctx.step.id;
