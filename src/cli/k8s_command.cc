@@ -27,16 +27,6 @@ constexpr int kExitBadInput = 2;
 constexpr int kExitIncomplete = 3;
 constexpr int64_t kCallTimeoutNs = 30 * kNsPerSec;
 
-int DefaultWorkers(const spec::FlowSpec& flow) {
-  int most = 0;
-  for (const spec::Step& s : flow.steps) {
-    if (s.kind != spec::StepKind::kWorkload) continue;
-    const auto& w = std::get<spec::WorkloadWith>(s.with);
-    most = std::max(most, w.producers + w.consumers);
-  }
-  return std::min(most, 3);
-}
-
 }  // namespace
 
 void MoveClustersToKubernetes(spec::FlowSpec& flow, const std::string& context,
@@ -78,7 +68,8 @@ int K8sSynthCommand(const K8sSynthFlags& flags) {
   options.schedulable_nodes = flags.nodes;
   options.image = flags.image;
   options.storage_class = flags.storage_class;
-  options.workers = flags.workers >= 0 ? flags.workers : DefaultWorkers(*loaded.flow);
+  options.worker_token = flags.worker_token;
+  options.workers = flags.workers >= 0 ? flags.workers : k8s::WorkerPods(*loaded.flow, "");
   auto synthesis = k8s::Synthesise(plans, options);
   if (!synthesis.ok()) {
     std::cerr << flags.flow_path << ": " << synthesis.status().message() << "\n";

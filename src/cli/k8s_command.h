@@ -20,6 +20,7 @@ struct K8sSynthFlags {
   std::string image;          // Drone's image; empty: the pinned default
   std::string storage_class;  // empty: the provider's
   int workers = -1;           // -1: one per producer and consumer, at most 3 (0 without workloads)
+  std::string worker_token;   // written as the workers' Secret; empty: the Secret is left out
 };
 
 int K8sSynthCommand(const K8sSynthFlags& flags);

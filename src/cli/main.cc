@@ -172,6 +172,9 @@ int main(int argc, char** argv) {
   synth->add_option("--workers", synth_flags.workers,
                     "worker pods (default: one per producer and consumer, at most 3)")
       ->check(CLI::Range(0, 256));
+  synth->add_option("--worker-token", synth_flags.worker_token,
+                    "also write the Secret drone-worker-token with this token (default: left out;\n"
+                    "create it beside the manifests: docs/platforms/kubernetes.md)");
   std::string doctor_context;
   std::string doctor_provider = "generic";
   CLI::App* doctor = k8s->add_subcommand(

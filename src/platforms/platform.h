@@ -42,6 +42,7 @@ struct ClusterRequest {
   std::string service;               // client Service type; empty: the provider's
   std::string image;                 // Drone's image; empty: the pinned default
   bool netfault = false;             // the pods get the network-fault sidecar
+  int workers = 0;                   // worker pods that run the flow's workloads; 0: none
   journal::Journal* journal = nullptr;  // the run's undo journal; null: nothing is journalled
   // local platform: "lab" puts every node (and the clients) in a network namespace of its own
   // (docs/network-faults.md), "loopback" uses 127.0.0.N; `run_id` also names the lab's namespaces.
@@ -90,6 +91,12 @@ class NodeControl {
   virtual Result<std::string> ResolveTarget(const std::string& target, uint64_t seed) = 0;
 };
 
+// A `drone worker` control endpoint (worker/coordinator.h WorkerAddress).
+struct WorkerEndpoint {
+  std::string url;    // "http://HOST:PORT"
+  std::string token;  // bearer token; empty: none
+};
+
 class Cluster {
  public:
   virtual ~Cluster() = default;
@@ -108,6 +115,9 @@ class Cluster {
   // it creates its client library handle, so that the library's own threads are in there too.
   virtual const faults::network::LabNetwork* Lab() const { return nullptr; }
   virtual std::string ClientNetns() const { return ""; }
+  // `drone worker` processes of the platform's own that run workloads on this cluster (worker
+  // pods on Kubernetes, reached through kubectl port-forward); empty: workloads run in Drone.
+  virtual std::vector<WorkerEndpoint> Workers() const { return {}; }
   // Stops every node and releases every resource. Idempotent; also run by the destructor.
   virtual Status Stop() = 0;
 };

@@ -15,7 +15,7 @@ import subprocess
 import time
 import unittest
 
-from drone_test_support import DRONE, FLOWS, SOURCE_DIR, TempDir, run_drone, write_flow
+from drone_test_support import DRONE, FLOWS, SOURCE_DIR, TempDir, alive, run_drone, write_flow
 
 K8S = os.path.join(SOURCE_DIR, "tests", "k8s")
 GOLDEN = os.path.join(K8S, "golden")
@@ -169,6 +169,7 @@ class ShimTest(unittest.TestCase):
         env["PATH"] = self.bin + os.pathsep + env["PATH"]
         env["KUBECTL_SHIM_LOG"] = self.log
         env["KUBECTL_SHIM_RULES"] = self.rules_path
+        env["DRONE_BIN"] = DRONE  # the shim's port-forward runs a real `drone worker`
         return env
 
     def calls(self):
@@ -217,6 +218,45 @@ class ShimTest(unittest.TestCase):
         # Three nodes for three brokers: anti-affinity is required.
         self.assertIn("requiredDuringSchedulingIgnoredDuringExecution", calls[2]["stdin"])
         self.assertIn("drone.dev/pid:", calls[1]["stdin"])
+
+    def test_workloads_run_on_the_worker_pods_through_port_forwards(self):
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\nnode/b\nnode/c\n"}])
+        flow = write_flow(self.dir, "w.yaml",
+                          "name: k8s-workers\nsteps:\n"
+                          "  cluster: { kind: cluster, with: { broker: kafka, nodes: 3 } }\n"
+                          "  load: { kind: workload, needs: [cluster], with: { topic: t, producers: 1, consumers: 1,\n"
+                          "          rate: 50, messages: 20, message_timeout: 2s, drain_timeout: 1s } }\n")
+        out = os.path.join(self.dir, "w.json")
+        r = subprocess.run([DRONE, "run", "--platform", "kubernetes", "--context", "test-ctx", "--no-store",
+                            "--json", out, flow], capture_output=True, text=True, timeout=120,
+                           env=self.env(), stdin=subprocess.DEVNULL)
+        calls = self.calls()
+        ns = self.namespace_of(calls)
+        workers_apply = next(c["stdin"] for c in calls if "name: drone-worker-token" in c["stdin"])
+        self.assertIn("kind: Secret", workers_apply)
+        self.assertIn("secretKeyRef", workers_apply)
+        self.assertIn("replicas: 2", workers_apply, "one worker pod per producer and consumer")
+        argvs = [c["argv"] for c in calls]
+        self.assertIn(["kubectl", "--context", "test-ctx", "-n", ns, "rollout", "status",
+                       "statefulset/drone-worker", "--timeout=600s"], argvs)
+        forwards = [a for a in argvs if "port-forward" in a]
+        self.assertEqual(forwards, [["kubectl", "--context", "test-ctx", "-n", ns, "port-forward", "--address",
+                                     "127.0.0.1", "pod/drone-worker-%d" % i, ":7700"] for i in range(2)])
+        # The workload went to the workers (with the Secret's token: a wrong one is refused), which
+        # asked the brokers at the pods' DNS names; those do not resolve here, so the step fails.
+        self.assertRegex(r.stderr, r"worker http://127\.0\.0\.1:[0-9]+ \(workload load\): "
+                                   r"UNAVAILABLE: metadata for topic t")
+        self.assertNotIn("token", r.stderr)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(argvs[-1][3:5], ["delete", "namespace"])
+        # The port-forwards, and the workers behind them, ended with the run.
+        with open(self.log + ".workers") as f:
+            pids = [int(line) for line in f if line.strip()]
+        self.assertEqual(len(pids), 2)
+        deadline = time.monotonic() + 10  # SIGKILLed with the port-forward's group
+        while time.monotonic() < deadline and any(alive(p) for p in pids):
+            time.sleep(0.05)
+        self.assertEqual([p for p in pids if alive(p)], [])
 
     def test_a_failed_wait_still_deletes_the_namespace(self):
         self.rules([{"match": ["get", "nodes"], "stdout": "node/a\n"},

@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "drivers/option_keys.h"
 
 namespace drone::drivers {
 namespace {
@@ -41,23 +42,6 @@ const std::set<std::string>& ConsumerKeys() {
 void InitLibrary() {
   static std::once_flag once;
   std::call_once(once, [] { mosquitto_lib_init(); });
-}
-
-std::string Join(const std::set<std::string>& keys) {
-  std::string out;
-  for (const std::string& k : keys) out += (out.empty() ? "" : ", ") + k;
-  return out;
-}
-
-Status CheckKeys(const std::map<std::string, std::string>& config,
-                 const std::set<std::string>& allowed, const std::string& what) {
-  for (const auto& [k, v] : config) {
-    if (allowed.count(k) == 0) {
-      return InvalidArgument("mqtt: unknown " + what + " key '" + k + "' (accepted: " +
-                             Join(allowed) + ")");
-    }
-  }
-  return Status::Ok();
 }
 
 Result<int> IntIn(const std::map<std::string, std::string>& config, const std::string& key,
@@ -307,7 +291,7 @@ class MqttProducer : public Producer, public MqttClient::Listener {
   static Result<std::unique_ptr<Producer>> Create(const Endpoint& endpoint,
                                                   const ProducerOptions& options,
                                                   DeliveryHandler& handler) {
-    RETURN_IF_ERROR(CheckKeys(options.extra, ProducerKeys(), "producer_config"));
+    RETURN_IF_ERROR(CheckOptionKeys("mqtt", options.extra, ProducerKeys(), "producer_config"));
     auto p = std::unique_ptr<MqttProducer>(new MqttProducer());
     p->handler_ = &handler;
     p->topic_ = options.topic;
@@ -443,7 +427,7 @@ class MqttConsumer : public Consumer, public MqttClient::Listener {
  public:
   static Result<std::unique_ptr<Consumer>> Create(const Endpoint& endpoint,
                                                   const ConsumerOptions& options) {
-    RETURN_IF_ERROR(CheckKeys(options.extra, ConsumerKeys(), "consumer_config"));
+    RETURN_IF_ERROR(CheckOptionKeys("mqtt", options.extra, ConsumerKeys(), "consumer_config"));
     auto c = std::unique_ptr<MqttConsumer>(new MqttConsumer());
     ASSIGN_OR_RETURN(c->qos_, IntIn(options.extra, "qos", 1, 0, 2));
     ASSIGN_OR_RETURN(bool clean, BoolIn(options.extra, "clean_session", false));
@@ -562,13 +546,13 @@ Status ValidateMqttOptions(OptionScope scope, const std::map<std::string, std::s
       }
       return Status::Ok();
     case OptionScope::kProducer:
-      RETURN_IF_ERROR(CheckKeys(options, ProducerKeys(), "producer_config"));
+      RETURN_IF_ERROR(CheckOptionKeys("mqtt", options, ProducerKeys(), "producer_config"));
       RETURN_IF_ERROR(IntIn(options, "qos", 1, 0, 2).status());
       RETURN_IF_ERROR(IntIn(options, "window", 1, 1, kMaxWindow).status());
       RETURN_IF_ERROR(IntIn(options, "keepalive", kDefaultKeepaliveS, 5, 3600).status());
       return BoolIn(options, "clean_session", true).status();
     case OptionScope::kConsumer:
-      RETURN_IF_ERROR(CheckKeys(options, ConsumerKeys(), "consumer_config"));
+      RETURN_IF_ERROR(CheckOptionKeys("mqtt", options, ConsumerKeys(), "consumer_config"));
       RETURN_IF_ERROR(IntIn(options, "qos", 1, 0, 2).status());
       RETURN_IF_ERROR(IntIn(options, "keepalive", kDefaultKeepaliveS, 5, 3600).status());
       RETURN_IF_ERROR(BoolIn(options, "clean_session", false).status());

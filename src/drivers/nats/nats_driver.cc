@@ -14,6 +14,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "drivers/option_keys.h"
 #include "core/units.h"
 
 namespace drone::drivers {
@@ -39,23 +40,6 @@ const std::set<std::string>& StreamKeys() {
   return keys;
 }
 
-std::string Join(const std::set<std::string>& keys) {
-  std::string out;
-  for (const std::string& k : keys) out += (out.empty() ? "" : ", ") + k;
-  return out;
-}
-
-Status CheckKeys(const std::map<std::string, std::string>& config,
-                 const std::set<std::string>& allowed, const std::string& what) {
-  for (const auto& [k, v] : config) {
-    if (allowed.count(k) == 0) {
-      return InvalidArgument("nats: unknown " + what + " key '" + k + "' (accepted: " +
-                             Join(allowed) + ")");
-    }
-  }
-  return Status::Ok();
-}
-
 Result<int64_t> PositiveInt(const std::map<std::string, std::string>& config,
                             const std::string& key, int64_t fallback) {
   auto it = config.find(key);
@@ -79,7 +63,7 @@ struct StreamSettings {
 
 Result<StreamSettings> ParseStreamConfig(const std::map<std::string, std::string>& config,
                                          int replication) {
-  RETURN_IF_ERROR(CheckKeys(config, StreamKeys(), "topic config"));
+  RETURN_IF_ERROR(CheckOptionKeys("nats", config, StreamKeys(), "topic config"));
   StreamSettings out;
   ASSIGN_OR_RETURN(out.replicas, PositiveInt(config, "replicas", std::max(replication, 1)));
   if (auto it = config.find("storage"); it != config.end()) {
@@ -124,7 +108,7 @@ struct ConsumerSettings {
 };
 
 Result<ConsumerSettings> ParseConsumerSettings(const std::map<std::string, std::string>& config) {
-  RETURN_IF_ERROR(CheckKeys(config, ConsumerKeys(), "consumer_config"));
+  RETURN_IF_ERROR(CheckOptionKeys("nats", config, ConsumerKeys(), "consumer_config"));
   ConsumerSettings out;
   if (auto it = config.find("mode"); it != config.end()) {
     if (it->second != "pull" && it->second != "push") {
@@ -436,7 +420,7 @@ class NatsProducer : public Producer {
   static Result<std::unique_ptr<Producer>> Create(const Endpoint& endpoint,
                                                   const ProducerOptions& options,
                                                   DeliveryHandler& handler) {
-    RETURN_IF_ERROR(CheckKeys(options.extra, ProducerKeys(), "producer_config"));
+    RETURN_IF_ERROR(CheckOptionKeys("nats", options.extra, ProducerKeys(), "producer_config"));
     if (options.acks != "0" && options.acks != "1" && options.acks != "all") {
       return InvalidArgument("nats: acks must be 0, 1 or all, not '" + options.acks + "'");
     }
@@ -823,7 +807,7 @@ Status ValidateNatsOptions(OptionScope scope, const std::map<std::string, std::s
     case OptionScope::kTopic:
       return ParseStreamConfig(options, 1).status();
     case OptionScope::kProducer:
-      RETURN_IF_ERROR(CheckKeys(options, ProducerKeys(), "producer_config"));
+      RETURN_IF_ERROR(CheckOptionKeys("nats", options, ProducerKeys(), "producer_config"));
       return PositiveInt(options, "window", 1).status();
     case OptionScope::kConsumer:
       return ParseConsumerSettings(options).status();

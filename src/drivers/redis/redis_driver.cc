@@ -9,6 +9,8 @@
 
 #include "core/clock.h"
 #include "drivers/redis/redis_client.h"
+#include "drivers/redis/reply_recorder.h"
+#include "drivers/redis/xadd_queue.h"
 
 namespace drone::drivers {
 namespace {
@@ -137,22 +139,25 @@ class RedisAdmin : public Admin {
   Context c_;
 };
 
+// Pipelining, double-buffered: at most `pipeline` XADDs are on the connection (written, waiting
+// for their replies) while up to as many more wait in queue_, already formatted. When replies free
+// room on the connection, the next batch is written before those replies are accounted for, so the
+// server works on it while this thread settles the last one and formats the one after.
 class RedisProducer : public Producer {
  public:
   RedisProducer(Topology topology, const ProducerOptions& options, RedisProducerSettings settings,
                 int wait_replicas, DeliveryHandler& handler)
       : topology_(std::move(topology)),
-        topic_(options.topic),
         message_timeout_ns_(options.message_timeout_ns),
-        settings_(settings),
+        pipeline_(static_cast<size_t>(settings.pipeline)),
+        wait_timeout_ms_(settings.wait_timeout_ms),
         wait_replicas_(wait_replicas),
         handler_(handler),
-        xadd_prefix_("*5\r\n$4\r\nXADD\r\n$" + std::to_string(topic_.size()) + "\r\n" + topic_ +
-                     "\r\n$1\r\n*\r\n$" + std::to_string(kPayloadField.size()) + "\r\n" +
-                     std::string(kPayloadField) + "\r\n$") {}
+        queue_(options.topic, kPayloadField) {}
 
   Status Connect(int64_t timeout_ns) {
     ASSIGN_OR_RETURN(c_, redis::ConnectPrimary(topology_, timeout_ns));
+    replies_.Attach(c_->reader);
     return Status::Ok();
   }
 
@@ -160,25 +165,13 @@ class RedisProducer : public Producer {
 
   Status Send(int /*lane*/, std::string_view /*key*/, std::string_view payload, uint64_t token) override {
     if (!EnsureConnected()) return Unavailable("not connected to the redis primary");
-    if (xadds_in_flight_ >= static_cast<size_t>(settings_.pipeline)) {
-      Service(0);
-      if (xadds_in_flight_ >= static_cast<size_t>(settings_.pipeline)) return Unavailable("queue full");
-      if (!c_) return Unavailable("not connected to the redis primary");
-    }
-    // The command in RESP, built in a reused buffer: one copy into hiredis's output buffer per
-    // message instead of its argv formatting.
-    command_.assign(xadd_prefix_);
-    command_ += std::to_string(payload.size());
-    command_ += "\r\n";
-    command_.append(payload.data(), payload.size());
-    command_ += "\r\n";
-    if (redisAppendFormattedCommand(c_.get(), command_.data(), command_.size()) != REDIS_OK) {
-      return Internal("redis: cannot queue XADD");
-    }
-    commands_.push_back(Command{token, false, MonotonicNs()});
+    // Full: the replies that make room come through Poll(), which the caller runs before retrying.
+    if (queue_.size() >= pipeline_) return Unavailable("queue full");
+    queue_.Push(payload);
+    queued_.push_back(token);
     ++xadds_in_flight_;
-    ++unwaited_;
-    if (unwaited_ >= static_cast<size_t>(settings_.pipeline)) Write();
+    // Enough is queued to fill the connection: write now rather than at the next Poll.
+    if (on_wire_ < pipeline_ && queue_.size() >= pipeline_ - on_wire_) Write();
     return Status::Ok();
   }
 
@@ -199,11 +192,11 @@ class RedisProducer : public Producer {
   size_t InFlight() const override { return xadds_in_flight_; }
 
  private:
-  // One command in flight, in the order they were written: an XADD (token) or a WAIT.
+  // One command on the connection, in the order they were written: an XADD (token) or a WAIT.
   struct Command {
     uint64_t token = 0;
     bool wait = false;
-    int64_t queued_ns = 0;
+    int64_t written_ns = 0;
   };
 
   bool EnsureConnected() {
@@ -214,28 +207,51 @@ class RedisProducer : public Producer {
     Result<Context> c = redis::ConnectPrimary(topology_, kConnectTimeoutNs);
     if (!c.ok()) return false;
     c_ = std::move(*c);
+    replies_.Attach(c_->reader);
     return true;
   }
 
   void Write() {
-    if (!c_) return;
-    if (wait_replicas_ > 0 && unwaited_ > 0) {
-      const std::string n = std::to_string(wait_replicas_);
-      const std::string t = std::to_string(settings_.wait_timeout_ms);
-      const char* argv[] = {"WAIT", n.c_str(), t.c_str()};
-      const size_t lens[] = {4, n.size(), t.size()};
-      if (redisAppendCommandArgv(c_.get(), 3, argv, lens) == REDIS_OK) {
-        commands_.push_back(Command{0, true, MonotonicNs()});
+    std::string error;
+    if (!WriteQueued(&error)) Fail(error);
+  }
+
+  // Moves what fits of the queue onto the connection (with a WAIT after it when asked for) and
+  // writes hiredis's output buffer out. False, with the reason, when the connection failed.
+  bool WriteQueued(std::string* error) {
+    if (!c_) return true;
+    const size_t n = std::min(queue_.size(), pipeline_ - on_wire_);
+    if (n > 0) {
+      const std::string_view bytes = queue_.Front(n);
+      if (redisAppendFormattedCommand(c_.get(), bytes.data(), bytes.size()) != REDIS_OK) {
+        *error = "redis: cannot queue XADD";
+        return false;
+      }
+      const int64_t now = MonotonicNs();
+      for (size_t i = 0; i < n; ++i) {
+        commands_.push_back(Command{queued_.front(), false, now});
+        queued_.pop_front();
+      }
+      queue_.Pop(n);
+      on_wire_ += n;
+      if (wait_replicas_ > 0) {
+        const std::string replicas = std::to_string(wait_replicas_);
+        const std::string timeout = std::to_string(wait_timeout_ms_);
+        const char* argv[] = {"WAIT", replicas.c_str(), timeout.c_str()};
+        const size_t lens[] = {4, replicas.size(), timeout.size()};
+        if (redisAppendCommandArgv(c_.get(), 3, argv, lens) == REDIS_OK) {
+          commands_.push_back(Command{0, true, now});
+        }
       }
     }
-    unwaited_ = 0;
     int done = 0;
     while (done == 0) {
       if (redisBufferWrite(c_.get(), &done) != REDIS_OK) {
-        Fail(std::string("redis write: ") + c_->errstr);
-        return;
+        *error = std::string("redis write: ") + c_->errstr;
+        return false;
       }
     }
+    return true;
   }
 
   void Service(int timeout_ms) {
@@ -248,39 +264,41 @@ class RedisProducer : public Producer {
     Write();
     if (!c_) return;
     if (commands_.empty()) return;
-    if (!ReadReplies(0) && timeout_ms > 0) ReadReplies(timeout_ms);
-    if (c_ && !commands_.empty() && MonotonicNs() - commands_.front().queued_ns > message_timeout_ns_) {
+    ReadReplies(timeout_ms);
+    if (c_ && !commands_.empty() && MonotonicNs() - commands_.front().written_ns > message_timeout_ns_) {
       Fail("no reply within the message timeout");
     }
   }
 
-  // Reads what has arrived (waiting up to `timeout_ms` for the first bytes); true when at least
-  // one reply was handled.
-  bool ReadReplies(int timeout_ms) {
-    if (!c_) return false;
+  // Reads what has arrived (waiting up to `timeout_ms` for the first bytes) and settles it.
+  void ReadReplies(int timeout_ms) {
     pollfd p{c_->fd, POLLIN, 0};
-    int ready = ::poll(&p, 1, timeout_ms);
-    if (ready <= 0) return false;
+    if (::poll(&p, 1, timeout_ms) <= 0) return;
     if (redisBufferRead(c_.get()) != REDIS_OK) {
       Fail(std::string("redis read: ") + c_->errstr);
-      return false;
+      return;
     }
-    bool any = false;
-    while (c_) {
-      void* raw = nullptr;
-      if (redisGetReplyFromReader(c_.get(), &raw) != REDIS_OK) {
-        Fail("redis protocol error");
-        break;
+    const bool protocol_error = !replies_.ReadAll(c_->reader);
+    // The replies answer the oldest commands: the XADDs among them leave the connection, and the
+    // queue refills it before anything is settled.
+    bool written = true;
+    std::string write_error;
+    if (!protocol_error && !replies_.empty()) {
+      for (size_t i = 0; i < replies_.size() && i < commands_.size(); ++i) {
+        if (!commands_[i].wait) --on_wire_;
       }
-      if (raw == nullptr) break;
-      Reply reply(static_cast<redisReply*>(raw));
-      Handle(*reply);
-      any = true;
+      written = WriteQueued(&write_error);
     }
-    return any;
+    for (size_t i = 0; i < replies_.size(); ++i) Handle(replies_[i]);
+    replies_.Clear();
+    if (protocol_error) {
+      Fail("redis protocol error");
+    } else if (!written) {
+      Fail(write_error);
+    }
   }
 
-  void Handle(const redisReply& reply) {
+  void Handle(const redis::ReplyRecorder::Reply& reply) {
     if (commands_.empty()) return;  // impossible: replies follow commands one to one
     Command cmd = commands_.front();
     commands_.pop_front();
@@ -293,14 +311,14 @@ class RedisProducer : public Producer {
         error_ = reply.type == REDIS_REPLY_INTEGER
                      ? "WAIT: " + std::to_string(reply.integer) + " of " + std::to_string(wait_replicas_) +
                            " replicas acknowledged"
-                     : "WAIT: " + Str(&reply);
+                     : "WAIT: " + reply.text;
         for (uint64_t t : held_) Settle(t, Outcome::kIndeterminate, error_);
       }
       held_.clear();
       return;
     }
     if (reply.type == REDIS_REPLY_ERROR) {
-      error_ = Str(&reply);
+      error_ = reply.text;
       Settle(cmd.token, Outcome::kNack, error_);
     } else if (wait_replicas_ > 0) {
       held_.push_back(cmd.token);
@@ -319,36 +337,43 @@ class RedisProducer : public Producer {
     handler_.OnDelivery(d);
   }
 
-  // The connection is gone (or hangs): whatever was in flight may or may not have been applied.
+  // The connection is gone (or hangs): whatever was written may or may not have been applied;
+  // what was still queued never left this process.
   void Fail(const std::string& why) {
     error_ = why;
     std::vector<uint64_t> open = held_;
     for (const Command& c : commands_) {
       if (!c.wait) open.push_back(c.token);
     }
+    const std::vector<uint64_t> unsent(queued_.begin(), queued_.end());
     commands_.clear();
     held_.clear();
-    unwaited_ = 0;
+    queued_.clear();
+    queue_.Clear();
+    on_wire_ = 0;
     c_.reset();
     next_connect_ns_ = MonotonicNs() + kReconnectBackoffNs;
     for (uint64_t t : open) Settle(t, Outcome::kIndeterminate, error_);
+    const std::string unsent_error = "not written before the connection failed: " + why;
+    for (uint64_t t : unsent) Settle(t, Outcome::kNack, unsent_error);
   }
 
   const Topology topology_;
-  const std::string topic_;
   const int64_t message_timeout_ns_;
-  const RedisProducerSettings settings_;
+  const size_t pipeline_;  // XADDs on the connection at most, and XADDs queued at most
+  const int64_t wait_timeout_ms_;
   const int wait_replicas_;  // 0: no WAIT
   DeliveryHandler& handler_;
   Context c_;
   int64_t next_connect_ns_ = 0;
-  std::deque<Command> commands_;
+  redis::XaddQueue queue_;      // formatted, not yet written
+  std::deque<uint64_t> queued_;  // the tokens of queue_'s commands
+  std::deque<Command> commands_;  // written, waiting for their replies
+  redis::ReplyRecorder replies_;  // read, not yet handled
   std::vector<uint64_t> held_;  // XADDs applied on the primary, waiting for their WAIT
-  size_t xadds_in_flight_ = 0;  // XADDs without an outcome yet
-  size_t unwaited_ = 0;         // XADDs queued since the last WAIT
+  size_t on_wire_ = 0;          // XADDs in commands_
+  size_t xadds_in_flight_ = 0;  // XADDs without an outcome yet: queued, on the connection, held
   std::string error_;           // keeps the text a Delivery points at
-  const std::string xadd_prefix_;  // "XADD <topic> * d" in RESP, up to the payload's length
-  std::string command_;
 };
 
 class RedisConsumer : public Consumer {

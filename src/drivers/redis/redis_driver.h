@@ -6,7 +6,8 @@
 // XADD reply = ACK (without WAIT); with WAIT, ACK once WAIT reports the replicas asked for and
 // INDETERMINATE when it reports fewer (the write stays on the primary and may or may not survive
 // it); an error reply = NACK; a connection lost, or no reply within the message timeout, with the
-// command in flight = INDETERMINATE.
+// command in flight = INDETERMINATE; an XADD still queued in the producer, never written, when the
+// connection is lost = NACK.
 //
 // Thread-safety: as drivers::Driver.
 #pragma once
@@ -28,7 +29,7 @@ std::unique_ptr<Driver> NewRedisDriver();
 
 // The settings of a producer_config / consumer_config map, validated.
 struct RedisProducerSettings {
-  int pipeline = 32;           // XADDs in flight at most
+  int pipeline = 32;           // XADDs on the connection at most, and as many queued behind them
   int wait_replicas = -1;      // -1: decided by acks (all = every replica; 0/1 = no WAIT)
   int64_t wait_timeout_ms = 1000;
 };

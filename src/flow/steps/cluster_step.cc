@@ -32,6 +32,10 @@ class ClusterStep : public StepExecutor {
     request.service = with.service;
     request.image = with.image;
     request.netfault = platforms::kubernetes::NeedsNetfault(ctx.run.flow(), ctx.step.id);
+    // Workloads run on worker pods beside the brokers, unless `--workers` gave workers already.
+    if (with.platform == "kubernetes" && ctx.run.workers().empty()) {
+      request.workers = platforms::kubernetes::WorkerPods(ctx.run.flow(), ctx.step.id);
+    }
     request.journal = &ctx.run.journal();
     request.network = ClusterNetwork(ctx.run.flow(), ctx.step);
     RETURN_IF_ERROR(platform->Validate(request));

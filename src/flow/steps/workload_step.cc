@@ -103,7 +103,11 @@ class WorkloadStep : public StepExecutor {
                            : 0;
     Observer observer(ctx, planned_s);
     workload::WorkloadResult r;
-    const std::vector<worker::WorkerAddress> workers = ctx.run.workers();
+    std::vector<worker::WorkerAddress> workers = ctx.run.workers();
+    if (workers.empty()) {
+      // The platform's own workers (worker pods on Kubernetes).
+      for (const platforms::WorkerEndpoint& w : cluster->Workers()) workers.push_back({w.url, w.token});
+    }
     // In a lab network the clients run in its `clients` host (docs/network-faults.md).
     const std::string netns = cluster->ClientNetns();
     if (!workers.empty() && !netns.empty()) {

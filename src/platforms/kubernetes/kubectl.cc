@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <future>
 
 #include "core/clock.h"
 
@@ -52,6 +53,11 @@ Argv PodIpArgs(const std::string& ns, const std::string& pod) {
   return {"-n", ns, "get", "pod", pod, "-o", "jsonpath={.status.podIP}"};
 }
 
+Argv PortForwardArgs(const std::string& ns, const std::string& pod, int remote_port) {
+  return {"-n", ns, "port-forward", "--address", "127.0.0.1", "pod/" + pod,
+          ":" + std::to_string(remote_port)};
+}
+
 Argv NodeNamesArgs() { return {"get", "nodes", "-o", "name"}; }
 
 Argv ManagedNamespacesArgs() {
@@ -88,6 +94,33 @@ void CloseFd(int& fd) {
   fd = -1;
 }
 
+// Forks and execs argv with stdin, stdout and stderr on the given descriptors, in a process group
+// of its own, dying with the forking thread (PR_SET_PDEATHSIG). An exec failure's errno is
+// written to exec_err. Returns the child's pid, or -1 when fork fails.
+pid_t Spawn(std::vector<char*>& cargv, int in, int out, int err, int exec_err) {
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid != 0) {
+    if (pid > 0) ::setpgid(pid, pid);
+    return pid;
+  }
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(kExecFailed);
+  ::dup2(in, 0);
+  ::dup2(out, 1);
+  ::dup2(err, 2);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Drone ignores SIGPIPE (cli/signals.h); kubectl gets the default back.
+  ::signal(SIGPIPE, SIG_DFL);
+  ::execvp(cargv[0], cargv.data());
+  const int e = errno;
+  (void)!::write(exec_err, &e, sizeof(e));
+  ::_exit(kExecFailed);
+}
+
 void KillAndReap(pid_t pid) {
   ::kill(-pid, SIGKILL);
   int status = 0;
@@ -108,25 +141,8 @@ Result<KubectlResult> Kubectl::Run(const Argv& args, const std::string& stdin_te
       ::pipe2(exec_err, O_CLOEXEC) != 0) {
     return Internal(std::string("pipe: ") + std::strerror(errno));
   }
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
+  const pid_t pid = Spawn(cargv, in[0], out[1], err[1], exec_err[1]);
   if (pid < 0) return Internal(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(kExecFailed);
-    ::dup2(in[0], 0);
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execvp(cargv[0], cargv.data());
-    const int e = errno;
-    (void)!::write(exec_err[1], &e, sizeof(e));
-    ::_exit(kExecFailed);
-  }
-  ::setpgid(pid, pid);
   ::close(in[0]);
   ::close(out[1]);
   ::close(err[1]);
@@ -230,6 +246,131 @@ Result<KubectlResult> Kubectl::RunChecked(const Argv& args, const std::string& s
                        ")" + (err.empty() ? "" : ": " + err));
   }
   return r;
+}
+
+Result<std::unique_ptr<KubectlBackground>> KubectlBackground::Start(const Kubectl& kubectl,
+                                                                   const Argv& args) {
+  std::unique_ptr<KubectlBackground> bg(new KubectlBackground());
+  bg->command_ = JoinArgv(kubectl.CommandLine(args));
+  const Argv argv = kubectl.CommandLine(args);
+  std::promise<Status> started;
+  std::future<Status> started_f = started.get_future();
+  KubectlBackground* self = bg.get();
+  // The child dies with the thread that forked it (PR_SET_PDEATHSIG), so a thread of its own
+  // forks it and lives exactly as long as the child: it collects stderr, then reaps.
+  bg->thread_ = std::thread([self, argv, &started] {
+    std::vector<char*> cargv;
+    for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    int err[2], exec_err[2];
+    if (::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(exec_err, O_CLOEXEC) != 0) {
+      started.set_value(Internal(std::string("pipe: ") + std::strerror(errno)));
+      return;
+    }
+    const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    const pid_t pid = Spawn(cargv, null_fd, err[1], err[1], exec_err[1]);
+    ::close(null_fd);
+    ::close(err[1]);
+    ::close(exec_err[1]);
+    if (pid < 0) {
+      ::close(err[0]);
+      ::close(exec_err[0]);
+      started.set_value(Internal(std::string("fork: ") + std::strerror(errno)));
+      return;
+    }
+    int exec_errno = 0;
+    const bool exec_failed =
+        ::read(exec_err[0], &exec_errno, sizeof(exec_errno)) == sizeof(exec_errno);
+    ::close(exec_err[0]);
+    if (exec_failed) {
+      KillAndReap(pid);
+      ::close(err[0]);
+      started.set_value(NotFound("cannot run " + argv[0] + ": " + std::strerror(exec_errno) +
+                                 " (is kubectl installed and on PATH?)"));
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->pid_ = pid;
+    }
+    started.set_value(Status::Ok());
+    char buf[4096];
+    for (;;) {
+      const ssize_t got = ::read(err[0], buf, sizeof(buf));
+      if (got > 0) {
+        std::lock_guard<std::mutex> lock(self->mu_);
+        if (self->output_.size() < kMaxErr) self->output_.append(buf, static_cast<size_t>(got));
+        self->cv_.notify_all();
+      } else if (got == 0 || errno != EINTR) {
+        break;
+      }
+    }
+    ::close(err[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    ::kill(-pid, SIGKILL);  // whatever it left in its group
+    std::lock_guard<std::mutex> lock(self->mu_);
+    self->exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    self->running_ = false;
+    self->cv_.notify_all();
+  });
+  Status s = started_f.get();
+  if (!s.ok()) {
+    bg->thread_.join();
+    return s;
+  }
+  return bg;
+}
+
+KubectlBackground::~KubectlBackground() { Stop(); }
+
+void KubectlBackground::Stop() {
+  pid_t pid = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_) pid = pid_;
+  }
+  // The group, so that what kubectl started goes too; the thread reaps.
+  if (pid > 0) ::kill(-pid, SIGKILL);
+  if (thread_.joinable()) thread_.join();
+}
+
+bool KubectlBackground::Running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return running_;
+}
+
+std::string KubectlBackground::Describe() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string err = output_;
+  while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+  const std::string state = running_ ? "running" : "exited " + std::to_string(exit_code_);
+  return command_ + " (" + state + ")" + (err.empty() ? "" : ": " + err);
+}
+
+bool KubectlBackground::WaitForOutput(const std::string& text, int64_t timeout_ns,
+                                      const CancelToken* cancel) const {
+  const int64_t deadline = NowNs() + timeout_ns;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (output_.find(text) == std::string::npos) {
+    if (!running_ || NowNs() >= deadline || (cancel != nullptr && cancel->cancelled())) {
+      return false;
+    }
+    // Woken by output and by the exit; the slice bounds how late a cancel is seen.
+    cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
+std::string KubectlBackground::Output() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return output_;
+}
+
+pid_t KubectlBackground::pid() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pid_;
 }
 
 }  // namespace drone::platforms::kubernetes

@@ -5,11 +5,18 @@
 // timeout or a cancel its group is killed.
 //
 // Thread-safety: Kubectl is immutable after construction; Run may be called from several
-// threads at once (each call forks its own child).
+// threads at once (each call forks its own child). KubectlBackground's members are safe to call
+// from several threads.
 #pragma once
 
+#include <sys/types.h>
+
+#include <condition_variable>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/cancel.h"
@@ -42,6 +49,9 @@ Argv DeletePodArgs(const std::string& ns, const std::string& pod, bool graceful)
 Argv PodStateArgs(const std::string& ns, const std::string& pod);
 // The pod's IP address.
 Argv PodIpArgs(const std::string& ns, const std::string& pod);
+// Forwards a free port of 127.0.0.1, which kubectl picks and prints ("Forwarding from
+// 127.0.0.1:PORT -> REMOTE"), to the pod's remote_port (a worker's control port).
+Argv PortForwardArgs(const std::string& ns, const std::string& pod, int remote_port);
 Argv NodeNamesArgs();
 // Namespaces carrying Drone's label, as JSON.
 Argv ManagedNamespacesArgs();
@@ -66,6 +76,40 @@ class Kubectl {
  private:
   std::string context_;
   std::string program_;
+};
+
+// A kubectl that runs until stopped (`port-forward`). It is forked by a thread of its own that
+// lives as long as the child, so PR_SET_PDEATHSIG (which follows the forking thread) kills it only
+// when Drone dies; stdin is /dev/null, stdout and stderr are kept together (at most 64 KiB).
+// Stop() and the destructor kill its process group and reap it.
+class KubectlBackground {
+ public:
+  // Fails (NotFound) when kubectl cannot be executed; then nothing is left running.
+  static Result<std::unique_ptr<KubectlBackground>> Start(const Kubectl& kubectl, const Argv& args);
+  ~KubectlBackground();
+  KubectlBackground(const KubectlBackground&) = delete;
+  KubectlBackground& operator=(const KubectlBackground&) = delete;
+
+  bool Running() const;
+  // Waits until its output contains `text`; false when it exited, the time ran out or `cancel`
+  // was cancelled first.
+  bool WaitForOutput(const std::string& text, int64_t timeout_ns, const CancelToken* cancel) const;
+  std::string Output() const;
+  // The command line, whether it still runs or how it exited, and its output.
+  std::string Describe() const;
+  pid_t pid() const;
+  void Stop();
+
+ private:
+  KubectlBackground() = default;
+  std::string command_;
+  mutable std::mutex mu_;
+  pid_t pid_ = 0;          // guarded by mu_
+  bool running_ = true;    // guarded by mu_
+  int exit_code_ = -1;     // guarded by mu_
+  std::string output_;     // guarded by mu_
+  mutable std::condition_variable cv_;  // output_ grew or the child exited
+  std::thread thread_;
 };
 
 std::string JoinArgv(const Argv& argv);  // for messages only, never for a shell

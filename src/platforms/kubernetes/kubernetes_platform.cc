@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <random>
@@ -66,14 +68,45 @@ namespace {
 
 constexpr int64_t kNs = kNsPerSec;
 
-// The run's namespace is shared by its Kubernetes clusters: the last one to stop deletes it.
+constexpr int64_t kForwardTimeoutNs = 60 * kNs;
+
+// The run's namespace is shared by its Kubernetes clusters: the last one to stop deletes it. The
+// worker pods are the namespace's too: the first cluster whose workloads want them deploys them,
+// later clusters' workloads use the same pods.
+struct NamespaceState {
+  int users = 0;
+  std::string worker_token;  // the workers' Secret; made once per namespace
+  bool workers_deployed = false;
+  std::vector<std::unique_ptr<KubectlBackground>> forwards;  // one port-forward per worker pod
+  std::vector<WorkerEndpoint> workers;                       // through those forwards
+};
 std::mutex& NamespaceMutex() {
   static std::mutex mu;
   return mu;
 }
-std::map<std::string, int>& NamespaceUsers() {
-  static std::map<std::string, int> users;
-  return users;
+std::map<std::string, NamespaceState>& Namespaces() {
+  static std::map<std::string, NamespaceState> states;
+  return states;
+}
+
+// 32 random hex digits from the kernel's generator.
+std::string NewWorkerToken() {
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < 4; ++i) {
+    char buf[9];
+    std::snprintf(buf, sizeof(buf), "%08x", static_cast<unsigned>(rd()));
+    out += buf;
+  }
+  return out;
+}
+
+// "Forwarding from 127.0.0.1:PORT -> ..." in kubectl port-forward's output: PORT, or 0.
+int ForwardedPort(const std::string& output) {
+  const std::string marker = "Forwarding from 127.0.0.1:";
+  const size_t at = output.find(marker);
+  if (at == std::string::npos) return 0;
+  return std::atoi(output.c_str() + at + marker.size());
 }
 
 std::string HostName() {
@@ -106,7 +139,7 @@ class KubernetesCluster : public Cluster, public NodeControl {
       : request_(std::move(request)), kubectl_(std::move(kubectl)), ns_(std::move(ns)),
         layout_(std::move(layout)) {
     std::lock_guard<std::mutex> lock(NamespaceMutex());
-    ++NamespaceUsers()[ns_];
+    ++Namespaces()[ns_].users;
     const std::vector<std::string> addresses = Split(layout_.endpoint.bootstrap, ',');
     for (size_t i = 0; i < layout_.pods.size(); ++i) {
       NodeInfo n;
@@ -162,21 +195,64 @@ class KubernetesCluster : public Cluster, public NodeControl {
       if (stopped_) return Status::Ok();
       stopped_ = true;
     }
+    std::vector<std::unique_ptr<KubectlBackground>> forwards;
     {
       std::lock_guard<std::mutex> lock(NamespaceMutex());
-      if (--NamespaceUsers()[ns_] > 0) {
+      NamespaceState& state = Namespaces()[ns_];
+      if (--state.users > 0) {
         // Another cluster of the run still uses the namespace: this cluster's entries are done,
         // the last cluster's stay open until it has deleted the namespace.
         MarkJournalDone();
         return Status::Ok();
       }
-      NamespaceUsers().erase(ns_);
+      forwards = std::move(state.forwards);
+      Namespaces().erase(ns_);
     }
+    for (auto& f : forwards) f->Stop();
     // Never cancelled: teardown must run on every path, SIGINT included; its wait is bounded.
     auto deleted = kubectl_.RunChecked(DeleteNamespaceArgs(ns_, kDeleteTimeoutS), "",
                                        (kDeleteTimeoutS + 30) * kNs, nullptr);
     if (!deleted.ok()) return deleted.status();  // the journal keeps it for `drone clean`
     MarkJournalDone();
+    return Status::Ok();
+  }
+
+  std::vector<WorkerEndpoint> Workers() const override {
+    std::lock_guard<std::mutex> lock(NamespaceMutex());
+    auto it = Namespaces().find(ns_);
+    return it == Namespaces().end() ? std::vector<WorkerEndpoint>{} : it->second.workers;
+  }
+
+  // Waits for the worker pods, then forwards a local port to each one's control port, so that
+  // Drone reaches them wherever it runs.
+  Status ConnectWorkers(int count, const CancelToken* cancel) {
+    auto ready = kubectl_.RunChecked(RolloutStatusArgs(ns_, "statefulset/drone-worker", kReadyTimeoutS),
+                                     "", (kReadyTimeoutS + 30) * kNs, cancel);
+    if (!ready.ok()) return ready.status();
+    std::string token;
+    {
+      std::lock_guard<std::mutex> lock(NamespaceMutex());
+      token = Namespaces()[ns_].worker_token;
+    }
+    for (int i = 0; i < count; ++i) {
+      const std::string pod = "drone-worker-" + std::to_string(i);
+      ASSIGN_OR_RETURN(auto forward,
+                       KubectlBackground::Start(kubectl_, PortForwardArgs(ns_, pod, kWorkerPort)));
+      if (!forward->WaitForOutput("Forwarding from 127.0.0.1:", kForwardTimeoutNs, cancel) ||
+          ForwardedPort(forward->Output()) <= 0) {
+        const std::string what = forward->Describe();
+        forward->Stop();
+        if (cancel != nullptr && cancel->cancelled()) return Cancelled("port-forward to " + pod);
+        return Unavailable("no port-forward to worker pod " + pod + " within " +
+                           std::to_string(kForwardTimeoutNs / kNs) + " s: " + what);
+      }
+      const int port = ForwardedPort(forward->Output());
+      LogInfo("kubernetes: worker pod " + pod + " at 127.0.0.1:" + std::to_string(port));
+      std::lock_guard<std::mutex> lock(NamespaceMutex());
+      NamespaceState& state = Namespaces()[ns_];
+      state.forwards.push_back(std::move(forward));
+      state.workers.push_back({"http://127.0.0.1:" + std::to_string(port), token});
+    }
     return Status::Ok();
   }
 
@@ -362,8 +438,19 @@ class KubernetesPlatform : public Platform {
     options.provider = provider;
     options.schedulable_nodes = static_cast<int>(Split(nodes.out, '\n').size());
     options.image = request.image;
-    ASSIGN_OR_RETURN(Synthesis synthesis, Synthesise({PlanOf(request)}, options));
     const std::string ns = NamespaceFor(options.run_id);
+    bool deploy_workers = false;
+    if (request.workers > 0) {
+      std::lock_guard<std::mutex> lock(NamespaceMutex());
+      NamespaceState& state = Namespaces()[ns];
+      if (!state.workers_deployed) {
+        state.workers_deployed = deploy_workers = true;
+        state.worker_token = NewWorkerToken();
+        options.workers = request.workers;
+        options.worker_token = state.worker_token;
+      }
+    }
+    ASSIGN_OR_RETURN(Synthesis synthesis, Synthesise({PlanOf(request)}, options));
     // Who owns the namespace: `drone clean --kubernetes` spares namespaces of live runs.
     for (ApiObject& o : synthesis.chart.PhaseFor("00-namespace.yaml").objects) {
       o.Annotate("drone.dev/host", HostName());
@@ -374,6 +461,9 @@ class KubernetesPlatform : public Platform {
     auto cluster = std::make_unique<KubernetesCluster>(request, kubectl, ns,
                                                        std::move(synthesis.clusters.front()));
     Status deployed = cluster->Deploy(synthesis.chart, request.cancel);
+    if (deployed.ok() && deploy_workers) {
+      deployed = cluster->ConnectWorkers(request.workers, request.cancel);
+    }
     if (!deployed.ok()) {
       Status stopped = cluster->Stop();
       if (!stopped.ok()) LogWarn("kubernetes: teardown after a failed start: " + stopped.message());

@@ -1,5 +1,9 @@
 #include "platforms/kubernetes/pod_faults.h"
 
+#include <fstream>
+#include <iterator>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "platforms/kubernetes/kubectl.h"
@@ -77,6 +81,44 @@ TEST(KubectlRunTest, AMissingProgramIsNotFoundAndADeadlineKillsTheChild) {
   cancel.Cancel("test");
   auto cancelled = Kubectl("", "sleep").Run({"30"}, "", 10'000'000'000, &cancel);
   EXPECT_EQ(cancelled.status().code(), StatusCode::kCancelled);
+}
+
+TEST(KubectlArgsTest, PortForwardLetsKubectlPickALoopbackPort) {
+  EXPECT_EQ(PortForwardArgs("ns", "drone-worker-1", 7700),
+            (Argv{"-n", "ns", "port-forward", "--address", "127.0.0.1", "pod/drone-worker-1", ":7700"}));
+}
+
+bool Alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  if (text.empty()) return false;
+  const size_t paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';
+}
+
+TEST(KubectlBackgroundTest, KeepsRunningAndShowsItsOutputUntilStopped) {
+  // `sh` stands in for kubectl port-forward: it prints, then stays.
+  auto bg = KubectlBackground::Start(
+      Kubectl("", "sh"), {"-c", "echo Forwarding from 127.0.0.1:4321 '->' 7700; exec sleep 60"});
+  ASSERT_TRUE(bg.ok()) << bg.status().message();
+  EXPECT_TRUE((*bg)->WaitForOutput("Forwarding from 127.0.0.1:4321", 10'000'000'000, nullptr));
+  EXPECT_TRUE((*bg)->Running());
+  const pid_t pid = (*bg)->pid();
+  EXPECT_TRUE(Alive(pid));
+  (*bg)->Stop();
+  EXPECT_FALSE((*bg)->Running());
+  EXPECT_FALSE(Alive(pid));  // killed and reaped by Stop
+  EXPECT_NE((*bg)->Describe().find("exited 137"), std::string::npos) << (*bg)->Describe();
+}
+
+TEST(KubectlBackgroundTest, AnExitEndsTheWaitAndAMissingProgramIsNotFound) {
+  auto bg = KubectlBackground::Start(Kubectl("", "sh"), {"-c", "echo unable to forward >&2; exit 1"});
+  ASSERT_TRUE(bg.ok()) << bg.status().message();
+  EXPECT_FALSE((*bg)->WaitForOutput("Forwarding from", 10'000'000'000, nullptr));
+  EXPECT_FALSE((*bg)->Running());
+  EXPECT_NE((*bg)->Describe().find("unable to forward"), std::string::npos) << (*bg)->Describe();
+  auto missing = KubectlBackground::Start(Kubectl("", "drone-no-such-kubectl"), {"port-forward"});
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -111,6 +111,17 @@ std::vector<ClusterPlan> PlansFromFlow(const spec::FlowSpec& flow) {
   return plans;
 }
 
+int WorkerPods(const spec::FlowSpec& flow, const std::string& cluster_id) {
+  int most = 0;
+  for (const spec::Step& s : flow.steps) {
+    if (s.kind != spec::StepKind::kWorkload) continue;
+    const auto& w = std::get<spec::WorkloadWith>(s.with);
+    if (!cluster_id.empty() && w.cluster != cluster_id) continue;
+    most = std::max(most, w.producers + w.consumers);
+  }
+  return std::min(most, kMaxDefaultWorkers);
+}
+
 bool NeedsNetfault(const spec::FlowSpec& flow, const std::string& cluster_id) {
   for (const ClusterPlan& p : PlansFromFlow(flow)) {
     if (p.id == cluster_id) return p.netfault;
@@ -181,8 +192,10 @@ void AddWorkers(Chart& chart, const SynthOptions& options, const std::string& ns
   container["image"] = options.image.empty() ? DefaultImage() : options.image;
   container["command"] = WorkerCommand();
   container["ports"] = Json::array({Port("control", kWorkerPort)});
+  // `drone worker` listening beyond loopback requires a token; the coordinator sends the same.
   container["env"] = Json::array({EnvValue("DRONE_RUN_ID", options.run_id),
-                                  EnvField("POD_NAME", "metadata.name")});
+                                  EnvField("POD_NAME", "metadata.name"),
+                                  EnvSecret("DRONE_WORKER_TOKEN", kWorkerTokenSecret, "token")});
   container["readinessProbe"] = TcpProbe(kWorkerPort, 2, 5, 3);
   container["resources"] = Resources("500m", "256Mi", "1Gi");
   Json security = Json::object();
@@ -207,6 +220,11 @@ void AddWorkers(Chart& chart, const SynthOptions& options, const std::string& ns
   spec["template"] = {{"metadata", {{"labels", pod_labels}}}, {"spec", pod_spec}};
   ApiObject set("apps/v1", "StatefulSet", name);
   set.Namespace(ns).Set("spec", spec);
+  if (!options.worker_token.empty()) {
+    ApiObject token("v1", "Secret", kWorkerTokenSecret);
+    token.Namespace(ns).Set("type", "Opaque").Set("stringData", {{"token", options.worker_token}});
+    chart.Add("30-workers.yaml", std::move(token));
+  }
   chart.Add("30-workers.yaml", std::move(svc));
   chart.Add("30-workers.yaml", std::move(set));
 }

@@ -28,6 +28,8 @@ inline constexpr const char* kClusterLabel = "drone.dev/cluster";
 inline constexpr const char* kNetfaultContainer = "drone-netfault";
 // The worker pods' port and command line: the one place that says how a worker is started.
 inline constexpr int kWorkerPort = 7700;
+// The Secret (key `token`) the worker pods read DRONE_WORKER_TOKEN from.
+inline constexpr const char* kWorkerTokenSecret = "drone-worker-token";
 std::vector<std::string> WorkerCommand();
 // Drone's own image (workers, the network-fault sidecar), pinned to this build's version.
 std::string DefaultImage();
@@ -52,6 +54,9 @@ struct SynthOptions {
   std::string image;            // Drone's image; empty: DefaultImage()
   std::string storage_class;    // overrides the provider's; empty: the provider's
   int workers = 0;              // worker pods (30-workers.yaml); 0: none
+  // The workers' token, written as the Secret kWorkerTokenSecret; empty: the Secret is left out
+  // (GitOps output keeps no secret; create it beside the manifests, docs/platforms/kubernetes.md).
+  std::string worker_token;
 };
 
 // What the platform needs to know about a synthesised cluster to wait for it, reach it and
@@ -78,6 +83,10 @@ std::string NamespaceFor(const std::string& run_id);
 std::vector<ClusterPlan> PlansFromFlow(const spec::FlowSpec& flow);
 // Whether a cluster step of the flow needs the network-fault sidecar.
 bool NeedsNetfault(const spec::FlowSpec& flow, const std::string& cluster_id);
+// Worker pods for the flow's workloads on cluster `cluster_id` (empty: on any cluster): one per
+// producer and consumer of the largest workload, at most kMaxDefaultWorkers.
+inline constexpr int kMaxDefaultWorkers = 3;
+int WorkerPods(const spec::FlowSpec& flow, const std::string& cluster_id);
 // Checks the plans against the provider (brokers, node counts, options, NET_ADMIN); every problem
 // in one InvalidArgument.
 Status ValidatePlans(const std::vector<ClusterPlan>& plans, const SynthOptions& options);

@@ -59,6 +59,33 @@ TEST(SynthTest, PhasesAreOrderedNamespaceRbacClusterWorkers) {
                                              "20-cluster.yaml", "30-workers.yaml"}));
 }
 
+TEST(SynthTest, WorkersReadTheirTokenFromASecretWrittenOnlyWhenATokenIsGiven) {
+  SynthOptions o = Options("generic");
+  o.workers = 2;
+  auto gitops = Synthesise({Plan("nats")}, o);
+  ASSERT_TRUE(gitops.ok());
+  EXPECT_EQ(FindObject(*gitops, "Secret", kWorkerTokenSecret), nullptr);
+  const ApiObject* set = FindObject(*gitops, "StatefulSet", "drone-worker");
+  ASSERT_NE(set, nullptr);
+  const Json env = set->ToJson()["spec"]["template"]["spec"]["containers"][0]["env"];
+  bool from_secret = false;
+  for (const Json& e : env) {
+    from_secret = from_secret ||
+                  (e["name"] == "DRONE_WORKER_TOKEN" &&
+                   e["valueFrom"]["secretKeyRef"]["name"] == kWorkerTokenSecret &&
+                   e["valueFrom"]["secretKeyRef"]["key"] == "token");
+  }
+  EXPECT_TRUE(from_secret) << env.dump();
+
+  o.worker_token = "t0ken";
+  auto run = Synthesise({Plan("nats")}, o);
+  ASSERT_TRUE(run.ok());
+  const ApiObject* secret = FindObject(*run, "Secret", kWorkerTokenSecret);
+  ASSERT_NE(secret, nullptr);
+  EXPECT_EQ(secret->ns(), "drone-r1");
+  EXPECT_EQ(secret->ToJson()["stringData"]["token"], "t0ken");
+}
+
 TEST(SynthTest, AntiAffinityIsRequiredOnlyWhenThereAreEnoughNodes) {
   auto few = Synthesise({Plan("kafka")}, Options("generic", 2));
   auto enough = Synthesise({Plan("kafka")}, Options("generic", 3));
