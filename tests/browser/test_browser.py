@@ -67,20 +67,18 @@ class BrowserTest(unittest.TestCase):
         os.makedirs(ARTIFACTS, exist_ok=True)
         cls._tmp = TempDir()
         cls.dir = cls._tmp.__enter__()
+        # Cleanups run even when setUpClass fails half way (tearDownClass would not).
+        cls.addClassCleanup(cls._tmp.__exit__, None, None, None)
         cls.data_dir = os.path.join(cls.dir, "data")
         matrix_json = os.path.join(cls.dir, "matrix.json")
         flow = write_flow(cls.dir, "tiny-matrix.yaml", MATRIX_FLOW)
         cls.matrix_run = run_drone("run", flow, "--json", matrix_json, "--data-dir", cls.data_dir, timeout=300)
         cls.matrix = load_json(matrix_json) if os.path.exists(matrix_json) else {}
         cls.ui = UiServer(cls.data_dir, FLOWS)
+        cls.addClassCleanup(cls.ui.stop)
         cls.seen = browse("live", cls.ui.url)
         cls.matrix_seen = browse("matrix", cls.ui.url, 400, cls.matrix.get("matrix_id", "none"))
         cls.lab_seen = None if lab_missing() else browse("lab", cls.ui.url)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.ui.stop()
-        cls._tmp.__exit__(None, None, None)
 
     def test_quickstart_from_the_launchpad_passes(self):
         seen = self.seen
