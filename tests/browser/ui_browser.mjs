@@ -2,7 +2,6 @@
 // Usage: node ui_browser.mjs live URL ARTIFACT_DIR     start quickstart from the launchpad, watch it
 //        node ui_browser.mjs report FILE ARTIFACT_DIR  open an HTML report offline
 //        node ui_browser.mjs matrix URL ARTIFACT_DIR MATRIX_ID  compare a matrix from the history
-//        node ui_browser.mjs lab URL ARTIFACT_DIR      start netfault-partition, watch the partition live
 // Prints one JSON line with what it saw; the Python test asserts on it. Exits non-zero on error.
 import { createRequire } from "node:module";
 import { join, dirname } from "node:path";
@@ -22,7 +21,6 @@ try {
   if (mode === "live") await live(target);
   else if (mode === "report") await report(target);
   else if (mode === "matrix") await matrix(target, matrixId);
-  else if (mode === "lab") await lab(target);
   else throw new Error(`unknown mode ${mode}`);
 } finally {
   await browser.close();
@@ -154,33 +152,6 @@ async function live(url) {
   await page.waitForSelector("[data-table=history][data-query*='verdict=fail']");
   out.history_quickstart_fail = await page.locator("[data-table=history] a").allTextContents();
   await page.screenshot({ path: join(artifacts, "history.png"), fullPage: true });
-  await context.close();
-}
-
-// What the topology highlights: node states and the links drawn as faulted.
-async function topologyLinks(page) {
-  return page.evaluate(() => [...document.querySelectorAll("svg.topology .link.active-fault")].map((l) =>
-    `${l.dataset.link} ${l.classList.contains("cut") ? "cut" : "impaired"}`).sort());
-}
-
-async function lab(url) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await newPage(context);
-  await page.goto(`${url}/#/launch/netfault-partition`);
-  await page.waitForSelector("input[data-param=duration]");
-  await page.fill("input[data-param=duration]", "12s");
-  await page.waitForFunction(() => !document.querySelector(".error-line") &&
-    !document.querySelector("[data-action=start]").disabled);
-  await page.click("[data-action=start]");
-  await page.waitForURL(/#\/run\//);
-  out.run_id = page.url().split("#/run/")[1];
-  // While the leader is cut off: it is isolated, its links cut, the charts' window open.
-  await page.waitForSelector("circle.topo-node.active-fault[data-state=isolated]", { timeout: 120000 });
-  await page.waitForSelector(".chart .fault-band[data-open=true]", { timeout: 10000 });
-  out.live_nodes = await topologyNodes(page);
-  out.live_links = await topologyLinks(page);
-  out.live_bands = await faultBands(page);
-  await page.screenshot({ path: join(artifacts, "lab-partition-live.png"), fullPage: true });
   await context.close();
 }
 
