@@ -1,5 +1,6 @@
 #include "cli/live_observer.h"
 
+#include "core/clock.h"
 #include "core/log.h"
 
 namespace drone::cli {
@@ -23,7 +24,13 @@ void LiveObserver::OnEvent(const flow::Event& event) {
 void LiveObserver::OnWorkloadSecond(const std::string& step, const workload::SeriesPoint& point,
                                     const workload::LiveTotals& totals, double elapsed_s,
                                     double planned_s, bool draining) {
-  if (!failed_.load()) Check(log_->AppendPoint(run_id_, step, workload::SeriesPointJson(point)));
+  if (!failed_.load()) {
+    // The wall-clock time of the point lets a live view place fault windows (wall-clock times)
+    // on the series' axis (seconds since the load started).
+    nlohmann::json p = workload::SeriesPointJson(point);
+    p["t_ns"] = NowNs();
+    Check(log_->AppendPoint(run_id_, step, p));
+  }
   if (next_ != nullptr) {
     next_->OnWorkloadSecond(step, point, totals, elapsed_s, planned_s, draining);
   }

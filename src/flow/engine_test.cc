@@ -397,3 +397,36 @@ steps:
 
 }  // namespace
 }  // namespace drone::flow
+
+namespace drone::flow {
+namespace {
+
+TEST(RunContextTest, FaultEventsCarryTheFaultRecord) {
+  spec::FlowSpec flow = Load("name: t\nsteps:\n  s: { kind: sleep, with: { duration: 1ms } }\n");
+  RunContext ctx(flow, "r", 1, nullptr, nullptr);
+  faults::FaultRecord record;
+  record.step = "cut";
+  record.kind = "impair";
+  record.target = "clients -> broker-1";
+  record.backend = "tc-netem";
+  record.details = {{"from", "clients"}, {"to", "broker-1"}};
+  record.start_ns = 1;
+  ctx.AddFault(record);
+  ctx.Emit("FAULT_INJECTED", "cut", "impair on clients -> broker-1 via tc-netem");
+  ctx.Emit("STEP_OUTPUT", "cut", "{}");
+  ctx.Emit("FAULT_HEALED", "cut", "impair on clients -> broker-1");
+  ctx.Emit("FAULT_INJECTED", "other", "no record of it");
+  std::vector<Event> events = ctx.Events();
+  ASSERT_EQ(events.size(), 4u);
+  nlohmann::json injected = events[0].ToJson();
+  EXPECT_EQ(injected["fault"]["kind"], "impair");
+  EXPECT_EQ(injected["fault"]["target"], "clients -> broker-1");
+  EXPECT_EQ(injected["fault"]["backend"], "tc-netem");
+  EXPECT_EQ(injected["fault"]["details"]["to"], "broker-1");
+  EXPECT_FALSE(events[1].ToJson().contains("fault"));
+  EXPECT_EQ(events[2].ToJson()["fault"]["target"], "clients -> broker-1");
+  EXPECT_FALSE(events[3].ToJson().contains("fault"));
+}
+
+}  // namespace
+}  // namespace drone::flow

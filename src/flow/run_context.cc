@@ -12,6 +12,7 @@ nlohmann::json Event::ToJson() const {
   nlohmann::json j = {{"t", FormatTimestamp(t_ns)}, {"t_ns", t_ns}, {"type", type}};
   if (!step.empty()) j["step"] = step;
   if (!message.empty()) j["message"] = message;
+  if (!fault.empty()) j["fault"] = fault;
   return j;
 }
 
@@ -55,6 +56,7 @@ void RunContext::Emit(std::string type, std::string step, std::string message, i
   Event e{t_ns, std::move(type), std::move(step), std::move(message)};
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (e.type == "FAULT_INJECTED" || e.type == "FAULT_HEALED") e.fault = FaultPayloadLocked(e.step);
     events_.push_back(e);
   }
   LogInfo(e.type + (e.step.empty() ? "" : " " + e.step) + (e.message.empty() ? "" : ": " + e.message));
@@ -237,6 +239,17 @@ void RunContext::EndFault(size_t index, int64_t end_ns) {
   if (parent_ != nullptr) return parent_->EndFault(index, end_ns);
   std::lock_guard<std::mutex> lock(mu_);
   if (index < faults_.size() && faults_[index].end_ns == 0) faults_[index].end_ns = end_ns;
+}
+
+nlohmann::json RunContext::FaultPayloadLocked(const std::string& step) const {
+  // The step's latest record: a fault step records its fault before it emits the event.
+  for (auto it = faults_.rbegin(); it != faults_.rend(); ++it) {
+    if (it->step != step) continue;
+    nlohmann::json j = {{"kind", it->kind}, {"target", it->target}, {"backend", it->backend}};
+    if (!it->details.empty()) j["details"] = it->details;
+    return j;
+  }
+  return nlohmann::json::object();
 }
 
 std::vector<faults::FaultRecord> RunContext::Faults() const {

@@ -41,6 +41,10 @@ struct Event {
                      // FAULT_INJECTED, FAULT_HEALED, CHECK_PASSED, CHECK_FAILED, UNDO, RUN_END
   std::string step;
   std::string message;
+  // FAULT_INJECTED and FAULT_HEALED: the fault's record {kind, target, backend, details}, so that
+  // a live view can draw what the fault touches (the hosts of a link, a partition's blocked
+  // pairs) before the result exists. Empty otherwise, and then left out of ToJson().
+  nlohmann::json fault = nlohmann::json::object();
   nlohmann::json ToJson() const;
 };
 
@@ -204,6 +208,8 @@ class RunContext {
   std::string Scoped(const std::string& id) const;
   // PushUndo() on behalf of `step` (a sub-flow's steps register in the parent's stack).
   void PushUndoFor(const std::string& step, std::string description, std::function<Status()> undo);
+  // Event::fault for an event of `step`; needs mu_ held.
+  nlohmann::json FaultPayloadLocked(const std::string& step) const;
   std::vector<workload::FaultWindow> FaultWindowsLocked() const;  // mu_ held
 
   const spec::FlowSpec& flow_;

@@ -77,7 +77,15 @@ double NiceStep(double max, int ticks) {
 struct Window {
   double from, to;
   std::string title;
+  std::string step;
 };
+
+// What hovering a fault window and its legend entry say: "outage: kill broker-2 via signal".
+std::string FaultTitle(const json& f) {
+  std::string out = Str(f, "step") + ": " + Str(f, "kind") + " " + Str(f, "target");
+  if (!Str(f, "backend").empty()) out += " via " + Str(f, "backend");
+  return out;
+}
 
 // One line chart over x = t seconds. `windows` are shaded (fault windows).
 std::string LineChart(const std::string& id, const std::string& y_unit, const std::vector<double>& t,
@@ -99,7 +107,8 @@ std::string LineChart(const std::string& id, const std::string& y_unit, const st
   for (const Window& w : windows) {
     const double x0 = X(w.from), x1 = X(w.to);
     out += "<rect class=\"fault\" x=\"" + Fixed(x0, 1) + "\" y=\"" + Num(kTop) + "\" width=\"" +
-           Fixed(std::max(1.0, x1 - x0), 1) + "\" height=\"" + Num(ph) + "\" data-from=\"" + Num(w.from) +
+           Fixed(std::max(1.0, x1 - x0), 1) + "\" height=\"" + Num(ph) + "\" data-step=\"" +
+           HtmlEscape(w.step) + "\" data-from=\"" + Num(w.from) +
            "\" data-to=\"" + Num(w.to) + "\"><title>" + HtmlEscape(w.title) + "</title></rect>\n";
   }
   for (double y = 0; y <= ytop + ystep / 2; y += ystep) {
@@ -132,7 +141,11 @@ std::string LineChart(const std::string& id, const std::string& y_unit, const st
   for (const Line& l : lines) {
     out += "<span><i style=\"background:" + l.color + "\"></i>" + HtmlEscape(l.label) + "</span>";
   }
-  if (!windows.empty()) out += "<span><i style=\"background:#f3d0d0;height:10px\"></i>fault active</span>";
+  for (const Window& w : windows) {
+    out += "<span class=\"fault-key\" data-step=\"" + HtmlEscape(w.step) +
+           "\"><i style=\"background:#f3d0d0;height:10px\"></i>" + HtmlEscape(w.title) + " (" +
+           Num(w.from) + " s - " + Num(w.to) + " s)</span>";
+  }
   out += "</div>\n";
   return out;
 }
@@ -209,7 +222,7 @@ std::string WorkloadSection(const std::string& id, const json& w, const json& fa
       if (a < 0) continue;
       windows.push_back({static_cast<double>(a - load_ms) / 1000.0,
                          b >= 0 ? static_cast<double>(b - load_ms) / 1000.0 : tmax,
-                         Str(f, "step") + ": " + Str(f, "kind") + " " + Str(f, "target")});
+                         FaultTitle(f), Str(f, "step")});
     }
   }
   const std::vector<double> td = Downsample(t, kMaxChartPoints, true);
@@ -347,7 +360,7 @@ std::string HtmlReport(const json& result) {
       if (a < 0) continue;
       faults_abs.push_back({static_cast<double>(a - run_ms) / 1000.0,
                             static_cast<double>((b >= 0 ? b : end_ms) - run_ms) / 1000.0,
-                            Str(f, "step") + ": " + Str(f, "kind") + " " + Str(f, "target")});
+                            FaultTitle(f), Str(f, "step")});
     }
   }
   out += "<h2>Steps</h2>\n";

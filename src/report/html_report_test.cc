@@ -64,7 +64,10 @@ TEST(HtmlReportTest, HasVerdictChecksFaultWindowAndNoExternalReference) {
   EXPECT_NE(html.find("<td>sent &lt; 10</td>"), std::string::npos);
   EXPECT_NE(html.find("long &lt;run&gt;"), std::string::npos);
   // The fault 10 s .. 18.5 s after the load started, on both charts.
-  EXPECT_EQ(Count(html, "data-from=\"10\" data-to=\"18.5\""), 2u);
+  EXPECT_EQ(Count(html, "data-step=\"outage\" data-from=\"10\" data-to=\"18.5\""), 2u);
+  // Hovering it, and each chart's legend, name the fault: kind, target and backend.
+  EXPECT_EQ(Count(html, "<title>outage: kill broker-2 via embedded-mock</title>"), 3u);  // and the Gantt
+  EXPECT_EQ(Count(html, "outage: kill broker-2 via embedded-mock (10 s - 18.5 s)</span>"), 2u);
   EXPECT_EQ(html.find("http"), std::string::npos);
   EXPECT_EQ(html.find(" src="), std::string::npos);
   EXPECT_EQ(html.find(" href="), std::string::npos);

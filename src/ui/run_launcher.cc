@@ -3,7 +3,9 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "core/clock.h"
 #include "core/run_id.h"
@@ -14,6 +16,8 @@ namespace {
 
 constexpr int64_t kStopGraceNs = 20 * kNsPerSec;  // a run's teardown (clusters, faults)
 constexpr size_t kLogTailBytes = 4096;
+constexpr size_t kLogHeadBytes = 16384;
+constexpr char kMetricsLine[] = "drone: metrics on http://127.0.0.1:";
 
 }  // namespace
 
@@ -60,7 +64,7 @@ Result<std::string> RunLauncher::Launch(const std::string& flow_path,
   platforms::local::ProcessSpec spec;
   spec.name = "run " + run_id;
   spec.argv = {drone_path_, "run", flow_path, "--run-id", run_id, "--data-dir", data_dir_,
-               "--no-progress"};
+               "--no-progress", "--metrics-port", "0"};
   for (const auto& [k, v] : params) {
     spec.argv.push_back("-p");
     spec.argv.push_back(k + "=" + v);
@@ -70,6 +74,7 @@ Result<std::string> RunLauncher::Launch(const std::string& flow_path,
                    platforms::local::ChildProcess::Start(spec));
   children_[run_id] = std::move(child);
   running_[run_id] = true;
+  log_paths_[run_id] = spec.log_path;
   return run_id;
 }
 
@@ -95,6 +100,29 @@ int RunLauncher::running() const {
 int RunLauncher::launched() const {
   std::lock_guard<std::mutex> lock(mu_);
   return static_cast<int>(children_.size());
+}
+
+std::vector<int> RunLauncher::MetricsPorts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<int> ports;
+  for (auto& [id, child] : children_) {
+    if (!running_[id]) continue;
+    auto known = metrics_ports_.find(id);
+    if (known == metrics_ports_.end()) {
+      // `drone run` prints the address among its first lines, before the flow starts.
+      std::ifstream in(log_paths_[id], std::ios::binary);
+      std::string head(kLogHeadBytes, '\0');
+      in.read(head.data(), static_cast<std::streamsize>(head.size()));
+      head.resize(static_cast<size_t>(in.gcount()));
+      const size_t at = head.find(kMetricsLine);
+      if (at == std::string::npos) continue;
+      const int port = std::atoi(head.c_str() + at + std::strlen(kMetricsLine));
+      if (port <= 0 || port > 65535) continue;
+      known = metrics_ports_.emplace(id, port).first;
+    }
+    ports.push_back(known->second);
+  }
+  return ports;
 }
 
 void RunLauncher::ReapLoop() {

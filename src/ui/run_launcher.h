@@ -1,5 +1,5 @@
-// Starts flows for the UI: each run is `drone run FLOW --run-id ID --data-dir DIR -p ...` as a
-// child process (platforms/local/child_process.h: argv, never a shell; its own process group;
+// Starts flows for the UI: each run is `drone run FLOW --run-id ID --data-dir DIR
+// --metrics-port 0 -p ...` as a child process (platforms/local/child_process.h: argv, never a shell; its own process group;
 // PR_SET_PDEATHSIG so it dies with the server), its output in a log file in a temporary directory
 // of the launcher's own. A reaper thread collects children as they exit. The destructor stops
 // the runs still going (SIGTERM, so they tear down what they started, then SIGKILL after a
@@ -45,6 +45,9 @@ class RunLauncher {
   std::optional<LaunchState> State(const std::string& run_id);
   int running() const;
   int launched() const;
+  // The metrics ports of the runs still going (each serves its own /metrics on loopback), as
+  // each printed it; a run that has not printed it yet is left out.
+  std::vector<int> MetricsPorts();
 
  private:
   RunLauncher(std::string drone_path, std::string data_dir, std::string temp_dir);
@@ -58,6 +61,8 @@ class RunLauncher {
   bool stopping_ = false;  // GUARDED_BY(mu_)
   std::map<std::string, std::unique_ptr<platforms::local::ChildProcess>> children_;  // GUARDED_BY(mu_)
   std::map<std::string, bool> running_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::string> log_paths_;  // GUARDED_BY(mu_)
+  std::map<std::string, int> metrics_ports_;      // GUARDED_BY(mu_); once read from the log
   std::thread reaper_;
 };
 

@@ -20,9 +20,12 @@ inline constexpr size_t kMaxSeriesPoints = 5000;
 // kind, target, from_s, to_s}]}}} of a stored result (docs/results.md).
 nlohmann::json SeriesOfResult(const nlohmann::json& result, size_t max_points);
 
-// The same of a run in progress, from its live rows ({workload, point}); no fault windows (the
-// load's start time is known only once the run is stored).
+// The same of a run in progress, from its live rows ({workload, point}) and its events so far.
+// Fault windows come from the FAULT_INJECTED and FAULT_HEALED events (`to_s` null while the
+// fault is active), placed by the wall-clock time the live log keeps with each point (`t_ns`);
+// a workload without one has none.
 nlohmann::json SeriesOfLivePoints(const std::string& run_id,
-                                  const std::vector<nlohmann::json>& rows, size_t max_points);
+                                  const std::vector<nlohmann::json>& rows,
+                                  const std::vector<nlohmann::json>& events, size_t max_points);
 
 }  // namespace drone::ui

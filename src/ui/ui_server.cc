@@ -19,6 +19,7 @@
 #include "store/run_store.h"
 #include "ui/flow_catalog.h"
 #include "ui/run_launcher.h"
+#include "ui/metrics_merge.h"
 #include "ui/series_view.h"
 #include "ui/ui_assets.h"
 
@@ -35,6 +36,7 @@ constexpr int64_t kMaxStreamNs = 24LL * 3600 * kNsPerSec;
 constexpr int kRowsPerPoll = 2000;       // bounded work per poll
 constexpr size_t kMaxLogBytes = 256 * 1024;
 constexpr int kKeepAlivePolls = 25;      // about every 5 s
+constexpr int kRunScrapeTimeoutUs = 500'000;  // a run's /metrics, on loopback
 
 void SendJson(httplib::Response& res, const json& body, int status = 200) {
   res.status = status;
@@ -218,6 +220,7 @@ void UiServer::Impl::GetRuns(const httplib::Request& req, httplib::Response& res
   std::string flow = req.get_param_value("flow");
   std::string verdict = req.get_param_value("verdict");
   std::string since = req.get_param_value("since");
+  std::string matrix = req.get_param_value("matrix");
   int limit = 50;
   int offset = 0;
   try {
@@ -232,7 +235,8 @@ void UiServer::Impl::GetRuns(const httplib::Request& req, httplib::Response& res
     return;
   }
   json runs = json::array();
-  if (verdict.empty() || verdict == "running") {
+  // A matrix's runs are known once stored: runs in progress are not tagged with it.
+  if ((verdict.empty() || verdict == "running") && matrix.empty()) {
     auto live_runs = live->List();
     if (live_runs.ok()) {
       for (const store::LiveRunInfo& r : *live_runs) {
@@ -248,6 +252,7 @@ void UiServer::Impl::GetRuns(const httplib::Request& req, httplib::Response& res
     store::RunFilter filter;
     if (!flow.empty()) filter.flow = flow;
     if (!verdict.empty()) filter.verdict = verdict;
+    if (!matrix.empty()) filter.matrix_id = matrix;
     filter.limit = 0;
     auto stored = store->ListRuns(filter);
     if (!stored.ok()) {
@@ -353,7 +358,12 @@ void UiServer::Impl::GetSeries(const std::string& id, const httplib::Request& re
   if (rows.ok() && in_progress.ok() && in_progress->has_value()) {
     std::vector<json> values;
     for (store::LiveRow& r : *rows) values.push_back(std::move(r.value));
-    SendJson(res, SeriesOfLivePoints(id, values, points));
+    std::vector<json> events;
+    auto event_rows = live->EventsAfter(id, 0, 1000000);
+    if (event_rows.ok()) {
+      for (store::LiveRow& r : *event_rows) events.push_back(std::move(r.value));
+    }
+    SendJson(res, SeriesOfLivePoints(id, values, events, points));
     return;
   }
   SendError(res, 404, result.status().message());
@@ -542,7 +552,16 @@ void UiServer::Impl::Metrics(httplib::Response& res) {
                         static_cast<double>(runs->size()));
     }
   }
-  res.set_content(registry.Exposition(), metrics::kPrometheusContentType);
+  // The runs this server started serve their own metrics on loopback; one scrape here gets all.
+  std::vector<std::string> texts = {registry.Exposition()};
+  for (int run_port : launcher->MetricsPorts()) {
+    httplib::Client c("127.0.0.1", run_port);
+    c.set_connection_timeout(0, kRunScrapeTimeoutUs);
+    c.set_read_timeout(0, kRunScrapeTimeoutUs);
+    auto scraped = c.Get("/metrics");
+    if (scraped && scraped->status == 200) texts.push_back(scraped->body);
+  }
+  res.set_content(MergeExpositions(texts), metrics::kPrometheusContentType);
 }
 
 void UiServer::Impl::Static(const httplib::Request& req, httplib::Response& res) {

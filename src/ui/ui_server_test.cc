@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/testutil.h"
@@ -123,6 +124,9 @@ TEST_F(UiServerTest, RefusesANonLoopbackHostWithoutAToken) {
   UiOptions options;
   options.data_dir = data_dir();
   options.flows_dir = (dir_ / "flows").string();
+  // By default the server listens on loopback only, on port 7777.
+  EXPECT_EQ(options.host, "127.0.0.1");
+  EXPECT_EQ(options.port, 7777);
   options.host = "0.0.0.0";
   auto started = UiServer::Start(options);
   ASSERT_FALSE(started.ok());
@@ -151,6 +155,24 @@ TEST_F(UiServerTest, ListsRunsWithFiltersAndPaging) {
   ASSERT_EQ(page["runs"].size(), 1u);
   EXPECT_EQ(page["runs"][0]["run_id"], "r1");
   GetJson("/api/runs?limit=0", 400);
+}
+
+TEST_F(UiServerTest, ListsTheRunsOfAMatrix) {
+  for (int i = 0; i < 3; ++i) {
+    json r = Result("m" + std::to_string(i), "pass", 1);
+    r["matrix"] = {{"id", i < 2 ? "matrix-a" : "matrix-b"}, {"index", i}, {"combinations", 2},
+                   {"params", {{"rate", std::to_string(100 * (i + 1))}}}};
+    ASSERT_OK(store_->SaveResult(r));
+  }
+  ASSERT_OK(store_->SaveResult(Result("alone", "pass", 1)));
+  StartServer();
+  json a = GetJson("/api/runs?matrix=matrix-a");
+  EXPECT_EQ(a["total"], 2);
+  std::set<std::string> ids;
+  for (const json& r : a["runs"]) ids.insert(r["run_id"].get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{"m0", "m1"}));
+  EXPECT_EQ(GetJson("/api/runs?matrix=nothing")["total"], 0);
+  EXPECT_EQ(GetJson("/api/runs")["total"], 4);
 }
 
 TEST_F(UiServerTest, ServesTheResultContractUnchanged) {
@@ -333,6 +355,35 @@ TEST_F(UiServerTest, StreamsLiveRowsAndEndsWithRunEnd) {
   EXPECT_NE(received.find("FAULT_INJECTED"), std::string::npos);
   EXPECT_EQ(received.find("RUN_START"), received.rfind("RUN_START"));
   EXPECT_NE(received.find("\"verdict\":\"pass\""), std::string::npos);
+}
+
+TEST_F(UiServerTest, LiveSeriesPlaceFaultWindowsOnTheLoadsAxis) {
+  StartServer();
+  auto log = store::LiveRunLog::Open(data_dir());
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_OK((*log)->Begin({"live2", "tiny", "2026-12-01T10:00:00.000Z", getpid()}));
+  // The load started at 10 s (wall clock); its second point ends at 12 s.
+  ASSERT_OK((*log)->AppendPoint("live2", "load", {{"t", 1}, {"sent", 5}, {"t_ns", 11'000'000'000}}));
+  ASSERT_OK((*log)->AppendPoint("live2", "load", {{"t", 2}, {"sent", 5}, {"t_ns", 12'000'000'000}}));
+  ASSERT_OK((*log)->AppendEvent("live2", {{"type", "FAULT_INJECTED"}, {"step", "cut"},
+                                          {"t_ns", 11'500'000'000},
+                                          {"fault", {{"kind", "impair"},
+                                                     {"target", "clients -> n1"},
+                                                     {"backend", "tc-netem"}}}}));
+  json open = GetJson("/api/runs/live2/series")["workloads"]["load"]["fault_windows"];
+  ASSERT_EQ(open.size(), 1u) << open.dump();
+  EXPECT_EQ(open[0]["step"], "cut");
+  EXPECT_EQ(open[0]["kind"], "impair");
+  EXPECT_EQ(open[0]["target"], "clients -> n1");
+  EXPECT_EQ(open[0]["backend"], "tc-netem");
+  EXPECT_DOUBLE_EQ(open[0]["from_s"].get<double>(), 1.5);
+  EXPECT_TRUE(open[0]["to_s"].is_null());  // still active
+  ASSERT_OK((*log)->AppendEvent("live2", {{"type", "FAULT_HEALED"}, {"step", "cut"},
+                                          {"t_ns", 13'250'000'000}}));
+  json healed = GetJson("/api/runs/live2/series")["workloads"]["load"]["fault_windows"];
+  ASSERT_EQ(healed.size(), 1u);
+  EXPECT_DOUBLE_EQ(healed[0]["to_s"].get<double>(), 3.25);
+  ASSERT_OK((*log)->Finish("live2"));
 }
 
 TEST_F(UiServerTest, ExposesPrometheusMetrics) {

@@ -10,7 +10,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from drone_test_support import FLOWS, SOURCE_DIR, TempDir, run_drone  # noqa: E402
+from drone_test_support import FLOWS, SOURCE_DIR, TempDir, load_json, run_drone, write_flow  # noqa: E402
 from ui_support import UiServer  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -18,6 +18,19 @@ NODE = shutil.which("node")
 PLAYWRIGHT = os.path.join(SOURCE_DIR, "ui", "node_modules", "playwright-core")
 ARTIFACTS = os.environ.get("DRONE_ARTIFACTS", os.path.join(SOURCE_DIR, "build", "browser-artifacts"))
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ui_browser.mjs")
+
+# Two combinations of one second each: enough for the matrix comparison.
+MATRIX_FLOW = """name: tiny-matrix
+params: { rate: 200 }
+matrix: { rate: [100, 300] }
+steps:
+  cluster: { kind: cluster, with: { broker: kafka, platform: embedded, nodes: 1 } }
+  topic: { kind: topic, needs: [cluster], with: { name: m, partitions: 1, replication: 1 } }
+  load:
+    kind: workload
+    needs: [topic]
+    with: { topic: m, producers: 1, consumers: 1, rate: "${{ params.rate }}", duration: 1s, size: 64 }
+"""
 
 
 def missing():
@@ -30,8 +43,8 @@ def missing():
     return None
 
 
-def browse(mode, target, timeout=400):
-    r = subprocess.run([NODE, SCRIPT, mode, target, ARTIFACTS], capture_output=True, text=True,
+def browse(mode, target, timeout=400, *extra):
+    r = subprocess.run([NODE, SCRIPT, mode, target, ARTIFACTS, *extra], capture_output=True, text=True,
                        timeout=timeout, stdin=subprocess.DEVNULL)
     if r.returncode != 0:
         raise AssertionError("browser script failed:\n" + r.stdout + r.stderr)
@@ -45,14 +58,17 @@ class BrowserTest(unittest.TestCase):
         os.makedirs(ARTIFACTS, exist_ok=True)
         cls._tmp = TempDir()
         cls.dir = cls._tmp.__enter__()
+        # Cleanups run even when setUpClass fails half way (tearDownClass would not).
+        cls.addClassCleanup(cls._tmp.__exit__, None, None, None)
         cls.data_dir = os.path.join(cls.dir, "data")
+        matrix_json = os.path.join(cls.dir, "matrix.json")
+        flow = write_flow(cls.dir, "tiny-matrix.yaml", MATRIX_FLOW)
+        cls.matrix_run = run_drone("run", flow, "--json", matrix_json, "--data-dir", cls.data_dir, timeout=300)
+        cls.matrix = load_json(matrix_json) if os.path.exists(matrix_json) else {}
         cls.ui = UiServer(cls.data_dir, FLOWS)
+        cls.addClassCleanup(cls.ui.stop)
         cls.seen = browse("live", cls.ui.url)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.ui.stop()
-        cls._tmp.__exit__(None, None, None)
+        cls.matrix_seen = browse("matrix", cls.ui.url, 400, cls.matrix.get("matrix_id", "none"))
 
     def test_quickstart_from_the_launchpad_passes(self):
         seen = self.seen
@@ -65,6 +81,16 @@ class BrowserTest(unittest.TestCase):
         self.assertEqual(result["verdict"], "pass")
         self.assertEqual(result["params"]["duration"], "10s")  # as edited in the launchpad
         self.assertIn(seen["run_id"], seen["history_runs"])
+        self.assertEqual(seen["history_quickstart_pass"], [seen["run_id"]])  # the matrix runs filtered out
+        self.assertEqual(seen["history_quickstart_fail"], [])
+
+    def test_the_dag_is_coloured_by_step_kind(self):
+        fills = self.seen["dag_fill_by_kind"]
+        self.assertEqual(sorted(fills), ["check", "cluster", "fault.kill", "topic", "workload"])
+        self.assertEqual(len(set(fills.values())), 5, fills)
+
+    def test_the_step_logs_show_the_runs_output(self):
+        self.assertIn(self.seen["run_id"], self.seen["drone_log"])
 
     def test_the_charts_drew_data(self):
         for charts in (self.seen["live_charts"], self.seen["charts"]):
@@ -84,6 +110,56 @@ class BrowserTest(unittest.TestCase):
         self.assertTrue(any("FAULT_INJECTED" in e for e in seen["filtered_events"]))
         self.assertTrue(all("FAULT_" in e for e in seen["filtered_events"]))
 
+    def test_the_live_charts_shade_the_open_fault_window(self):
+        charts = [c for c in self.seen["live_bands"] if c["chart"].startswith("load:")]
+        self.assertEqual(len(charts), 2, self.seen["live_bands"])  # throughput and latency
+        for chart in charts:
+            open_bands = [b for b in chart["bands"] if b["open"]]
+            self.assertEqual(len(open_bands), 1, chart)
+            band = open_bands[0]
+            self.assertEqual(band["step"], "outage")
+            self.assertTrue(band["visible"])
+            self.assertGreater(band["width"], 0)
+            self.assertGreater(band["from"], 0)  # the outage starts after the load did
+            # Hovering names the fault: step, kind, the killed node and the backend.
+            self.assertRegex(band["title"], r"^outage: kill broker-2 via \S+")
+            self.assertTrue(any("outage: kill broker-2" in t and "now" in t for t in chart["legend"]), chart)
+
+    def test_the_live_topology_shows_the_killed_node_down(self):
+        nodes = self.seen["live_nodes"]
+        self.assertEqual(nodes["broker-2"], "down", nodes)
+        self.assertEqual([n for n, s in nodes.items() if s != "ok"], ["broker-2"])
+        self.assertTrue(any(t.startswith("active: outage: kill broker-2") for t in self.seen["live_fault_list"]))
+
+    def test_the_finished_run_shades_the_closed_window_and_replays_the_topology(self):
+        charts = [c for c in self.seen["finished_bands"] if c["chart"].startswith("load:")]
+        self.assertEqual(len(charts), 2, self.seen["finished_bands"])
+        result = self.ui.get("/api/runs/%s/series" % self.seen["run_id"])
+        window = result["workloads"]["load"]["fault_windows"][0]
+        for chart in charts:
+            self.assertEqual(len(chart["bands"]), 1, chart)
+            band = chart["bands"][0]
+            self.assertFalse(band["open"])
+            self.assertAlmostEqual(band["from"], window["from_s"], places=3)
+            self.assertAlmostEqual(band["to"], window["to_s"], places=3)
+            self.assertGreater(band["width"], 0)
+        self.assertEqual(self.seen["nodes_at_end"]["broker-2"], "healed")
+        self.assertEqual(self.seen["nodes_during_outage"]["broker-2"], "down")
+        self.assertEqual(self.seen["nodes_at_start"]["broker-2"], "ok")
+        self.assertTrue(any(t.startswith("active: outage") for t in self.seen["fault_list_during_outage"]))
+
+    def test_a_matrix_is_compared_from_the_history(self):
+        self.assertEqual(self.matrix_run.returncode, 0, self.matrix_run.stderr)
+        seen = self.matrix_seen
+        self.assertEqual(seen["errors"], [])
+        self.assertIn("2 runs of matrix " + self.matrix["matrix_id"], seen["compare_link"])
+        self.assertEqual(seen["compare_columns"], 3)  # the label column and the two runs
+        # In the order of the combinations, each with its parameters.
+        self.assertEqual([p.strip() for p in seen["params_row"]], ["rate=100", "rate=300"])
+        chart = seen["compare_chart"]["compare:e2e_p99"]
+        self.assertEqual(len(chart["lengths"]), 2)
+        self.assertTrue(all(n > 0 for n in chart["lengths"]), chart)
+
     def test_compare_shows_runs_side_by_side(self):
         self.assertEqual(self.seen["compare_columns"], 3)  # the label column and two runs
         chart = self.seen["compare_chart"]["compare:e2e_p99"]
@@ -102,6 +178,12 @@ class BrowserTest(unittest.TestCase):
         self.assertIn("pass", seen["body_text"])
         self.assertGreater(seen["svg_charts"], 0)
         self.assertTrue(seen["lines_with_values"] and all(n > 0 for n in seen["lines_with_values"]))
+        # The outage shaded on both charts, named on hover.
+        self.assertEqual(len(seen["fault_rects"]), 2, seen["fault_rects"])
+        for rect in seen["fault_rects"]:
+            self.assertEqual(rect["step"], "outage")
+            self.assertRegex(rect["title"], r"^outage: kill broker-2 via \S+")
+            self.assertGreater(rect["width"], 0)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,18 @@ over Server-Sent Events to its stored result, and runs that stop with the server
 import json
 import os
 import sqlite3
+import sys
 import time
 import unittest
 import urllib.error
 import urllib.request
+
+try:
+    from prometheus_client.parser import text_string_to_metric_families
+except ImportError:
+    # Debian's python3-prometheus-client (scripts/setup.sh), from an interpreter not Debian's own.
+    sys.path.append("/usr/lib/python3/dist-packages")
+    from prometheus_client.parser import text_string_to_metric_families
 
 from drone_test_support import TempDir, run_drone, write_flow
 from ui_support import UiServer, processes_with
@@ -112,6 +120,19 @@ class UiTest(unittest.TestCase):
                     break
                 time.sleep(0.1)
             self.assertTrue(processes_with("--run-id\0" + run_id), "the run is not running")
+            # The run's own metrics are scraped through the UI port, as one valid exposition.
+            sent = None
+            while time.monotonic() < deadline and not sent:
+                with urllib.request.urlopen(ui.url + "/metrics", timeout=30) as res:
+                    families = list(text_string_to_metric_families(res.read().decode()))
+                sent = [s.value for f in families for s in f.samples
+                        if s.name == "drone_messages_sent_total" and s.labels.get("run_id") == run_id
+                        and s.value > 0]
+                time.sleep(0.2)
+            self.assertTrue(sent, "no drone_messages_sent_total of the run on the UI's /metrics")
+            names = {f.name for f in families}
+            self.assertIn("drone_ui_runs_running", names)
+            self.assertIn("drone_end_to_end_latency_seconds", names)
         finally:
             code, stderr = ui.stop()
         self.assertEqual(code, 0, stderr)

@@ -6,7 +6,8 @@ import "./style.css";
 import uPlot from "uplot";
 import { api, ApiError, Json, streamUrl } from "./api";
 import { fmt, h, ms, verdictBadge } from "./dom";
-import { dagSvg, FaultWindow, ganttSvg, GanttBar, timeChart, topologySvg } from "./widgets";
+import { applyFaultEvent, FaultInfo, faultLabel, faultsOfResult, FaultWindow, windowsOn } from "./faults";
+import { dagSvg, ganttSvg, GanttBar, timeChart, topologySvg } from "./widgets";
 
 const app = document.getElementById("app") as HTMLElement;
 const SERIES_POINTS = 600;
@@ -126,9 +127,10 @@ async function launchView(name: string) {
 
 interface LiveState {
   steps: Map<string, GanttBar>;
-  faults: Map<string, { start: number; end: number | null; target: string }>;
+  faults: FaultInfo[];
   events: Json[];
   series: Record<string, Json[]>; // workload -> live points
+  loadStart: Record<string, number>; // workload -> when its load started (ms since the epoch)
 }
 
 const STEP_EVENT_STATUS: Record<string, string> = {
@@ -148,20 +150,22 @@ function applyEvent(state: LiveState, e: Json) {
     if (e.type === "STEP_START" && kind) bar.kind = kind[1];
     state.steps.set(e.step, bar);
   }
-  if (e.type === "FAULT_INJECTED" && e.step) {
-    const target = / on (\S+)/.exec(e.message ?? "");
-    state.faults.set(e.step, { start: t, end: null, target: target ? target[1] : "" });
-  }
-  if (e.type === "FAULT_HEALED" && e.step) {
-    const f = state.faults.get(e.step);
-    if (f) f.end = t;
+  applyFaultEvent(state.faults, e, t);
+}
+
+// A live point carries its wall-clock time (`t_ns`): with its `t` (seconds since the load
+// started) it places the load's start, so that fault windows (wall-clock) land on the chart's axis.
+function applyPoint(state: LiveState, workload: string, point: Json) {
+  (state.series[workload] ??= []).push(point);
+  if (typeof point.t_ns === "number" && typeof point.t === "number") {
+    state.loadStart[workload] = point.t_ns / 1e6 - point.t * 1000;
   }
 }
 
 function seriesCharts(container: HTMLElement, series: Json, key: string) {
   container.replaceChildren();
   for (const [id, w] of Object.entries(series.workloads as Record<string, Json>)) {
-    const windows: FaultWindow[] = w.fault_windows ?? [];
+    const windows: FaultWindow[] = (w.fault_windows ?? []).map((f: Json) => ({ ...f, label: f.label ?? faultLabel(f) }));
     const width = chartWidth();
     const tp = timeChart(`${id}: throughput`, w.t, [
       { label: "sent/s", values: w.sent, color: "#4c78a8" },
@@ -182,10 +186,11 @@ function seriesCharts(container: HTMLElement, series: Json, key: string) {
   }
 }
 
-function livePointsToColumns(points: Json[]): Json {
+function livePointsToColumns(points: Json[], windows: FaultWindow[]): Json {
   const cols: Json = { t: [], sent: [], acked: [], received: [], publish_p50_ms: [], publish_p99_ms: [],
-                       end_to_end_p50_ms: [], end_to_end_p99_ms: [], fault_windows: [] };
-  for (const p of points) for (const k of Object.keys(cols)) if (k !== "fault_windows") cols[k].push(p[k] ?? null);
+                       end_to_end_p50_ms: [], end_to_end_p99_ms: [] };
+  for (const p of points) for (const k of Object.keys(cols)) cols[k].push(p[k] ?? null);
+  cols.fault_windows = windows;
   return cols;
 }
 
@@ -219,7 +224,7 @@ function eventLog(events: Json[], t0: number): HTMLElement {
   return h("div", {}, filter, h("table", { class: "grid events" }, body));
 }
 
-function topologyOf(result: Json | null, state: LiveState): SVGElement {
+function topologyOf(result: Json | null, state: LiveState, faults: FaultInfo[], at: number, t0: number): SVGElement {
   const clusters: { id: string; nodes: string[] }[] = [];
   for (const st of result?.steps ?? []) {
     if (st.kind === "cluster") clusters.push({ id: st.id, nodes: st.outputs?.nodes ?? [] });
@@ -227,28 +232,49 @@ function topologyOf(result: Json | null, state: LiveState): SVGElement {
   if (!clusters.length) {
     for (const e of state.events) {
       if (e.type === "STEP_OUTPUT" && e.message) {
+        let nodes: unknown = undefined;
         try {
-          const out = JSON.parse(e.message);
-          if (Array.isArray(out.nodes)) clusters.push({ id: e.step, nodes: out.nodes });
-        } catch { /* truncated outputs */ }
+          nodes = JSON.parse(e.message).nodes;
+        } catch {
+          // The event's outputs are cut at 1 KiB; the node list comes early enough to survive.
+          const m = /"nodes":(\[[^\]]*\])/.exec(e.message);
+          try { nodes = m ? JSON.parse(m[1]) : undefined; } catch { /* cut inside the list */ }
+        }
+        if (Array.isArray(nodes)) clusters.push({ id: e.step, nodes: nodes.map(String) });
       }
     }
   }
   const workloads = Object.keys(result?.workloads ?? state.series);
-  const faulted = new Map<string, boolean>();
-  const links: string[] = [];
-  const allNodes = new Set(clusters.flatMap((c) => c.nodes));
-  const faultList: { target: string; active: boolean; label: string }[] = [];
-  if (result?.faults) {
-    for (const f of result.faults) faultList.push({ target: f.target ?? "", active: !f.end, label: `${f.step}: ${f.kind} ${f.target ?? ""}` });
-  } else {
-    for (const [step, f] of state.faults) faultList.push({ target: f.target, active: f.end === null, label: `${step}: ${f.target}` });
-  }
-  for (const f of faultList) {
-    if (allNodes.has(f.target)) faulted.set(f.target, f.active || faulted.get(f.target) === true);
-    else links.push(`${f.active ? "active" : "healed"}: ${f.label}`);
-  }
-  return topologySvg(clusters, workloads, faulted, links);
+  return topologySvg(clusters, workloads, faults, at, t0);
+}
+
+// The topology of a finished run at a chosen moment: a slider over the run's duration (it starts
+// at the end; each fault's window is listed below the drawing).
+function topologyReplay(result: Json, state: LiveState, faults: FaultInfo[], t0: number, t1: number): HTMLElement {
+  // Whole steps of 100 ms up to the end or just past it: the last one shows the end itself.
+  const span = Math.ceil(Math.max(0, t1 - t0) / 100) * 100;
+  const slider = h("input", { type: "range", min: "0", max: String(span), step: "100",
+                              value: String(span), "data-control": "topology-time" }) as HTMLInputElement;
+  const label = h("span", { "data-label": "topology-time" });
+  const jumps = h("span", {}, ...faults.map((f) => {
+    const b = h("button", { type: "button", "data-jump": f.step }, `${f.step}`) as HTMLButtonElement;
+    b.addEventListener("click", () => {
+      const end = f.end ?? t1;
+      slider.value = String(Math.round((f.start + end) / 2 - t0));
+      draw();
+    });
+    return b;
+  }));
+  const drawing = h("div", {});
+  const draw = () => {
+    const at = Math.min(t1, t0 + Number(slider.value));
+    label.textContent = `at ${((at - t0) / 1000).toFixed(1)} s`;
+    drawing.replaceChildren(topologyOf(result, state, faults, at, t0));
+  };
+  slider.addEventListener("input", draw);
+  draw();
+  return h("div", {}, h("div", { class: "topo-time" }, h("span", {}, "show the topology"), slider, label,
+                        faults.length ? h("span", { class: "muted" }, "during:") : "", jumps), drawing);
 }
 
 async function runView(id: string) {
@@ -262,7 +288,7 @@ async function runView(id: string) {
   app.replaceChildren(header, h("h3", {}, "Steps"), gantt, h("h3", {}, "Throughput and latency"), chartBox,
                       h("h3", {}, "Delivery"), delivery, h("h3", {}, "Topology"), topo,
                       h("h3", {}, "Events"), log, h("h3", {}, "Step logs"), logs);
-  const state: LiveState = { steps: new Map(), faults: new Map(), events: [], series: {} };
+  const state: LiveState = { steps: new Map(), faults: [], events: [], series: {}, loadStart: {} };
 
   const renderFinished = async () => {
     const [result, series] = await Promise.all([api.run(id), api.series(id, SERIES_POINTS)]);
@@ -270,17 +296,22 @@ async function runView(id: string) {
     header.replaceChildren(h("h2", {}, `${result.flow} `, verdictBadge(result.verdict)),
       h("p", { class: "muted" }, `run ${id} · started ${result.started_at} · ${((ms(result.finished_at) - t0) / 1000).toFixed(1)} s · exit ${result.exit_code}`),
       ...(result.reasons ?? []).map((r: string) => h("div", { class: "reason" }, r)),
-      h("a", { class: "button", href: `#/compare/${id}` }, "Compare…"));
+      h("a", { class: "button", href: `#/compare/${id}` }, "Compare…"),
+      result.matrix?.id ? h("a", { class: "button", href: `#/compare/matrix/${encodeURIComponent(result.matrix.id)}` },
+                            `Compare matrix ${result.matrix.id}…`) : "");
     const bars: GanttBar[] = (result.steps ?? []).filter((s: Json) => s.started_at).map((s: Json) => ({
       id: s.id, kind: s.kind, status: s.status, start: ms(s.started_at), end: ms(s.finished_at) || null }));
-    const faults = (result.faults ?? []).map((f: Json) => ({ start: ms(f.start), end: f.end ? ms(f.end) : null }));
-    gantt.replaceChildren(ganttSvg(bars, t0, ms(result.finished_at), faults));
+    const faults = faultsOfResult(result);
+    const t1 = ms(result.finished_at);
+    gantt.replaceChildren(ganttSvg(bars, t0, t1, faults.map((f) => ({ ...f, label: faultLabel(f) }))));
     seriesCharts(chartBox, series, id);
     delivery.replaceChildren(deliveryTable(result));
-    topo.replaceChildren(topologyOf(result, state));
+    topo.replaceChildren(topologyReplay(result, state, faults, t0, t1));
     log.replaceChildren(eventLog(result.events ?? [], t0));
+    // `drone`: the output of the `drone run` process, kept for runs this server started.
     const select = h("select", { "data-select": "logs" }, h("option", { value: "" }, "choose a step"),
-      ...(result.steps ?? []).map((s: Json) => h("option", { value: s.id }, s.id))) as HTMLSelectElement;
+      ...(result.steps ?? []).map((s: Json) => h("option", { value: s.id }, s.id)),
+      h("option", { value: "drone" }, "drone (the run's output)")) as HTMLSelectElement;
     const pre = h("pre", { class: "log" });
     select.addEventListener("change", async () => {
       pre.textContent = select.value ? await api.logs(id, select.value) : "";
@@ -316,11 +347,17 @@ async function runView(id: string) {
       pending = false;
       const now = Date.now();
       const start = state.events.length ? Math.min(...state.events.map((e) => (e.t_ns ? e.t_ns / 1e6 : now))) : t0;
-      gantt.replaceChildren(ganttSvg([...state.steps.values()], start, now, [...state.faults.values()]));
+      gantt.replaceChildren(ganttSvg([...state.steps.values()], start, now,
+                                     state.faults.map((f) => ({ ...f, label: faultLabel(f) }))));
       const workloads: Json = {};
-      for (const [w, pts] of Object.entries(state.series)) workloads[w] = livePointsToColumns(pts.slice(-SERIES_POINTS));
+      for (const [w, pts] of Object.entries(state.series)) {
+        const loadStart = state.loadStart[w];
+        const windows = loadStart === undefined ? [] : windowsOn(state.faults, loadStart);
+        workloads[w] = livePointsToColumns(pts.slice(-SERIES_POINTS), windows);
+      }
       seriesCharts(chartBox, { workloads }, id);
-      topo.replaceChildren(topologyOf(null, state));
+      // Live, the server's clock is what counts: "now" is the latest event or point seen.
+      topo.replaceChildren(topologyOf(null, state, state.faults, Number.POSITIVE_INFINITY, start));
       log.replaceChildren(eventLog(state.events, start));
     });
   };
@@ -334,7 +371,7 @@ async function runView(id: string) {
   });
   source.addEventListener("point", (m) => {
     const row = JSON.parse((m as MessageEvent).data);
-    (state.series[row.workload] ??= []).push(row.point);
+    applyPoint(state, row.workload, row.point);
     redraw();
   });
   source.addEventListener("end", async (m) => {
@@ -356,6 +393,7 @@ async function historyView(query: URLSearchParams) {
   const verdict = h("select", { name: "verdict" }, ...["", "pass", "fail", "unknown", "running"].map((v) =>
     h("option", { value: v, ...(query.get("verdict") === v ? { selected: true } : {}) }, v || "any verdict"))) as HTMLSelectElement;
   const since = h("input", { type: "date", name: "since", value: (query.get("since") ?? "").slice(0, 10) }) as HTMLInputElement;
+  const matrix = h("input", { placeholder: "matrix id", value: query.get("matrix") ?? "", name: "matrix" }) as HTMLInputElement;
   const offset = Number(query.get("offset") ?? 0);
   const limit = 50;
   const apply = (off = 0) => {
@@ -363,10 +401,11 @@ async function historyView(query: URLSearchParams) {
     if (flow.value) q.set("flow", flow.value);
     if (verdict.value) q.set("verdict", verdict.value);
     if (since.value) q.set("since", since.value);
+    if (matrix.value) q.set("matrix", matrix.value);
     if (off) q.set("offset", String(off));
     location.hash = `#/history?${q}`;
   };
-  const form = h("form", { class: "filters" }, flow, verdict, since, h("button", { type: "submit" }, "Filter"));
+  const form = h("form", { class: "filters" }, flow, verdict, since, matrix, h("button", { type: "submit" }, "Filter"));
   form.addEventListener("submit", (e) => { e.preventDefault(); apply(); });
   const q = new URLSearchParams(query);
   q.set("limit", String(limit));
@@ -374,7 +413,7 @@ async function historyView(query: URLSearchParams) {
   const selected = new Set<string>();
   const compare = h("button", { disabled: true, "data-action": "compare" }, "Compare selected") as HTMLButtonElement;
   compare.addEventListener("click", () => { location.hash = `#/compare/${[...selected].join(",")}`; });
-  const table = h("table", { class: "grid", "data-table": "history" },
+  const table = h("table", { class: "grid", "data-table": "history", "data-query": query.toString() },
     h("tr", {}, h("th", {}, ""), h("th", {}, "run"), h("th", {}, "flow"), h("th", {}, "verdict"), h("th", {}, "started (UTC)"), h("th", {}, "duration")));
   for (const r of data.runs) {
     const box = h("input", { type: "checkbox" }) as HTMLInputElement;
@@ -390,13 +429,34 @@ async function historyView(query: URLSearchParams) {
     offset > 0 ? h("button", { onclick: () => apply(Math.max(0, offset - limit)) }, "← newer") : null,
     h("span", { class: "muted" }, `${data.total ? offset + 1 : 0}–${offset + data.runs.length} of ${data.total}`),
     offset + limit < data.total ? h("button", { onclick: () => apply(offset + limit) }, "older →") : null);
-  app.replaceChildren(h("h2", {}, "History"), form, compare, table, pager);
+  const matrixId = query.get("matrix");
+  const wholeMatrix = matrixId && data.total > 1
+    ? h("a", { class: "button", href: `#/compare/matrix/${encodeURIComponent(matrixId)}`, "data-action": "compare-matrix" },
+        `Compare the ${data.total} runs of matrix ${matrixId}`)
+    : "";
+  app.replaceChildren(h("h2", {}, "History"), form, compare, wholeMatrix, table, pager);
 }
 
 // ---- Compare ----
 
-async function compareView(ids: string[]) {
-  const results = await Promise.all(ids.map((id) => api.run(id)));
+// The runs of one matrix side by side, in the order of its combinations.
+async function compareMatrixView(matrixId: string) {
+  const data = await api.runs(`?${new URLSearchParams({ matrix: matrixId, limit: "1000" })}`);
+  if (!data.runs.length) {
+    app.replaceChildren(h("h2", {}, `Matrix ${matrixId}`), h("p", {}, "No stored runs of this matrix."));
+    return;
+  }
+  await compareView(data.runs.map((r: Json) => r.run_id), matrixId);
+}
+
+async function compareView(given: string[], matrixId?: string) {
+  let ids = given;
+  let results = await Promise.all(ids.map((id) => api.run(id)));
+  if (matrixId) {
+    const order = results.map((r, i) => ({ r, id: ids[i] })).sort((a, b) => (a.r.matrix?.index ?? 0) - (b.r.matrix?.index ?? 0));
+    ids = order.map((o) => o.id);
+    results = order.map((o) => o.r);
+  }
   const series = await Promise.all(ids.map((id) => api.series(id, 300)));
   const rows: [string, (r: Json, w: Json) => string][] = [
     ["flow", (r) => r.flow], ["verdict", (r) => r.verdict], ["started", (r) => r.started_at],
@@ -425,7 +485,8 @@ async function compareView(ids: string[]) {
   });
   const chart = timeChart("end-to-end p99 by run", x, lines, [], "ms", chartWidth());
   charts["compare:e2e_p99"] = chart.plot;
-  app.replaceChildren(h("h2", {}, `Compare ${ids.length} runs`), table, chart.el);
+  app.replaceChildren(h("h2", {}, matrixId ? `Matrix ${matrixId}: ${ids.length} runs` : `Compare ${ids.length} runs`),
+                      table, chart.el);
 }
 
 // ---- Router ----
@@ -447,6 +508,7 @@ async function route() {
     else if (parts[0] === "launch" && parts[1]) await launchView(parts[1]);
     else if (parts[0] === "run" && parts[1]) await runView(parts[1]);
     else if (parts[0] === "history") await historyView(new URLSearchParams(queryText ?? ""));
+    else if (parts[0] === "compare" && parts[1] === "matrix" && parts[2]) await compareMatrixView(parts[2]);
     else if (parts[0] === "compare" && parts[1]) await compareView(parts[1].split(","));
     else await flowsView();
   } catch (e) {
