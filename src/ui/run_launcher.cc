@@ -8,7 +8,9 @@
 #include <fstream>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/run_id.h"
+#include "journal/undo_journal.h"
 
 namespace drone::ui {
 namespace fs = std::filesystem;
@@ -49,6 +51,7 @@ RunLauncher::~RunLauncher() {
   // Runs still going are cancelled as Ctrl-C would: they tear down, then exit.
   for (auto& [id, child] : children_) {
     if (child->Running()) (void)child->Stop(kStopGraceNs);
+    CleanAfter(id);
   }
   children_.clear();
   std::error_code ec;
@@ -129,8 +132,41 @@ void RunLauncher::ReapLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     // Running() reaps a child that has exited, so none stays a zombie for long.
-    for (auto& [id, child] : children_) running_[id] = child->Running();
+    std::vector<std::string> ended;
+    for (auto& [id, child] : children_) {
+      const bool now = child->Running();
+      if (running_[id] && !now) ended.push_back(id);
+      running_[id] = now;
+    }
+    if (!ended.empty()) {
+      // Undoing may take seconds (SIGTERM grace periods); State() and Launch() go on meanwhile.
+      lock.unlock();
+      for (const std::string& id : ended) CleanAfter(id);
+      lock.lock();
+      continue;
+    }
     cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stopping_; });
+  }
+}
+
+void RunLauncher::CleanAfter(const std::string& run_id) const {
+  const fs::path path = fs::path(data_dir_) / "journal" / (run_id + ".jsonl");
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return;  // the run undid everything itself
+  Result<journal::JournalFile> file = journal::ReadJournal(path.string());
+  if (!file.ok()) {
+    LogWarn("run " + run_id + ": " + file.status().message() + "; `drone clean` may remove its leftovers");
+    return;
+  }
+  if (file->owner_alive) return;
+  journal::UndoEnv env;
+  env.data_dir = data_dir_;
+  for (const journal::CleanAction& a : journal::CleanJournal(*file, env)) {
+    if (a.status.ok()) {
+      LogInfo("run " + run_id + " ended without undoing " + a.what + ": " + a.done);
+    } else {
+      LogWarn("run " + run_id + ": " + a.what + ": " + a.status.message());
+    }
   }
 }
 

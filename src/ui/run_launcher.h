@@ -3,7 +3,10 @@
 // PR_SET_PDEATHSIG so it dies with the server), its output in a log file in a temporary directory
 // of the launcher's own. A reaper thread collects children as they exit. The destructor stops
 // the runs still going (SIGTERM, so they tear down what they started, then SIGKILL after a
-// grace period), and removes the temporary directory.
+// grace period), and removes the temporary directory. A run that ended without undoing what it
+// created (killed, or still tearing down when the grace period ran out) leaves its undo journal;
+// the launcher then undoes it as `drone clean` would (journal/undo_journal.h), so that no server,
+// run directory or lab network of a UI-started run outlives it.
 //
 // Thread-safety: all member functions are safe to call from several threads.
 #pragma once
@@ -52,6 +55,8 @@ class RunLauncher {
  private:
   RunLauncher(std::string drone_path, std::string data_dir, std::string temp_dir);
   void ReapLoop();
+  // Undoes what run `run_id`'s journal still lists, if its owner is gone.
+  void CleanAfter(const std::string& run_id) const;
 
   const std::string drone_path_;
   const std::string data_dir_;

@@ -2,6 +2,8 @@
 over Server-Sent Events to its stored result, and runs that stop with the server."""
 import json
 import os
+import shutil
+import signal
 import sqlite3
 import sys
 import time
@@ -16,7 +18,7 @@ except ImportError:
     sys.path.append("/usr/lib/python3/dist-packages")
     from prometheus_client.parser import text_string_to_metric_families
 
-from drone_test_support import TempDir, run_drone, write_flow
+from drone_test_support import TempDir, alive, run_drone, write_flow
 from ui_support import UiServer, processes_with
 
 SMALL_FLOW = """name: ui-small
@@ -40,6 +42,12 @@ steps:
   load: { kind: workload, needs: [topic], with: { topic: t, rate: 100, duration: 10m } }
 """
 
+HELD_NATS_FLOW = """name: ui-held
+steps:
+  cluster: { kind: cluster, with: { broker: nats, platform: local, nodes: 1 } }
+  hold: { kind: sleep, needs: [cluster], with: { duration: 10m } }
+"""
+
 
 class UiTest(unittest.TestCase):
     @classmethod
@@ -51,6 +59,7 @@ class UiTest(unittest.TestCase):
         os.makedirs(cls.flows)
         write_flow(cls.flows, "small.yaml", SMALL_FLOW)
         write_flow(cls.flows, "long.yaml", LONG_FLOW)
+        write_flow(cls.flows, "held.yaml", HELD_NATS_FLOW)
         cls.ui = UiServer(cls.data_dir, cls.flows)
 
     @classmethod
@@ -141,6 +150,35 @@ class UiTest(unittest.TestCase):
         shown = run_drone("runs", "show", run_id, "--json", "--data-dir", self.data_dir)
         self.assertEqual(shown.returncode, 0, shown.stderr)
         self.assertEqual(json.loads(shown.stdout)["exit_code"], 3)
+
+    @unittest.skipUnless(shutil.which("nats-server"), "nats-server is not installed (make setup)")
+    def test_a_killed_run_leaves_nothing_behind(self):
+        _, started = self.ui.post("/api/runs", {"flow": "held"})
+        run_id = started["run_id"]
+        journal = os.path.join(self.data_dir, "journal", run_id + ".jsonl")
+        deadline = time.monotonic() + 60
+        paths = []
+        while time.monotonic() < deadline and not paths:
+            if os.path.exists(journal):
+                with open(journal) as f:
+                    lines = [json.loads(line) for line in f if line.strip()]
+                paths = [l["args"]["path"] for l in lines if l.get("kind") == "path"]
+            if not paths:
+                time.sleep(0.1)
+        self.assertTrue(paths, "the run journaled no run directory")
+        while time.monotonic() < deadline and not all(os.path.isdir(p) for p in paths):
+            time.sleep(0.1)
+        self.assertTrue(all(os.path.isdir(p) for p in paths), paths)
+        runs = processes_with("--run-id\0" + run_id)
+        self.assertEqual(len(runs), 1, runs)
+        # As a run still tearing down when the server's grace period ends is.
+        os.kill(runs[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (os.path.exists(journal) or any(os.path.exists(p) for p in paths)):
+            time.sleep(0.1)
+        self.assertFalse([p for p in paths if os.path.exists(p)], "the killed run's directory is left")
+        self.assertFalse(os.path.exists(journal), "the killed run's journal is left")
+        self.assertFalse([p for p in runs if alive(p)])
 
 
 if __name__ == "__main__":
