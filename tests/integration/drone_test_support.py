@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 
 SOURCE_DIR = os.environ.get("DRONE_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 DRONE = os.environ.get("DRONE_BIN", os.path.join(SOURCE_DIR, "build", "drone"))
@@ -46,6 +47,17 @@ class TempDir:
 
     def __exit__(self, *exc):
         self._d.cleanup()
+
+
+def wait_for(predicate, timeout=30.0, interval=0.05):
+    """Polls `predicate` every `interval` seconds until it is true or `timeout` seconds pass;
+    returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
 
 
 def alive(pid):

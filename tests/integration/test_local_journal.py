@@ -5,20 +5,11 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 import unittest
 
-from drone_test_support import DRONE, FLOWS, TempDir, alive, group_members
+from drone_test_support import DRONE, FLOWS, TempDir, alive, group_members, wait_for
 
 
-def wait_for(predicate, timeout=30.0):
-    """Polls `predicate` until it is true or `timeout` seconds pass; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(0.05)
 
 
 

@@ -4,21 +4,16 @@ import os
 import signal
 import subprocess
 import threading
-import time
 import unittest
 
+import drone_test_support
 from drone_test_support import (DRONE, FLOWS, TempDir, alive, group_members, load_json,
                                 validate_result, write_flow)
 
 
+# This suite polls every 20 ms.
 def wait_for(predicate, timeout=30.0):
-    """Polls `predicate` until it is true or `timeout` seconds pass; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(0.02)
+    return drone_test_support.wait_for(predicate, timeout, interval=0.02)
 
 
 class Run:

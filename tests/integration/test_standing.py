@@ -3,20 +3,11 @@ import json
 import os
 import shutil
 import signal
-import time
 import unittest
 
-from drone_test_support import FLOWS, TempDir, alive, run_drone, write_flow
+from drone_test_support import FLOWS, TempDir, alive, run_drone, write_flow, wait_for
 
 
-def wait_for(predicate, timeout=30.0):
-    """Polls `predicate` until it is true or `timeout` seconds pass; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(0.05)
 
 
 def listing(directory):
