@@ -400,16 +400,8 @@ class KubernetesCluster : public Cluster, public NodeControl {
 };
 
 ClusterPlan PlanOf(const ClusterRequest& request) {
-  ClusterPlan plan;
-  plan.id = request.name;
-  plan.broker = request.broker;
-  plan.nodes = request.nodes;
-  plan.options = request.options;
-  plan.service = request.service;
-  if (plan.service == "InternalLoadBalancer") {
-    plan.service = "LoadBalancer";
-    plan.internal_lb = true;
-  }
+  ClusterPlan plan =
+      MakePlan(request.name, request.broker, request.nodes, request.options, request.service);
   plan.netfault = request.netfault;
   return plan;
 }

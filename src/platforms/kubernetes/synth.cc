@@ -75,6 +75,21 @@ std::string JoinSet(const std::set<std::string>& items) {
 
 }  // namespace
 
+ClusterPlan MakePlan(const std::string& id, const std::string& broker, int nodes,
+                     const std::map<std::string, std::string>& options, const std::string& service) {
+  ClusterPlan plan;
+  plan.id = id;
+  plan.broker = broker;
+  plan.nodes = nodes;
+  plan.options = options;
+  plan.service = service;
+  if (plan.service == "InternalLoadBalancer") {
+    plan.service = "LoadBalancer";
+    plan.internal_lb = true;
+  }
+  return plan;
+}
+
 std::vector<ClusterPlan> PlansFromFlow(const spec::FlowSpec& flow) {
   std::set<std::string> disturbed;  // clusters that network faults or pauses act on
   std::string only_cluster;
@@ -95,16 +110,7 @@ std::vector<ClusterPlan> PlansFromFlow(const spec::FlowSpec& flow) {
     if (s.kind != spec::StepKind::kCluster) continue;
     const auto& with = std::get<spec::ClusterWith>(s.with);
     if (with.platform == "external") continue;  // nothing of Drone's runs there
-    ClusterPlan plan;
-    plan.id = s.id;
-    plan.broker = with.broker;
-    plan.nodes = with.nodes;
-    plan.options = with.options;
-    plan.service = with.service;
-    if (plan.service == "InternalLoadBalancer") {
-      plan.service = "LoadBalancer";
-      plan.internal_lb = true;
-    }
+    ClusterPlan plan = MakePlan(s.id, with.broker, with.nodes, with.options, with.service);
     plan.netfault = disturbed.count(s.id) > 0;
     plans.push_back(std::move(plan));
   }

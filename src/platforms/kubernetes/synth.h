@@ -78,6 +78,11 @@ struct ClusterLayout {
 
 std::string NamespaceFor(const std::string& run_id);
 
+// A cluster's plan from its step's fields; `service` InternalLoadBalancer becomes a LoadBalancer
+// with the provider's internal annotations (internal_lb). netfault is left false.
+ClusterPlan MakePlan(const std::string& id, const std::string& broker, int nodes,
+                     const std::map<std::string, std::string>& options, const std::string& service);
+
 // The cluster steps of a flow as plans: nodes, options and the per-cluster Kubernetes fields;
 // netfault when a fault.network or fault.pause step targets the cluster.
 std::vector<ClusterPlan> PlansFromFlow(const spec::FlowSpec& flow);
