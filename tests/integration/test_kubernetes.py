@@ -12,10 +12,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import unittest
 
-from drone_test_support import DRONE, FLOWS, SOURCE_DIR, TempDir, alive, run_drone, write_flow
+from drone_test_support import DRONE, FLOWS, SOURCE_DIR, TempDir, alive, run_drone, wait_for, write_flow
 
 K8S = os.path.join(SOURCE_DIR, "tests", "k8s")
 GOLDEN = os.path.join(K8S, "golden")
@@ -190,6 +189,13 @@ class ShimTest(unittest.TestCase):
                               capture_output=True, text=True, timeout=timeout, env=self.env(),
                               stdin=subprocess.DEVNULL)
 
+    def wait_for_rollout_call(self):
+        """The logged `kubectl rollout status` call, once drone has made it (a blocking rule holds it)."""
+        waiting = wait_for(lambda: next((c for c in self.calls() if "rollout" in c["argv"]), None),
+                           timeout=60)
+        self.assertIsNotNone(waiting, "drone never reached the rollout wait")
+        return waiting
+
     def namespace_of(self, calls):
         applied = [c for c in calls if "apply" in c["argv"]]
         self.assertTrue(applied)
@@ -253,9 +259,7 @@ class ShimTest(unittest.TestCase):
         with open(self.log + ".workers") as f:
             pids = [int(line) for line in f if line.strip()]
         self.assertEqual(len(pids), 2)
-        deadline = time.monotonic() + 10  # SIGKILLed with the port-forward's group
-        while time.monotonic() < deadline and any(alive(p) for p in pids):
-            time.sleep(0.05)
+        wait_for(lambda: not any(alive(p) for p in pids), timeout=10)  # SIGKILLed with the group
         self.assertEqual([p for p in pids if alive(p)], [])
 
     def test_a_failed_wait_still_deletes_the_namespace(self):
@@ -276,13 +280,7 @@ class ShimTest(unittest.TestCase):
                                  "--no-store", self.flow()], env=self.env(), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 60
-            waiting = None
-            while time.monotonic() < deadline and waiting is None:
-                waiting = next((c for c in self.calls() if "rollout" in c["argv"]), None)
-                if waiting is None:
-                    time.sleep(0.05)
-            self.assertIsNotNone(waiting, "drone never reached the rollout wait")
+            waiting = self.wait_for_rollout_call()
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=60)
         finally:
@@ -304,13 +302,7 @@ class ShimTest(unittest.TestCase):
                                  "--no-store", "--data-dir", data, self.flow()], env=self.env(),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 60
-            waiting = None
-            while time.monotonic() < deadline and waiting is None:
-                waiting = next((c for c in self.calls() if "rollout" in c["argv"]), None)
-                if waiting is None:
-                    time.sleep(0.05)
-            self.assertIsNotNone(waiting, "drone never reached the rollout wait")
+            waiting = self.wait_for_rollout_call()
             proc.kill()
             proc.wait(timeout=30)
         finally:
@@ -319,13 +311,7 @@ class ShimTest(unittest.TestCase):
                 proc.wait()
         # The blocked kubectl dies with drone (PR_SET_PDEATHSIG); wait for it so that it cannot
         # log a call after the next step starts.
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                os.kill(waiting["pid"], 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+        wait_for(lambda: not alive(waiting["pid"]), timeout=30)
         ns = self.namespace_of(self.calls())
         self.assertFalse(any("delete" in c["argv"] for c in self.calls()))
         r = subprocess.run([DRONE, "clean", "--data-dir", data], env=self.env(), capture_output=True,

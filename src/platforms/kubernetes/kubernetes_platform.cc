@@ -238,15 +238,16 @@ class KubernetesCluster : public Cluster, public NodeControl {
       const std::string pod = "drone-worker-" + std::to_string(i);
       ASSIGN_OR_RETURN(auto forward,
                        KubectlBackground::Start(kubectl_, PortForwardArgs(ns_, pod, kWorkerPort)));
-      if (!forward->WaitForOutput("Forwarding from 127.0.0.1:", kForwardTimeoutNs, cancel) ||
-          ForwardedPort(forward->Output()) <= 0) {
+      const bool forwarding =
+          forward->WaitForOutput("Forwarding from 127.0.0.1:", kForwardTimeoutNs, cancel);
+      const int port = forwarding ? ForwardedPort(forward->Output()) : 0;
+      if (port <= 0) {
         const std::string what = forward->Describe();
         forward->Stop();
         if (cancel != nullptr && cancel->cancelled()) return Cancelled("port-forward to " + pod);
         return Unavailable("no port-forward to worker pod " + pod + " within " +
                            std::to_string(kForwardTimeoutNs / kNs) + " s: " + what);
       }
-      const int port = ForwardedPort(forward->Output());
       LogInfo("kubernetes: worker pod " + pod + " at 127.0.0.1:" + std::to_string(port));
       std::lock_guard<std::mutex> lock(NamespaceMutex());
       NamespaceState& state = Namespaces()[ns_];
