@@ -100,12 +100,13 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
       }
       if (step.kind == spec::StepKind::kFaultNetwork && cluster != nullptr &&
           cluster->platform == "embedded" &&
-          (!with.delay_ns || !with.from.empty() || !with.endpoint.empty())) {
+          (!with.delay_ns || !with.from.empty() || !with.endpoint.empty() ||
+           (!with.impairment.empty() && nlohmann::json::parse(with.impairment).size() > 1))) {
         add(step, "with",
             "on platform embedded, fault.network is a node's added round-trip time: it takes "
             "`target` and a plain `delay` (e.g. delay: 50ms) only",
             "impairments between hosts (from/to, endpoint, loss, jitter, ...) need platform "
-            "local, where the nodes run in a lab network");
+            "local, where the nodes run in a lab network, or kubernetes (tc in the pods)");
       }
     }
     if (IsLabFault(step.kind)) {

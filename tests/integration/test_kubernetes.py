@@ -262,6 +262,78 @@ class ShimTest(unittest.TestCase):
         wait_for(lambda: not any(alive(p) for p in pids), timeout=10)  # SIGKILLed with the group
         self.assertEqual([p for p in pids if alive(p)], [])
 
+    def run_fault_flow(self, fault):
+        """A 3-node Kafka cluster and one fault step on it; the run's JSON result and its calls."""
+        flow = write_flow(self.dir, "f.yaml",
+                          "name: k8s-fault\nsteps:\n"
+                          "  cluster: { kind: cluster, with: { broker: kafka, nodes: 3 } }\n"
+                          "  fault: { kind: fault.network, needs: [cluster], with: " + fault + " }\n")
+        out = os.path.join(self.dir, "f.json")
+        r = subprocess.run([DRONE, "run", "--platform", "kubernetes", "--context", "test-ctx", "--no-store",
+                            "--json", out, flow], capture_output=True, text=True, timeout=120,
+                           env=self.env(), stdin=subprocess.DEVNULL)
+        result = None
+        if os.path.exists(out):
+            with open(out) as f:
+                result = json.load(f)
+        return r, result, self.calls()
+
+    def test_a_link_impairment_runs_tc_in_the_source_pods_sidecar_and_heals_it(self):
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\nnode/b\nnode/c\n"},
+                    {"match": ["cluster-1", "jsonpath={.status.podIP}"], "stdout": "10.244.2.7"}])
+        r, result, calls = self.run_fault_flow(
+            "{ from: broker-1, to: broker-2, delay: 50ms, loss: 5%, duration: 100ms }")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ns = self.namespace_of(calls)
+        # The sidecar was asked for: NET_ADMIN beside the broker.
+        self.assertIn("name: drone-netfault", calls[2]["stdin"])
+        argvs = [c["argv"] for c in calls]
+        start = argvs.index(["kubectl", "--context", "test-ctx", "-n", ns, "rollout", "status",
+                             "statefulset/cluster", "--timeout=600s"]) + 1
+        sidecar = ["kubectl", "--context", "test-ctx", "-n", ns, "exec", "cluster-0", "-c", "drone-netfault", "--"]
+        self.assertEqual(argvs[start:], [
+            # broker-2's IP, asked for when the fault fires.
+            ["kubectl", "--context", "test-ctx", "-n", ns, "get", "pod", "cluster-1", "-o",
+             "jsonpath={.status.podIP}"],
+            # broker-1 (pod cluster-0) shapes what it sends to that IP, and nothing else.
+            sidecar + ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "htb", "default", "0"],
+            sidecar + ["tc", "class", "add", "dev", "eth0", "parent", "1:", "classid", "1:1", "htb", "rate",
+                       "100gbit", "burst", "1250000", "cburst", "1250000", "quantum", "60000"],
+            sidecar + ["tc", "qdisc", "add", "dev", "eth0", "parent", "1:1", "handle", "10:", "netem", "delay",
+                       "50ms", "loss", "random", "5%", "limit", "100000"],
+            sidecar + ["tc", "filter", "add", "dev", "eth0", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+                       "match", "ip", "dst", "10.244.2.7/32", "flowid", "1:1"],
+            # The heal, after `duration`.
+            sidecar + ["tc", "qdisc", "del", "dev", "eth0", "root"],
+            ["kubectl", "--context", "test-ctx", "delete", "namespace", ns, "--ignore-not-found", "--wait=true",
+             "--timeout=180s"],
+        ])
+        [fault] = result["faults"]
+        self.assertEqual(fault["target"], "broker-1 -> broker-2")
+        self.assertEqual(fault["backend"], "tc-netem")
+        self.assertEqual(fault["details"]["pods"], {"broker-2": {"pod": "cluster-1", "ip": "10.244.2.7"}})
+        self.assertTrue(fault["end"])
+
+    def test_a_node_without_sch_netem_fails_the_fault_with_tcs_error_and_heals(self):
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\nnode/b\nnode/c\n"},
+                    {"match": ["exec", "netem"], "stderr": "Error: Specified qdisc kind is unknown.\n",
+                     "exit": 2}])
+        r, _, calls = self.run_fault_flow("{ endpoint: broker-3, duplicate: 1%, corrupt: 0.1%, duration: 1s }")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("Specified qdisc kind is unknown", r.stderr)
+        self.assertIn("modprobe sch_netem", r.stderr)
+        argvs = [c["argv"] for c in calls]
+        execs = [a[a.index("--") + 1:] for a in argvs if "exec" in a]
+        self.assertTrue(all(a[a.index("exec") + 1] == "cluster-2" for a in argvs if "exec" in a))
+        # An endpoint is the root qdisc of its pod: no filter, no far-end IP to ask for.
+        self.assertEqual(execs, [
+            ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "netem", "duplicate", "1%",
+             "corrupt", "0.1%", "limit", "100000"],
+            ["tc", "qdisc", "del", "dev", "eth0", "root"],
+        ])
+        self.assertFalse(any("jsonpath={.status.podIP}" in a for a in argvs))
+        self.assertEqual(argvs[-1][3:5], ["delete", "namespace"])
+
     def test_a_failed_wait_still_deletes_the_namespace(self):
         self.rules([{"match": ["get", "nodes"], "stdout": "node/a\n"},
                     {"match": ["rollout"], "stderr": "error: timed out waiting for the condition\n", "exit": 1}])

@@ -14,6 +14,7 @@
 #include "drivers/builtin_drivers.h"
 #include "platforms/kubernetes/kubectl.h"
 #include "platforms/kubernetes/pod_faults.h"
+#include "platforms/kubernetes/pod_impairment.h"
 #include "platforms/kubernetes/synth.h"
 
 namespace drone::platforms::kubernetes {
@@ -315,6 +316,19 @@ class KubernetesCluster : public Cluster, public NodeControl {
     if (delay_ns == 0) return Status::Ok();
     for (const Argv& apply : plan.apply) RETURN_IF_ERROR(Call(apply));
     return Status::Ok();
+  }
+  Result<std::shared_ptr<faults::Fault>> NewImpairmentFault(
+      const std::vector<faults::network::Impairment>& impairments) override {
+    if (!layout_.netfault) {
+      return FailedPrecondition("cluster " + request_.name + " has no network-fault sidecar");
+    }
+    std::vector<PodHost> hosts;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t i = 0; i < nodes_.size(); ++i) hosts.push_back({nodes_[i].name, layout_.pods[i], ""});
+    }
+    return std::shared_ptr<faults::Fault>(
+        std::make_shared<PodImpairmentFault>(kubectl_, ns_, std::move(hosts), impairments));
   }
   Result<std::string> ResolveTarget(const std::string& target, uint64_t seed) override {
     std::vector<std::string> names;
