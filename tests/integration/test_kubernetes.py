@@ -262,12 +262,12 @@ class ShimTest(unittest.TestCase):
         wait_for(lambda: not any(alive(p) for p in pids), timeout=10)  # SIGKILLed with the group
         self.assertEqual([p for p in pids if alive(p)], [])
 
-    def run_fault_flow(self, fault):
-        """A 3-node Kafka cluster and one fault step on it; the run's JSON result and its calls."""
+    def run_fault_flow(self, fault, kind="fault.network", broker="kafka"):
+        """A 3-node cluster and one fault step on it; the run's JSON result and its calls."""
         flow = write_flow(self.dir, "f.yaml",
                           "name: k8s-fault\nsteps:\n"
-                          "  cluster: { kind: cluster, with: { broker: kafka, nodes: 3 } }\n"
-                          "  fault: { kind: fault.network, needs: [cluster], with: " + fault + " }\n")
+                          "  cluster: { kind: cluster, with: { broker: " + broker + ", nodes: 3 } }\n"
+                          "  fault: { kind: " + kind + ", needs: [cluster], with: " + fault + " }\n")
         out = os.path.join(self.dir, "f.json")
         r = subprocess.run([DRONE, "run", "--platform", "kubernetes", "--context", "test-ctx", "--no-store",
                             "--json", out, flow], capture_output=True, text=True, timeout=120,
@@ -333,6 +333,68 @@ class ShimTest(unittest.TestCase):
         ])
         self.assertFalse(any("jsonpath={.status.podIP}" in a for a in argvs))
         self.assertEqual(argvs[-1][3:5], ["delete", "namespace"])
+
+    def after_rollouts(self, argvs):
+        """The calls after the last `rollout status`: what the flow's steps did."""
+        last = max(i for i, a in enumerate(argvs) if "rollout" in a)
+        return argvs[last + 1:]
+
+    def test_kafka_leader_is_asked_of_a_broker_pod_when_the_fault_fires(self):
+        describe = ("Topic: orders\tTopicId: 3RkOpvH4QYm6DNQq6bPtQQ\tPartitionCount: 3\tReplicationFactor: 3\t"
+                    "Configs: min.insync.replicas=2\n"
+                    "\tTopic: orders\tPartition: 0\tLeader: 2\tReplicas: 2,0,1\tIsr: 2,0,1\tElr: \tLastKnownElr: \n"
+                    "\tTopic: orders\tPartition: 1\tLeader: 0\tReplicas: 0,1,2\tIsr: 0,1,2\tElr: \tLastKnownElr: \n")
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\nnode/b\nnode/c\n"},
+                    {"match": ["exec", "/opt/kafka/bin/kafka-topics.sh"], "stdout": describe}])
+        r, result, calls = self.run_fault_flow('{ target: "leader:orders", duration: 100ms }', kind="fault.pause")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ns = self.namespace_of(calls)
+        k = ["kubectl", "--context", "test-ctx", "-n", ns, "exec"]
+        self.assertEqual(self.after_rollouts([c["argv"] for c in calls]), [
+            k + ["cluster-0", "-c", "kafka", "--", "/opt/kafka/bin/kafka-topics.sh", "--bootstrap-server",
+                 "localhost:9092", "--describe", "--topic", "orders"],
+            # Partition 0's leader is broker id 2: pod cluster-2, node broker-3.
+            k + ["cluster-2", "-c", "drone-netfault", "--", "pkill", "-STOP", "-x", "java"],
+            k + ["cluster-2", "-c", "drone-netfault", "--", "pkill", "-CONT", "-x", "java"],
+            ["kubectl", "--context", "test-ctx", "delete", "namespace", ns, "--ignore-not-found", "--wait=true",
+             "--timeout=180s"],
+        ])
+        [fault] = result["faults"]
+        self.assertEqual(fault["target"], "broker-3")
+        self.assertEqual(fault["details"]["requested"], "leader:orders")
+
+    def test_redis_primary_is_the_pod_a_sentinel_names(self):
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\nnode/b\nnode/c\n"},
+                    {"match": ["exec", "SENTINEL"],
+                     "stdout": "cluster-replica-0.cluster-headless.drone-x.svc.cluster.local\n6379\n"}])
+        r, result, calls = self.run_fault_flow("{ target: primary, duration: 100ms }", kind="fault.pause",
+                                               broker="redis")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ns = self.namespace_of(calls)
+        k = ["kubectl", "--context", "test-ctx", "-n", ns, "exec"]
+        self.assertEqual(self.after_rollouts([c["argv"] for c in calls])[:3], [
+            k + ["cluster-sentinel-0", "-c", "sentinel", "--", "redis-cli", "-p", "26379", "SENTINEL",
+                 "get-master-addr-by-name", "drone"],
+            # After a failover the primary is a former replica: pod cluster-replica-0, node redis-2.
+            k + ["cluster-replica-0", "-c", "drone-netfault", "--", "pkill", "-STOP", "-x", "redis-server"],
+            k + ["cluster-replica-0", "-c", "drone-netfault", "--", "pkill", "-CONT", "-x", "redis-server"],
+        ])
+        self.assertEqual(result["faults"][0]["target"], "redis-2")
+        self.assertEqual(result["faults"][0]["details"]["requested"], "primary")
+
+    def test_a_role_no_pod_can_tell_fails_the_fault_step(self):
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\nnode/b\nnode/c\n"},
+                    {"match": ["exec", "rabbitmqctl"], "stderr": "error: unable to upgrade connection\n",
+                     "exit": 1}])
+        r, result, calls = self.run_fault_flow("{ target: leader, duration: 100ms }", kind="fault.pause",
+                                               broker="rabbitmq")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("unable to upgrade connection", r.stderr)
+        asked = [a for a in self.after_rollouts([c["argv"] for c in calls]) if "exec" in a]
+        # Every broker pod was asked, none was paused.
+        self.assertEqual([a[a.index("exec") + 1] for a in asked], ["cluster-0", "cluster-1", "cluster-2"])
+        self.assertTrue(all("rabbitmqctl" in a for a in asked))
+        self.assertEqual(result["faults"], [])
 
     def test_a_failed_wait_still_deletes_the_namespace(self):
         self.rules([{"match": ["get", "nodes"], "stdout": "node/a\n"},

@@ -15,6 +15,7 @@
 #include "platforms/kubernetes/kubectl.h"
 #include "platforms/kubernetes/pod_faults.h"
 #include "platforms/kubernetes/pod_impairment.h"
+#include "platforms/kubernetes/pod_roles.h"
 #include "platforms/kubernetes/synth.h"
 
 namespace drone::platforms::kubernetes {
@@ -161,7 +162,10 @@ class KubernetesCluster : public Cluster, public NodeControl {
   Status CreateTopic(const drivers::TopicRequest& request) override {
     ASSIGN_OR_RETURN(auto driver, drivers::DriverRegistry().Create(request_.broker));
     ASSIGN_OR_RETURN(auto admin, driver->NewAdmin(Endpoint()));
-    return admin->CreateTopic(request, 30 * kNs);
+    RETURN_IF_ERROR(admin->CreateTopic(request, 30 * kNs));
+    std::lock_guard<std::mutex> lock(mu_);
+    topics_.push_back(request.name);  // role `leader` of Kafka is a partition leader of one
+    return Status::Ok();
   }
   NodeControl* Control() override { return this; }
 
@@ -350,10 +354,42 @@ class KubernetesCluster : public Cluster, public NodeControl {
                                                  " nodes has no minority to take down");
       return out;
     }
-    return Unimplemented("on Kubernetes, target a node by name (" + names.front() + " ... " +
-                         names.back() + "), random or minority; '" + target +
-                         "' needs the broker's view of its roles, which this platform does not "
-                         "query yet");
+    RoleCluster roles;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      roles.broker = request_.broker;
+      roles.pods = layout_.pods;
+      for (const NodeInfo& n : nodes_) roles.up.push_back(n.up);
+      roles.broker_container = layout_.broker_container;
+      roles.sentinel_pods = layout_.sentinel_pods;
+      roles.sentinel_container = layout_.sentinel_container;
+      roles.sentinel_master = layout_.sentinel_master;
+      roles.topics = topics_;
+    }
+    // Asked now, when the fault fires: roles move.
+    auto exec = [this](const std::string& pod, const std::string& container,
+                       const Argv& argv) -> Result<std::string> {
+      ASSIGN_OR_RETURN(KubectlResult r,
+                       kubectl_.RunChecked(ExecArgs(ns_, pod, container, argv), "", 60 * kNs));
+      return r.out;
+    };
+    auto ip = [this](const std::string& pod) -> Result<std::string> {
+      ASSIGN_OR_RETURN(KubectlResult r, kubectl_.RunChecked(PodIpArgs(ns_, pod), "", 30 * kNs));
+      std::string out = r.out;
+      while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+      return out;
+    };
+    Result<size_t> node = ResolveRoleNode(roles, target, exec, ip);
+    if (!node.ok()) {
+      if (node.status().code() != StatusCode::kInvalidArgument) return node.status();
+      return InvalidArgument("unknown target '" + target + "': " + node.status().message() +
+                             "; nodes: " + names.front() + " ... " + names.back() +
+                             "; or random, minority");
+    }
+    if (*node >= names.size()) return Internal("role " + target + " resolved to no node");
+    LogInfo("kubernetes: " + target + " of " + request_.name + " is " + names[*node] + " (pod " +
+            roles.pods[*node] + ")");
+    return names[*node];
   }
 
  private:
@@ -412,6 +448,7 @@ class KubernetesCluster : public Cluster, public NodeControl {
   std::map<std::string, std::string> old_uid_;   // guarded by mu_
   bool stopped_ = false;                         // guarded by mu_
   std::vector<uint64_t> journal_entries_;        // guarded by mu_
+  std::vector<std::string> topics_;              // created by topic steps; guarded by mu_
 };
 
 ClusterPlan PlanOf(const ClusterRequest& request) {

@@ -72,6 +72,10 @@ struct ClusterLayout {
   std::string broker_container;       // the broker's container name in each pod
   std::string process_name;           // the broker's process, for pkill -STOP in the sidecar
   std::string client_service;         // the client Service's name
+  // Redis with sentinels: who to ask for the primary (`primary` targets).
+  std::vector<std::string> sentinel_pods;
+  std::string sentinel_container;
+  std::string sentinel_master;        // the master name the sentinels monitor
   drivers::Endpoint endpoint;         // in-cluster addresses (DNS names of the pods/Services)
   bool netfault = false;
 };
