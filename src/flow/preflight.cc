@@ -128,8 +128,8 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
             cluster->network == "loopback" ? "remove network: loopback from the cluster"
                                            : "run drone as root (CAP_SYS_ADMIN, CAP_NET_ADMIN)");
       } else if (step.kind == spec::StepKind::kFaultPartition && cluster != nullptr &&
-                 cluster->platform != "local") {
-        add(step, "kind", "fault.partition needs platform local (a lab network); platform " +
+                 cluster->platform != "local" && cluster->platform != "kubernetes") {
+        add(step, "kind", "fault.partition needs platform local (a lab network) or kubernetes; platform " +
                               cluster->platform + " has none",
             "run the cluster on platform local");
       }

@@ -18,6 +18,7 @@
 #include "drivers/driver.h"
 #include "faults/fault.h"
 #include "faults/network/impairment.h"
+#include "faults/network/partition.h"
 
 namespace drone::journal {
 class Journal;
@@ -98,6 +99,13 @@ class NodeControl {
   virtual Result<std::shared_ptr<faults::Fault>> NewImpairmentFault(
       const std::vector<faults::network::Impairment>& /*impairments*/) {
     return Unimplemented(Backend() + " cannot impair the links between nodes");
+  }
+  // A partition between the nodes, outside a lab network (Kubernetes: iptables in the pods'
+  // sidecars); the spec's hosts are node names. `tag` marks what the fault adds (iptables
+  // comments). As NewImpairmentFault otherwise.
+  virtual Result<std::shared_ptr<faults::Fault>> NewPartitionFault(
+      const faults::network::PartitionSpec& /*spec*/, const std::string& /*tag*/) {
+    return Unimplemented(Backend() + " cannot partition nodes");
   }
 };
 

@@ -339,6 +339,36 @@ class ShimTest(unittest.TestCase):
         last = max(i for i, a in enumerate(argvs) if "rollout" in a)
         return argvs[last + 1:]
 
+    def test_a_partition_drops_in_each_receiving_pod_what_its_peers_send(self):
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\nnode/b\nnode/c\n"}] +
+                   [{"match": ["cluster-%d" % i, "jsonpath={.status.podIP}"], "stdout": "10.244.%d.9" % i}
+                    for i in range(3)])
+        r, result, calls = self.run_fault_flow("{ partition: isolate, nodes: [broker-2], duration: 100ms }",
+                                               kind="fault.partition")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ns = self.namespace_of(calls)
+        self.assertIn("name: drone-netfault", calls[2]["stdin"])
+        run_id = ns[len("drone-"):]
+        tag = "drone:%s:fault" % run_id
+        steps = self.after_rollouts([c["argv"] for c in calls])
+        ip = ["kubectl", "--context", "test-ctx", "-n", ns, "get", "pod"]
+        self.assertEqual(steps[:3], [ip + ["cluster-%d" % i, "-o", "jsonpath={.status.podIP}"] for i in range(3)])
+
+        def rule(op, pod, peer):
+            head = ["kubectl", "--context", "test-ctx", "-n", ns, "exec", pod, "-c", "drone-netfault", "--",
+                    "iptables", "-w", op, "INPUT"] + (["1"] if op == "-I" else [])
+            return head + ["-i", "eth0", "-s", peer + "/32", "-m", "comment", "--comment", tag, "-j", "DROP"]
+
+        # broker-2 (cluster-1) hears neither peer, and neither peer hears it.
+        pairs = [("cluster-1", "10.244.0.9"), ("cluster-0", "10.244.1.9"), ("cluster-2", "10.244.1.9"),
+                 ("cluster-1", "10.244.2.9")]
+        self.assertEqual(steps[3:7], [rule("-I", pod, peer) for pod, peer in pairs])
+        self.assertEqual(steps[7:11], [rule("-D", pod, peer) for pod, peer in pairs])
+        self.assertEqual(steps[11][3:5], ["delete", "namespace"])
+        [fault] = result["faults"]
+        self.assertEqual((fault["kind"], fault["backend"], fault["target"]), ("partition", "iptables", "isolate broker-2"))
+        self.assertEqual(len(fault["details"]["blocked"]), 4)
+
     def test_kafka_leader_is_asked_of_a_broker_pod_when_the_fault_fires(self):
         describe = ("Topic: orders\tTopicId: 3RkOpvH4QYm6DNQq6bPtQQ\tPartitionCount: 3\tReplicationFactor: 3\t"
                     "Configs: min.insync.replicas=2\n"

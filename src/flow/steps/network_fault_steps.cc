@@ -3,7 +3,8 @@
 // node names, roles (leader, random, minority: resolved by the platform when the fault fires),
 // `clients` (the host the workloads run in) and `brokers` (every broker node). On a cluster
 // outside a lab (Kubernetes) the platform carries fault.network's impairments between its nodes
-// (NodeControl::NewImpairmentFault), and the hosts are the nodes, roles and `brokers`.
+// (NodeControl::NewImpairmentFault) and fault.partition's shapes (NewPartitionFault), and the
+// hosts are the nodes, roles and `brokers`.
 #include <algorithm>
 #include <set>
 
@@ -188,7 +189,12 @@ Status RunPartition(StepContext& ctx, platforms::Cluster& cluster, HostResolver&
   // Checked now, with the lab's hosts, so that a shape that does not fit fails before anything.
   std::vector<std::string> names = hosts.LabHosts();
   RETURN_IF_ERROR(net::Resolve(spec, names).status());
-  auto fault = std::make_shared<net::LabPartitionFault>(*cluster.Lab(), spec, Tag(ctx));
+  std::shared_ptr<faults::Fault> fault;
+  if (cluster.Lab() != nullptr) {
+    fault = std::make_shared<net::LabPartitionFault>(*cluster.Lab(), spec, Tag(ctx));
+  } else {
+    ASSIGN_OR_RETURN(fault, cluster.Control()->NewPartitionFault(spec, Tag(ctx)));
+  }
   const std::string target = fault->Target();
   return InjectAndHold(ctx, std::move(fault), target, "", with.duration_ns);
 }
@@ -199,6 +205,12 @@ class FaultPartitionStep : public StepExecutor {
   Status Run(StepContext& ctx) override {
     const auto& with = std::get<spec::FaultWith>(ctx.step.with);
     ASSIGN_OR_RETURN(platforms::Cluster * cluster, ctx.run.FindCluster(with.cluster));
+    if (cluster->Lab() == nullptr && cluster->Control() != nullptr) {
+      // Platforms that partition inside their nodes (Kubernetes: the pods' sidecars).
+      HostResolver hosts(ctx, *cluster);
+      Status s = RunPartition(ctx, *cluster, hosts);
+      if (s.code() != StatusCode::kUnimplemented) return s;
+    }
     return RunLabFault(ctx, *cluster);
   }
 };

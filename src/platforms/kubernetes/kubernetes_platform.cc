@@ -323,16 +323,15 @@ class KubernetesCluster : public Cluster, public NodeControl {
   }
   Result<std::shared_ptr<faults::Fault>> NewImpairmentFault(
       const std::vector<faults::network::Impairment>& impairments) override {
-    if (!layout_.netfault) {
-      return FailedPrecondition("cluster " + request_.name + " has no network-fault sidecar");
-    }
-    std::vector<PodHost> hosts;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (size_t i = 0; i < nodes_.size(); ++i) hosts.push_back({nodes_[i].name, layout_.pods[i], ""});
-    }
+    ASSIGN_OR_RETURN(std::vector<PodHost> hosts, SidecarHosts());
     return std::shared_ptr<faults::Fault>(
         std::make_shared<PodImpairmentFault>(kubectl_, ns_, std::move(hosts), impairments));
+  }
+  Result<std::shared_ptr<faults::Fault>> NewPartitionFault(
+      const faults::network::PartitionSpec& spec, const std::string& tag) override {
+    ASSIGN_OR_RETURN(std::vector<PodHost> hosts, SidecarHosts());
+    return std::shared_ptr<faults::Fault>(
+        std::make_shared<PodPartitionFault>(kubectl_, ns_, std::move(hosts), spec, tag));
   }
   Result<std::string> ResolveTarget(const std::string& target, uint64_t seed) override {
     std::vector<std::string> names;
@@ -393,6 +392,16 @@ class KubernetesCluster : public Cluster, public NodeControl {
   }
 
  private:
+  // Every node with its pod, for network faults (which need the sidecar).
+  Result<std::vector<PodHost>> SidecarHosts() const {
+    if (!layout_.netfault) {
+      return FailedPrecondition("cluster " + request_.name + " has no network-fault sidecar");
+    }
+    std::vector<PodHost> hosts;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < nodes_.size(); ++i) hosts.push_back({nodes_[i].name, layout_.pods[i], ""});
+    return hosts;
+  }
   Result<PodTarget> Target(const std::string& node) const {
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t i = 0; i < nodes_.size(); ++i) {

@@ -94,6 +94,26 @@ Result<PodImpairmentPlan> PlanPodImpairments(const std::string& ns,
   return plan;
 }
 
+Result<PodCommandPlan> PlanPodPartition(const std::string& ns, const std::vector<PodHost>& hosts,
+                                        const net::BlockedPairs& blocked, const std::string& tag) {
+  auto host = [&](const std::string& name) -> Result<const PodHost*> {
+    for (const PodHost& h : hosts) {
+      if (h.node == name) return &h;
+    }
+    return InvalidArgument("no node '" + name + "' in the cluster");
+  };
+  PodCommandPlan plan;
+  for (const auto& [from_name, to_name] : blocked) {
+    ASSIGN_OR_RETURN(const PodHost* from, host(from_name));
+    ASSIGN_OR_RETURN(const PodHost* to, host(to_name));
+    if (from->ip.empty()) return FailedPrecondition("pod " + from->pod + " has no IP address yet");
+    PodCommandPlan p = BlockPlan({ns, to->pod, ""}, {from->ip + "/32"}, tag);
+    plan.apply.insert(plan.apply.end(), p.apply.begin(), p.apply.end());
+    plan.heal.insert(plan.heal.end(), p.heal.begin(), p.heal.end());
+  }
+  return plan;
+}
+
 std::string ExplainSidecarTcError(const std::string& pod, std::string stderr_text) {
   while (!stderr_text.empty() && (stderr_text.back() == '\n' || stderr_text.back() == ' ')) {
     stderr_text.pop_back();

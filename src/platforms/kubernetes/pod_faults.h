@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "faults/network/impairment.h"
+#include "faults/network/partition.h"
 #include "platforms/kubernetes/kubectl.h"
 
 namespace drone::platforms::kubernetes {
@@ -60,6 +61,13 @@ struct PodImpairmentPlan {
 Result<PodImpairmentPlan> PlanPodImpairments(const std::string& ns,
                                              const std::vector<PodHost>& hosts,
                                              const std::vector<faults::network::Impairment>& impairments);
+
+// iptables DROP rules for a partition's blocked pairs: (a, b) becomes a rule in b's sidecar
+// dropping what arrives on eth0 from a's pod IP — the packets vanish in flight, as in the lab.
+// Every host of a pair needs its IP; InvalidArgument for a host that is no node.
+Result<PodCommandPlan> PlanPodPartition(const std::string& ns, const std::vector<PodHost>& hosts,
+                                        const faults::network::BlockedPairs& blocked,
+                                        const std::string& tag);
 
 // What a failed tc line in a sidecar means, for the user: a node without sch_netem (tc's
 // "Specified qdisc kind is unknown") gets the way out named; anything else is passed on.

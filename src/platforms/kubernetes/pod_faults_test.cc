@@ -143,6 +143,24 @@ TEST(PodImpairmentsTest, RefusesUnknownHostsAndWhatOnlyAProxyCarries) {
   EXPECT_NE(pending.status().message().find("c-1 has no IP"), std::string::npos);
 }
 
+TEST(PodPartitionTest, EachBlockedPairIsADropInTheReceiversSidecar) {
+  auto plan = PlanPodPartition("drone-r1", kHosts, {{"broker-1", "broker-3"}, {"broker-2", "broker-3"}},
+                               "drone:r1:cut");
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  const auto apply = InPods(plan->apply);
+  ASSERT_EQ(apply.size(), 2u);
+  EXPECT_EQ(apply[0], (std::pair<std::string, Argv>{
+                          "c-2", {"iptables", "-w", "-I", "INPUT", "1", "-i", "eth0", "-s",
+                                  "10.0.0.1/32", "-m", "comment", "--comment", "drone:r1:cut",
+                                  "-j", "DROP"}}));
+  EXPECT_EQ(apply[1].first, "c-2");
+  EXPECT_EQ(apply[1].second[8], "10.0.0.2/32");
+  const auto heal = InPods(plan->heal);
+  ASSERT_EQ(heal.size(), 2u);
+  EXPECT_EQ(heal[0].second[2], "-D");
+  EXPECT_FALSE(PlanPodPartition("drone-r1", kHosts, {{"clients", "broker-1"}}, "t").ok());
+}
+
 TEST(PodImpairmentsTest, AMissingSchNetemIsExplained) {
   const std::string e =
       ExplainSidecarTcError("c-0", "Error: Specified qdisc kind is unknown.\n");

@@ -26,6 +26,18 @@ bool NothingLeft(const KubectlResult& r) {
          r.err.find("not found") != std::string::npos;
 }
 
+// Fills in the IPs of `wanted` hosts, asked now: pods get a new one when they are recreated.
+Status LookUpIps(const Kubectl& kubectl, const std::string& ns, const std::set<std::string>& wanted,
+                 std::vector<PodHost>& hosts) {
+  for (PodHost& h : hosts) {
+    if (!wanted.count(h.node)) continue;
+    auto ip = kubectl.RunChecked(PodIpArgs(ns, h.pod), "", kCallTimeoutNs);
+    if (!ip.ok()) return ip.status().WithContext("the IP of pod " + h.pod);
+    h.ip = Trimmed(ip->out);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 PodImpairmentFault::PodImpairmentFault(Kubectl kubectl, std::string ns, std::vector<PodHost> hosts,
@@ -72,12 +84,7 @@ Status PodImpairmentFault::Inject() {
   for (const net::Impairment& imp : impairments_) {
     if (!imp.target.IsEndpoint()) far_ends.insert(imp.target.to);
   }
-  for (PodHost& h : hosts_) {
-    if (!far_ends.count(h.node)) continue;
-    auto ip = kubectl_.RunChecked(PodIpArgs(ns_, h.pod), "", kCallTimeoutNs);
-    if (!ip.ok()) return ip.status().WithContext("the IP of pod " + h.pod);
-    h.ip = Trimmed(ip->out);
-  }
+  RETURN_IF_ERROR(LookUpIps(kubectl_, ns_, far_ends, hosts_));
   ASSIGN_OR_RETURN(plan_, PlanPodImpairments(ns_, hosts_, impairments_));
   injected_ = true;
   for (const Argv& line : plan_.apply) {
@@ -109,6 +116,73 @@ Status PodImpairmentFault::Heal() {
       continue;
     }
     if (!NothingLeft(*r) && first.ok()) {
+      first = Internal("kubectl " + JoinArgv(line) + ": " + Trimmed(r->err));
+    }
+  }
+  if (first.ok()) injected_ = false;
+  return first;
+}
+
+PodPartitionFault::PodPartitionFault(Kubectl kubectl, std::string ns, std::vector<PodHost> hosts,
+                                     net::PartitionSpec spec, std::string tag)
+    : kubectl_(std::move(kubectl)), ns_(std::move(ns)), hosts_(std::move(hosts)),
+      spec_(std::move(spec)), tag_(std::move(tag)) {}
+
+std::string PodPartitionFault::Target() const {
+  const std::string kind = net::PartitionKindName(spec_.kind);
+  if (spec_.kind == net::PartitionKind::kIsolate) {
+    std::string nodes;
+    for (const std::string& n : spec_.nodes) nodes += (nodes.empty() ? "" : ", ") + n;
+    return kind + " " + nodes;
+  }
+  if (spec_.kind == net::PartitionKind::kOneWay) return spec_.from + " -/-> " + spec_.to;
+  return kind;
+}
+
+nlohmann::json PodPartitionFault::Details() const {
+  nlohmann::json pairs = nlohmann::json::array();
+  for (const auto& [a, b] : blocked_) pairs.push_back({a, b});
+  nlohmann::json d = {{"partition", spec_.ToJson()}, {"blocked", pairs},
+                      {"via", "kubectl exec in the drone-netfault sidecar"}};
+  nlohmann::json pods = nlohmann::json::object();
+  for (const PodHost& h : hosts_) {
+    if (!h.ip.empty()) pods[h.node] = {{"pod", h.pod}, {"ip", h.ip}};
+  }
+  if (!pods.empty()) d["pods"] = pods;
+  return d;
+}
+
+Status PodPartitionFault::Inject() {
+  std::vector<std::string> names;
+  for (const PodHost& h : hosts_) names.push_back(h.node);
+  ASSIGN_OR_RETURN(blocked_, net::Resolve(spec_, names));
+  std::set<std::string> senders;
+  for (const auto& pair : blocked_) senders.insert(pair.first);
+  RETURN_IF_ERROR(LookUpIps(kubectl_, ns_, senders, hosts_));
+  ASSIGN_OR_RETURN(plan_, PlanPodPartition(ns_, hosts_, blocked_, tag_));
+  injected_ = true;
+  for (const Argv& line : plan_.apply) {
+    auto r = kubectl_.RunChecked(line, "", kCallTimeoutNs);
+    if (!r.ok()) {
+      [[maybe_unused]] Status healed = Heal();
+      return r.status();
+    }
+  }
+  return Status::Ok();
+}
+
+Status PodPartitionFault::Heal() {
+  if (!injected_) return Status::Ok();
+  Status first;
+  for (const Argv& line : plan_.heal) {
+    auto r = kubectl_.Run(line, "", kCallTimeoutNs);
+    if (!r.ok()) {
+      if (first.ok()) first = r.status();
+      continue;
+    }
+    // iptables -D of a rule that is gone: "Bad rule (does a matching rule exist in that chain?)".
+    if (!NothingLeft(*r) && r->err.find("does a matching rule exist") == std::string::npos &&
+        first.ok()) {
       first = Internal("kubectl " + JoinArgv(line) + ": " + Trimmed(r->err));
     }
   }

@@ -88,7 +88,7 @@ ClusterPlan MakePlan(const std::string& id, const std::string& broker, int nodes
                      const std::map<std::string, std::string>& options, const std::string& service);
 
 // The cluster steps of a flow as plans: nodes, options and the per-cluster Kubernetes fields;
-// netfault when a fault.network or fault.pause step targets the cluster.
+// netfault when a fault.network, fault.partition or fault.pause step targets the cluster.
 std::vector<ClusterPlan> PlansFromFlow(const spec::FlowSpec& flow);
 // Whether a cluster step of the flow needs the network-fault sidecar.
 bool NeedsNetfault(const spec::FlowSpec& flow, const std::string& cluster_id);
