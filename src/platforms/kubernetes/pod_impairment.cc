@@ -17,13 +17,39 @@ std::string Trimmed(std::string s) {
   return s;
 }
 
-// A heal that found nothing to remove: the qdisc is gone (or never was: a pod that was deleted
-// and came back starts clean), or so is the pod.
+// A heal that found nothing to remove: the qdisc or the iptables rule is gone (or never was: a
+// pod that was deleted and came back starts clean), or so is the pod.
 bool NothingLeft(const KubectlResult& r) {
   return r.exit_code == 0 || r.err.find("handle of zero") != std::string::npos ||
          r.err.find("No such file or directory") != std::string::npos ||
+         r.err.find("does a matching rule exist") != std::string::npos ||
          r.err.find("NotFound") != std::string::npos ||
          r.err.find("not found") != std::string::npos;
+}
+
+// Runs every heal line, carrying on past failures; the first one that left something behind.
+Status RunHeal(const Kubectl& kubectl, const std::vector<Argv>& lines) {
+  Status first;
+  for (const Argv& line : lines) {
+    auto r = kubectl.Run(line, "", kCallTimeoutNs);
+    if (!r.ok()) {
+      if (first.ok()) first = r.status();
+      continue;
+    }
+    if (!NothingLeft(*r) && first.ok()) {
+      first = Internal("kubectl " + JoinArgv(line) + ": " + Trimmed(r->err));
+    }
+  }
+  return first;
+}
+
+// The pods (and IPs) a fault resolved, for its details.
+void AddPods(const std::vector<PodHost>& hosts, nlohmann::json& details) {
+  nlohmann::json pods = nlohmann::json::object();
+  for (const PodHost& h : hosts) {
+    if (!h.ip.empty()) pods[h.node] = {{"pod", h.pod}, {"ip", h.ip}};
+  }
+  if (!pods.empty()) details["pods"] = pods;
 }
 
 // Fills in the IPs of `wanted` hosts, asked now: pods get a new one when they are recreated.
@@ -70,11 +96,7 @@ nlohmann::json PodImpairmentFault::Details() const {
   nlohmann::json imps = nlohmann::json::array();
   for (const net::Impairment& imp : impairments_) imps.push_back(imp.ToJson());
   d["impairments"] = imps;
-  nlohmann::json pods = nlohmann::json::object();
-  for (const PodHost& h : hosts_) {
-    if (!h.ip.empty()) pods[h.node] = {{"pod", h.pod}, {"ip", h.ip}};
-  }
-  if (!pods.empty()) d["pods"] = pods;
+  AddPods(hosts_, d);
   return d;
 }
 
@@ -108,19 +130,9 @@ Status PodImpairmentFault::Inject() {
 
 Status PodImpairmentFault::Heal() {
   if (!injected_) return Status::Ok();
-  Status first;
-  for (const Argv& line : plan_.heal) {
-    auto r = kubectl_.Run(line, "", kCallTimeoutNs);
-    if (!r.ok()) {
-      if (first.ok()) first = r.status();
-      continue;
-    }
-    if (!NothingLeft(*r) && first.ok()) {
-      first = Internal("kubectl " + JoinArgv(line) + ": " + Trimmed(r->err));
-    }
-  }
-  if (first.ok()) injected_ = false;
-  return first;
+  Status healed = RunHeal(kubectl_, plan_.heal);
+  if (healed.ok()) injected_ = false;
+  return healed;
 }
 
 PodPartitionFault::PodPartitionFault(Kubectl kubectl, std::string ns, std::vector<PodHost> hosts,
@@ -144,11 +156,7 @@ nlohmann::json PodPartitionFault::Details() const {
   for (const auto& [a, b] : blocked_) pairs.push_back({a, b});
   nlohmann::json d = {{"partition", spec_.ToJson()}, {"blocked", pairs},
                       {"via", "kubectl exec in the drone-netfault sidecar"}};
-  nlohmann::json pods = nlohmann::json::object();
-  for (const PodHost& h : hosts_) {
-    if (!h.ip.empty()) pods[h.node] = {{"pod", h.pod}, {"ip", h.ip}};
-  }
-  if (!pods.empty()) d["pods"] = pods;
+  AddPods(hosts_, d);
   return d;
 }
 
@@ -173,21 +181,9 @@ Status PodPartitionFault::Inject() {
 
 Status PodPartitionFault::Heal() {
   if (!injected_) return Status::Ok();
-  Status first;
-  for (const Argv& line : plan_.heal) {
-    auto r = kubectl_.Run(line, "", kCallTimeoutNs);
-    if (!r.ok()) {
-      if (first.ok()) first = r.status();
-      continue;
-    }
-    // iptables -D of a rule that is gone: "Bad rule (does a matching rule exist in that chain?)".
-    if (!NothingLeft(*r) && r->err.find("does a matching rule exist") == std::string::npos &&
-        first.ok()) {
-      first = Internal("kubectl " + JoinArgv(line) + ": " + Trimmed(r->err));
-    }
-  }
-  if (first.ok()) injected_ = false;
-  return first;
+  Status healed = RunHeal(kubectl_, plan_.heal);
+  if (healed.ok()) injected_ = false;
+  return healed;
 }
 
 }  // namespace drone::platforms::kubernetes
