@@ -1,6 +1,7 @@
 """Network faults in flows, end to end: NATS clusters in a lab network (a namespace per node and
-one for the clients), with a delay, a packet loss and a partition injected under load; each test
-asserts the fault's visible effect on the result. And an interrupted run leaves nothing behind."""
+one for the clients), with a delay, a packet loss and a partition injected under load, and a
+RabbitMQ cluster partitioned the same way; each test asserts the fault's visible effect on the
+result. And an interrupted run leaves nothing behind."""
 import os
 import shutil
 import signal
@@ -8,9 +9,11 @@ import subprocess
 import time
 import unittest
 
-from drone_test_support import DRONE, FLOWS, TempDir, load_json, run_drone, validate_result
+from drone_test_support import (DRONE, FLOWS, TempDir, erlang_processes, load_json, run_drone,
+                                validate_result)
 
 HAVE_NATS = shutil.which("nats-server") is not None
+HAVE_RABBITMQ = os.access("/usr/lib/rabbitmq/bin/rabbitmq-server", os.X_OK)
 IS_ROOT = os.geteuid() == 0
 SKIP_REASON = ("network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN)" if not IS_ROOT
                else "nats-server is not installed (apt-get install nats-server)")
@@ -42,6 +45,7 @@ class FlowRun:
 
 class FlowCase(unittest.TestCase):
     flow = ""
+    hosts = {"nats-1", "nats-2", "nats-3", "clients"}
 
     @classmethod
     def setUpClass(cls):
@@ -64,7 +68,7 @@ class FlowCase(unittest.TestCase):
     def assert_in_a_lab(self):
         outputs = next(s for s in self.result["steps"] if s["id"] == "cluster")["outputs"]
         self.assertEqual(outputs["network"], "lab")
-        self.assertEqual(set(outputs["lab"]["hosts"]), {"nats-1", "nats-2", "nats-3", "clients"})
+        self.assertEqual(set(outputs["lab"]["hosts"]), self.hosts)
         for address in outputs["addresses"]:
             self.assertTrue(address.startswith("10.213.0."), address)
         self.assertEqual(lab_namespaces(self.result["run_id"]), [], "the lab was removed")
@@ -138,6 +142,40 @@ class NetfaultPartitionTest(FlowCase):
         others = {"nats-1", "nats-2", "nats-3", "clients"} - {node}
         self.assertEqual(blocked, {(node, o) for o in others} | {(o, node) for o in others})
         # The leader cut off: acknowledgements stall until a new one is elected or it is back.
+        p = self.run_.phase()
+        before = p["before"]["throughput"]["acked_per_s"]
+        during = p["during"]["throughput"]["acked_per_s"]
+        self.assertLess(during, 0.8 * before, p)
+
+
+@unittest.skipUnless(IS_ROOT and HAVE_RABBITMQ,
+                     "network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN)" if not IS_ROOT
+                     else "rabbitmq-server is not installed (apt-get install rabbitmq-server)")
+class NetfaultPartitionRabbitMqTest(FlowCase):
+    flow = "netfault-partition-rabbitmq.yaml"
+    hosts = {"rabbitmq-1", "rabbitmq-2", "rabbitmq-3", "clients"}
+
+    @classmethod
+    def setUpClass(cls):
+        before = erlang_processes()
+        super().setUpClass()
+        cls.left_running = erlang_processes() - before
+
+    def test_passes_in_a_lab_without_loss(self):
+        self.assert_passed_without_loss()
+        self.assert_in_a_lab()
+        self.assert_events_match_the_record()
+        self.assertEqual(self.left_running, set(), "no RabbitMQ node or epmd is left running")
+
+    def test_the_leader_was_cut_off_and_acks_stalled(self):
+        fault = self.result["faults"][0]
+        self.assertEqual(fault["kind"], "partition")
+        self.assertEqual(fault["backend"], "iptables")
+        node = fault["details"]["partition"]["nodes"][0]
+        self.assertRegex(node, r"^rabbitmq-[123]$", "the queue leader resolved to a node")
+        blocked = {tuple(p) for p in fault["details"]["blocked"]}
+        others = self.hosts - {node}
+        self.assertEqual(blocked, {(node, o) for o in others} | {(o, node) for o in others})
         p = self.run_.phase()
         before = p["before"]["throughput"]["acked_per_s"]
         during = p["during"]["throughput"]["acked_per_s"]
