@@ -1,7 +1,7 @@
 """Network faults in flows, end to end: NATS clusters in a lab network (a namespace per node and
-one for the clients), with a delay, a packet loss and a partition injected under load, and a
-RabbitMQ cluster partitioned the same way; each test asserts the fault's visible effect on the
-result. And an interrupted run leaves nothing behind."""
+one for the clients), with a delay, a packet loss and a partition injected under load, a
+RabbitMQ cluster partitioned the same way, and the embedded Kafka cluster delayed; each test
+asserts the fault's visible effect on the result. And an interrupted run leaves nothing behind."""
 import os
 import shutil
 import signal
@@ -146,6 +146,31 @@ class NetfaultPartitionTest(FlowCase):
         before = p["before"]["throughput"]["acked_per_s"]
         during = p["during"]["throughput"]["acked_per_s"]
         self.assertLess(during, 0.8 * before, p)
+
+
+@unittest.skipUnless(IS_ROOT, "network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
+class NetfaultLatencyKafkaTest(FlowCase):
+    """The embedded Kafka cluster in a lab: the delay acts on the links, not in the mock."""
+    flow = "netfault-latency-kafka.yaml"
+    hosts = {"broker-1", "broker-2", "broker-3", "clients"}
+
+    def test_passes_in_a_lab_without_loss(self):
+        self.assert_passed_without_loss()
+        self.assert_in_a_lab()
+        self.assert_events_match_the_record()
+
+    def test_the_delay_on_the_link_shows_in_end_to_end_latency_during_the_fault_only(self):
+        p = self.run_.phase()
+        before = p["before"]["latency_ms"]["end_to_end"]["p50"]
+        during = p["during"]["latency_ms"]["end_to_end"]["p50"]
+        after = p["after"]["latency_ms"]["end_to_end"]["p50"]
+        self.assertGreaterEqual(during - before, 80, p)
+        self.assertLess(after, before + 40, "the delay is gone after the heal")
+        fault = self.result["faults"][0]
+        self.assertEqual(fault["kind"], "impair")
+        self.assertIn(fault["backend"], {"tc-netem", "nfqueue"}, "a lab backend, not the mock's rtt")
+        self.assertEqual(sorted(i["to"] for i in fault["details"]["impairments"]),
+                         ["broker-1", "broker-2", "broker-3"])
 
 
 @unittest.skipUnless(IS_ROOT and HAVE_RABBITMQ,
