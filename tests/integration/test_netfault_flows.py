@@ -251,10 +251,16 @@ class InterruptedNetfaultRunTest(unittest.TestCase):
             self.assertIn("heal impair", rest, "the undo action healed the fault")
 
     def test_drone_clean_removes_the_lab_of_a_sigkilled_run(self):
+        self.sigkill_during_the_fault_then_clean("netfault-latency.yaml")
+
+    def test_drone_clean_removes_the_lab_of_a_sigkilled_embedded_kafka_run(self):
+        self.sigkill_during_the_fault_then_clean("netfault-latency-kafka.yaml")
+
+    def sigkill_during_the_fault_then_clean(self, flow):
         with TempDir() as d:
             data = os.path.join(d, "data")
             env = dict(os.environ, TMPDIR=d)
-            proc = subprocess.Popen([DRONE, "run", os.path.join(FLOWS, "netfault-latency.yaml"),
+            proc = subprocess.Popen([DRONE, "run", os.path.join(FLOWS, flow),
                                      "--data-dir", data],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                     env=env, stdin=subprocess.DEVNULL)
