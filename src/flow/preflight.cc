@@ -132,9 +132,10 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
       } else if (step.kind == spec::StepKind::kFaultPartition && cluster != nullptr &&
                  cluster->platform != "local" &&
                  !(cluster->platform == "embedded" && cluster->network == "lab")) {
-        add(step, "kind", "fault.partition needs a lab network; platform " + cluster->platform +
-                              (cluster->platform == "embedded" ? " is in one only with network: lab"
-                                                               : " has none"),
+        add(step, "kind",
+            "fault.partition needs a lab network; platform " + cluster->platform +
+                (cluster->platform == "embedded" ? " is in one only with network: lab"
+                                                 : " has none"),
             cluster->platform == "embedded" ? "add network: lab to the cluster (needs root)"
                                             : "run the cluster on platform local");
       }

@@ -373,7 +373,8 @@ Result<std::unique_ptr<TcpProxy>> TcpProxy::Start(const std::string& listen,
   if (listen_netns.empty()) {
     m.listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   } else {
-    Result<int> s = SocketInNetns(listen_netns, AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    Result<int> s =
+        SocketInNetns(listen_netns, AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (!s.ok()) {
       p->Stop();
       return s.status().WithContext("TCP proxy on " + listen);

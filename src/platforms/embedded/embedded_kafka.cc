@@ -38,7 +38,8 @@ std::vector<std::string> Split(const std::string& text, char sep) {
 // The lab's name: "<run>-<cluster>" in the characters and length a lab takes, so that
 // `drone clean RUN` (CleanLab: "drone-<run>-*") finds it, as on platform local.
 std::string LabId(const ClusterRequest& request) {
-  std::string id = (request.run_id.empty() ? std::string("run") : request.run_id) + "-" + request.name;
+  std::string id =
+      (request.run_id.empty() ? std::string("run") : request.run_id) + "-" + request.name;
   for (char& c : id) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') c = '-';
   }
@@ -79,8 +80,10 @@ class EmbeddedKafkaCluster : public Cluster, public NodeControl {
     if (request.network == "lab") {
       // The clients keep the mock's bootstrap list: in their host those addresses lead through
       // the lab to the brokers (embedded_lab.h).
-      Result<std::unique_ptr<EmbeddedLab>> lab = EmbeddedLab::Create(LabId(request), names, addresses);
-      if (!lab.ok()) return lab.status().WithContext("embedded Kafka cluster '" + request.name + "'");
+      Result<std::unique_ptr<EmbeddedLab>> lab =
+          EmbeddedLab::Create(LabId(request), names, addresses);
+      if (!lab.ok())
+        return lab.status().WithContext("embedded Kafka cluster '" + request.name + "'");
       cluster->lab_ = std::move(*lab);
       shown = cluster->lab_->LabAddresses();
     }
@@ -93,8 +96,9 @@ class EmbeddedKafkaCluster : public Cluster, public NodeControl {
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
     cluster->meta_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (cluster->meta_ == nullptr) return Internal(std::string("embedded Kafka: ") + err);
-    LogInfo("embedded Kafka cluster '" + request.name + "' up: " + bootstrap +
-            (cluster->lab_ ? std::string(" (lab network ") + faults::network::kLabSubnet + ")" : ""));
+    LogInfo(
+        "embedded Kafka cluster '" + request.name + "' up: " + bootstrap +
+        (cluster->lab_ ? std::string(" (lab network ") + faults::network::kLabSubnet + ")" : ""));
     return std::unique_ptr<Cluster>(std::move(cluster));
   }
 

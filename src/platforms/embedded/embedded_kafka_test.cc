@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
-
 #include <unistd.h>
 
 #include <map>
@@ -11,8 +10,8 @@
 #include "core/testutil.h"
 #include "faults/network/command.h"
 #include "faults/network/lab_network.h"
-#include "platforms/local/loopback.h"
 #include "platforms/builtin_platforms.h"
+#include "platforms/local/loopback.h"
 
 namespace drone::platforms {
 namespace {

@@ -14,9 +14,9 @@ constexpr char kClientsHost[] = "clients";
 
 }  // namespace
 
-Result<std::unique_ptr<EmbeddedLab>> EmbeddedLab::Create(const std::string& lab_id,
-                                                         const std::vector<std::string>& brokers,
-                                                         const std::vector<std::string>& listeners) {
+Result<std::unique_ptr<EmbeddedLab>> EmbeddedLab::Create(
+    const std::string& lab_id, const std::vector<std::string>& brokers,
+    const std::vector<std::string>& listeners) {
   if (brokers.size() != listeners.size() || brokers.empty()) {
     return Internal("embedded Kafka lab: " + std::to_string(brokers.size()) + " brokers but " +
                     std::to_string(listeners.size()) + " listeners");
@@ -35,15 +35,17 @@ Result<std::unique_ptr<EmbeddedLab>> EmbeddedLab::Create(const std::string& lab_
     }
     const std::string lab_address = host.address + listeners[i].substr(colon);
     // Listens in the broker's host, connects to the mock from Drone's own namespace.
-    ASSIGN_OR_RETURN(auto back, net::TcpProxy::Start(lab_address, listeners[i], none, none, host.netns));
+    ASSIGN_OR_RETURN(auto back,
+                     net::TcpProxy::Start(lab_address, listeners[i], none, none, host.netns));
     out->proxies_.push_back(std::move(back));
     // Listens on the clients' loopback at the address the mock advertises; its thread, created
     // in the clients' namespace, opens the connections across the lab from there.
     std::unique_ptr<net::TcpProxy> front;
     RETURN_IF_ERROR(net::WithNetns(clients->netns, [&]() -> Status {
-      ASSIGN_OR_RETURN(front, net::TcpProxy::Start(listeners[i], lab_address, none, none));
-      return Status::Ok();
-    }).WithContext("embedded Kafka lab: the clients' way to " + brokers[i]));
+                      ASSIGN_OR_RETURN(front,
+                                       net::TcpProxy::Start(listeners[i], lab_address, none, none));
+                      return Status::Ok();
+                    }).WithContext("embedded Kafka lab: the clients' way to " + brokers[i]));
     out->proxies_.push_back(std::move(front));
     out->lab_addresses_.push_back(lab_address);
   }

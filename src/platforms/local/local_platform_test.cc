@@ -94,7 +94,8 @@ class SharedHostRecipe : public HttpRecipe {
   Status Form(local::RecipeContext& ctx, int64_t deadline_ns) override {
     RETURN_IF_ERROR(HttpRecipe::Form(ctx, deadline_ns));
     const std::vector<std::string> ip = {"ip", "-o", "-4", "addr", "show"};
-    ASSIGN_OR_RETURN(local::ToolOutput on_node, ctx.RunToolOn(ctx.LocalNodes()[1], ip, {}, 10 * kNsPerSec));
+    ASSIGN_OR_RETURN(local::ToolOutput on_node,
+                     ctx.RunToolOn(ctx.LocalNodes()[1], ip, {}, 10 * kNsPerSec));
     ASSIGN_OR_RETURN(local::ToolOutput on_clients, ctx.RunTool(ip, {}, 10 * kNsPerSec));
     ip_on_node = on_node.output;
     ip_on_clients = on_clients.output;
@@ -249,7 +250,8 @@ TEST_F(LocalPlatformTest, InALabAHelperRunsInItsNodesNamespaceAndToolsRunWhereAs
   ASSERT_TRUE(clients.ok());
   const std::string node_ip = " " + nodes[1].host + "/";
   const std::string clients_ip = " " + (*clients)->address + "/";
-  EXPECT_NE(SharedHostRecipe::ip_on_node.find(node_ip), std::string::npos) << SharedHostRecipe::ip_on_node;
+  EXPECT_NE(SharedHostRecipe::ip_on_node.find(node_ip), std::string::npos)
+      << SharedHostRecipe::ip_on_node;
   EXPECT_EQ(SharedHostRecipe::ip_on_node.find(clients_ip), std::string::npos);
   EXPECT_NE(SharedHostRecipe::ip_on_clients.find(clients_ip), std::string::npos)
       << SharedHostRecipe::ip_on_clients;

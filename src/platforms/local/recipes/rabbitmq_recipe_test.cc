@@ -1,10 +1,10 @@
 #include "platforms/local/recipes/rabbitmq_recipe.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "core/testutil.h"
 
@@ -98,8 +98,9 @@ TEST(RabbitMqRecipeTest, InALabEveryNodeHasItsOwnEpmdAndALongName) {
   EXPECT_EQ(env.at("RABBITMQ_NODENAME"), "drone-c-2@10.213.0.3");
   EXPECT_EQ(env.at("RABBITMQ_USE_LONGNAME"), "true");
   EXPECT_EQ(env.at("ERL_EPMD_PORT"), "4369");
-  EXPECT_NE(env.at("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS").find("inet_dist_use_interface {10,213,0,3}"),
-            std::string::npos)
+  EXPECT_NE(
+      env.at("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS").find("inet_dist_use_interface {10,213,0,3}"),
+      std::string::npos)
       << env.at("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS");
   std::ifstream conf(nodes[4].dir + "/rabbitmq.conf");
   std::string text((std::istreambuf_iterator<char>(conf)), std::istreambuf_iterator<char>());
