@@ -280,7 +280,9 @@ std::vector<StepKindSchema> MakeKinds() {
             .description = "platform local: lab runs every node and the clients in network "
                            "namespaces of their own, so that network faults can act between "
                            "them; loopback uses 127.0.0.N. Default: lab when a network fault "
-                           "targets the cluster and this process may create namespaces (root).",
+                           "targets the cluster and this process may create namespaces (root). "
+                           "platform embedded: lab puts every broker and the clients in a "
+                           "lab host of its own (only when asked for).",
             .enum_values = {"lab", "loopback"}},
        }},
       {"topic", "Creates a topic on a cluster.",

@@ -1377,8 +1377,8 @@ class FlowLoader {
     ReadClusterKubernetes(*m, c);
     if (const Field* f = m->Find("network")) {
       if (auto v = ReadEnum(*f, {"lab", "loopback"})) {
-        if (c.platform != "local") {
-          Error(f->loc, f->path, "network is only used with platform: local",
+        if (c.platform != "local" && c.platform != "embedded") {
+          Error(f->loc, f->path, "network is only used with platform: local or embedded",
                 "platform " + c.platform + " has no lab network; remove network");
         } else {
           c.network = *v;
