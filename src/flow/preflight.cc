@@ -103,12 +103,14 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
       }
       if (step.kind == spec::StepKind::kFaultNetwork && cluster != nullptr &&
           cluster->platform == "embedded" && cluster->network != "lab" &&
-          (!with.delay_ns || !with.from.empty() || !with.endpoint.empty())) {
+          (!with.delay_ns || !with.from.empty() || !with.endpoint.empty() ||
+           (!with.impairment.empty() && nlohmann::json::parse(with.impairment).size() > 1))) {
         add(step, "with",
             "on platform embedded, fault.network is a node's added round-trip time: it takes "
             "`target` and a plain `delay` (e.g. delay: 50ms) only",
             "impairments between hosts (from/to, endpoint, loss, jitter, ...) need a lab "
-            "network: network: lab on the cluster (as root), or platform local");
+            "network: network: lab on the cluster (as root), or platform local; or platform "
+            "kubernetes (tc in the pods)");
       }
     }
     if (IsLabFault(step.kind)) {
@@ -130,10 +132,11 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
             cluster->network == "loopback" ? "remove network: loopback from the cluster"
                                            : "run drone as root (CAP_SYS_ADMIN, CAP_NET_ADMIN)");
       } else if (step.kind == spec::StepKind::kFaultPartition && cluster != nullptr &&
-                 cluster->platform != "local" &&
+                 cluster->platform != "local" && cluster->platform != "kubernetes" &&
                  !(cluster->platform == "embedded" && cluster->network == "lab")) {
         add(step, "kind",
-            "fault.partition needs a lab network; platform " + cluster->platform +
+            "fault.partition needs a lab network (or platform kubernetes); platform " +
+                cluster->platform +
                 (cluster->platform == "embedded" ? " is in one only with network: lab"
                                                  : " has none"),
             cluster->platform == "embedded" ? "add network: lab to the cluster (needs root)"

@@ -16,6 +16,9 @@
 #include "core/cancel.h"
 #include "core/status.h"
 #include "drivers/driver.h"
+#include "faults/fault.h"
+#include "faults/network/impairment.h"
+#include "faults/network/partition.h"
 
 namespace drone::journal {
 class Journal;
@@ -89,6 +92,21 @@ class NodeControl {
   // the moment a fault fires. `seed` makes "random" reproducible. "minority" may name several
   // nodes, joined by commas (the largest set of nodes whose loss leaves a majority up).
   virtual Result<std::string> ResolveTarget(const std::string& target, uint64_t seed) = 0;
+  // Network impairments carried inside the nodes themselves, for clusters outside a lab network
+  // (Kubernetes: tc in each broker pod's NET_ADMIN sidecar). The impairments' targets name nodes
+  // (a link from -> to, or an endpoint). The caller injects and heals the fault. Errors: what
+  // the platform cannot carry (Unimplemented, FailedPrecondition), a host that is no node.
+  virtual Result<std::shared_ptr<faults::Fault>> NewImpairmentFault(
+      const std::vector<faults::network::Impairment>& /*impairments*/) {
+    return Unimplemented(Backend() + " cannot impair the links between nodes");
+  }
+  // A partition between the nodes, outside a lab network (Kubernetes: iptables in the pods'
+  // sidecars); the spec's hosts are node names. `tag` marks what the fault adds (iptables
+  // comments). As NewImpairmentFault otherwise.
+  virtual Result<std::shared_ptr<faults::Fault>> NewPartitionFault(
+      const faults::network::PartitionSpec& /*spec*/, const std::string& /*tag*/) {
+    return Unimplemented(Backend() + " cannot partition nodes");
+  }
 };
 
 // A `drone worker` control endpoint (worker/coordinator.h WorkerAddress).

@@ -408,7 +408,8 @@ std::vector<StepKindSchema> MakeKinds() {
                               .default_json = "true"}})},
       {"fault.network",
        "Impairs links: on a local cluster in a lab network, the impairment between `from` and "
-       "`to` or on an `endpoint` (docs/network-faults.md); on the embedded platform, a node's "
+       "`to` or on an `endpoint` (docs/network-faults.md); on a Kubernetes cluster the same "
+       "between its pods (tc in each pod's sidecar); on the embedded platform, a node's "
        "added round-trip time (`target` and `delay`).",
        Concat(ClusterRef(), Concat(NetworkTargets(), Concat({fault_duration}, Impairments())))},
       {"check",

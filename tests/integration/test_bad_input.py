@@ -46,6 +46,12 @@ class BadInputTest(unittest.TestCase):
         self.assert_rejected(GOOD_HEAD + """  topic: { kind: topic, needs: [clustr], with: { partitions: 3 } }
 """, "clustr", "name")
 
+    def test_a_loss_beside_an_embedded_nodes_delay_is_refused_not_dropped(self):
+        # The embedded platform's node delay carries only the delay; the loss used to vanish.
+        self.assert_rejected(GOOD_HEAD + """  slow: { kind: fault.network, needs: [cluster],
+          with: { target: broker-1, delay: 50ms, loss: 5%, duration: 1s } }
+""", "flow.yaml:4:", "a plain `delay`", command="validate")
+
     def test_validate_command_uses_the_same_checks(self):
         self.assert_rejected(GOOD_HEAD + "  x: { kind: nosuchkind }\n", "nosuchkind", command="validate")
 

@@ -12,10 +12,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import unittest
 
-from drone_test_support import DRONE, FLOWS, SOURCE_DIR, TempDir, alive, run_drone, write_flow
+from drone_test_support import DRONE, FLOWS, SOURCE_DIR, TempDir, alive, run_drone, wait_for, write_flow
 
 K8S = os.path.join(SOURCE_DIR, "tests", "k8s")
 GOLDEN = os.path.join(K8S, "golden")
@@ -190,6 +189,13 @@ class ShimTest(unittest.TestCase):
                               capture_output=True, text=True, timeout=timeout, env=self.env(),
                               stdin=subprocess.DEVNULL)
 
+    def wait_for_rollout_call(self):
+        """The logged `kubectl rollout status` call, once drone has made it (a blocking rule holds it)."""
+        waiting = wait_for(lambda: next((c for c in self.calls() if "rollout" in c["argv"]), None),
+                           timeout=60)
+        self.assertIsNotNone(waiting, "drone never reached the rollout wait")
+        return waiting
+
     def namespace_of(self, calls):
         applied = [c for c in calls if "apply" in c["argv"]]
         self.assertTrue(applied)
@@ -253,10 +259,172 @@ class ShimTest(unittest.TestCase):
         with open(self.log + ".workers") as f:
             pids = [int(line) for line in f if line.strip()]
         self.assertEqual(len(pids), 2)
-        deadline = time.monotonic() + 10  # SIGKILLed with the port-forward's group
-        while time.monotonic() < deadline and any(alive(p) for p in pids):
-            time.sleep(0.05)
+        wait_for(lambda: not any(alive(p) for p in pids), timeout=10)  # SIGKILLed with the group
         self.assertEqual([p for p in pids if alive(p)], [])
+
+    def run_fault_flow(self, fault, kind="fault.network", broker="kafka"):
+        """A 3-node cluster and one fault step on it; the run's JSON result and its calls."""
+        flow = write_flow(self.dir, "f.yaml",
+                          "name: k8s-fault\nsteps:\n"
+                          "  cluster: { kind: cluster, with: { broker: " + broker + ", nodes: 3 } }\n"
+                          "  fault: { kind: " + kind + ", needs: [cluster], with: " + fault + " }\n")
+        out = os.path.join(self.dir, "f.json")
+        r = subprocess.run([DRONE, "run", "--platform", "kubernetes", "--context", "test-ctx", "--no-store",
+                            "--json", out, flow], capture_output=True, text=True, timeout=120,
+                           env=self.env(), stdin=subprocess.DEVNULL)
+        result = None
+        if os.path.exists(out):
+            with open(out) as f:
+                result = json.load(f)
+        return r, result, self.calls()
+
+    def test_a_link_impairment_runs_tc_in_the_source_pods_sidecar_and_heals_it(self):
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\nnode/b\nnode/c\n"},
+                    {"match": ["cluster-1", "jsonpath={.status.podIP}"], "stdout": "10.244.2.7"}])
+        r, result, calls = self.run_fault_flow(
+            "{ from: broker-1, to: broker-2, delay: 50ms, loss: 5%, duration: 100ms }")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ns = self.namespace_of(calls)
+        # The sidecar was asked for: NET_ADMIN beside the broker.
+        self.assertIn("name: drone-netfault", calls[2]["stdin"])
+        argvs = [c["argv"] for c in calls]
+        start = argvs.index(["kubectl", "--context", "test-ctx", "-n", ns, "rollout", "status",
+                             "statefulset/cluster", "--timeout=600s"]) + 1
+        sidecar = ["kubectl", "--context", "test-ctx", "-n", ns, "exec", "cluster-0", "-c", "drone-netfault", "--"]
+        self.assertEqual(argvs[start:], [
+            # broker-2's IP, asked for when the fault fires.
+            ["kubectl", "--context", "test-ctx", "-n", ns, "get", "pod", "cluster-1", "-o",
+             "jsonpath={.status.podIP}"],
+            # broker-1 (pod cluster-0) shapes what it sends to that IP, and nothing else.
+            sidecar + ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "htb", "default", "0"],
+            sidecar + ["tc", "class", "add", "dev", "eth0", "parent", "1:", "classid", "1:1", "htb", "rate",
+                       "100gbit", "burst", "1250000", "cburst", "1250000", "quantum", "60000"],
+            sidecar + ["tc", "qdisc", "add", "dev", "eth0", "parent", "1:1", "handle", "10:", "netem", "delay",
+                       "50ms", "loss", "random", "5%", "limit", "100000"],
+            sidecar + ["tc", "filter", "add", "dev", "eth0", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+                       "match", "ip", "dst", "10.244.2.7/32", "flowid", "1:1"],
+            # The heal, after `duration`.
+            sidecar + ["tc", "qdisc", "del", "dev", "eth0", "root"],
+            ["kubectl", "--context", "test-ctx", "delete", "namespace", ns, "--ignore-not-found", "--wait=true",
+             "--timeout=180s"],
+        ])
+        [fault] = result["faults"]
+        self.assertEqual(fault["target"], "broker-1 -> broker-2")
+        self.assertEqual(fault["backend"], "tc-netem")
+        self.assertEqual(fault["details"]["pods"], {"broker-2": {"pod": "cluster-1", "ip": "10.244.2.7"}})
+        self.assertTrue(fault["end"])
+
+    def test_a_node_without_sch_netem_fails_the_fault_with_tcs_error_and_heals(self):
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\nnode/b\nnode/c\n"},
+                    {"match": ["exec", "netem"], "stderr": "Error: Specified qdisc kind is unknown.\n",
+                     "exit": 2}])
+        r, _, calls = self.run_fault_flow("{ endpoint: broker-3, duplicate: 1%, corrupt: 0.1%, duration: 1s }")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("Specified qdisc kind is unknown", r.stderr)
+        self.assertIn("modprobe sch_netem", r.stderr)
+        argvs = [c["argv"] for c in calls]
+        execs = [a[a.index("--") + 1:] for a in argvs if "exec" in a]
+        self.assertTrue(all(a[a.index("exec") + 1] == "cluster-2" for a in argvs if "exec" in a))
+        # An endpoint is the root qdisc of its pod: no filter, no far-end IP to ask for.
+        self.assertEqual(execs, [
+            ["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "netem", "duplicate", "1%",
+             "corrupt", "0.1%", "limit", "100000"],
+            ["tc", "qdisc", "del", "dev", "eth0", "root"],
+        ])
+        self.assertFalse(any("jsonpath={.status.podIP}" in a for a in argvs))
+        self.assertEqual(argvs[-1][3:5], ["delete", "namespace"])
+
+    def after_rollouts(self, argvs):
+        """The calls after the last `rollout status`: what the flow's steps did."""
+        last = max(i for i, a in enumerate(argvs) if "rollout" in a)
+        return argvs[last + 1:]
+
+    def test_a_partition_drops_in_each_receiving_pod_what_its_peers_send(self):
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\nnode/b\nnode/c\n"}] +
+                   [{"match": ["cluster-%d" % i, "jsonpath={.status.podIP}"], "stdout": "10.244.%d.9" % i}
+                    for i in range(3)])
+        r, result, calls = self.run_fault_flow("{ partition: isolate, nodes: [broker-2], duration: 100ms }",
+                                               kind="fault.partition")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ns = self.namespace_of(calls)
+        self.assertIn("name: drone-netfault", calls[2]["stdin"])
+        run_id = ns[len("drone-"):]
+        tag = "drone:%s:fault" % run_id
+        steps = self.after_rollouts([c["argv"] for c in calls])
+        ip = ["kubectl", "--context", "test-ctx", "-n", ns, "get", "pod"]
+        self.assertEqual(steps[:3], [ip + ["cluster-%d" % i, "-o", "jsonpath={.status.podIP}"] for i in range(3)])
+
+        def rule(op, pod, peer):
+            head = ["kubectl", "--context", "test-ctx", "-n", ns, "exec", pod, "-c", "drone-netfault", "--",
+                    "iptables", "-w", op, "INPUT"] + (["1"] if op == "-I" else [])
+            return head + ["-i", "eth0", "-s", peer + "/32", "-m", "comment", "--comment", tag, "-j", "DROP"]
+
+        # broker-2 (cluster-1) hears neither peer, and neither peer hears it.
+        pairs = [("cluster-1", "10.244.0.9"), ("cluster-0", "10.244.1.9"), ("cluster-2", "10.244.1.9"),
+                 ("cluster-1", "10.244.2.9")]
+        self.assertEqual(steps[3:7], [rule("-I", pod, peer) for pod, peer in pairs])
+        self.assertEqual(steps[7:11], [rule("-D", pod, peer) for pod, peer in pairs])
+        self.assertEqual(steps[11][3:5], ["delete", "namespace"])
+        [fault] = result["faults"]
+        self.assertEqual((fault["kind"], fault["backend"], fault["target"]), ("partition", "iptables", "isolate broker-2"))
+        self.assertEqual(len(fault["details"]["blocked"]), 4)
+
+    def test_kafka_leader_is_asked_of_a_broker_pod_when_the_fault_fires(self):
+        describe = ("Topic: orders\tTopicId: 3RkOpvH4QYm6DNQq6bPtQQ\tPartitionCount: 3\tReplicationFactor: 3\t"
+                    "Configs: min.insync.replicas=2\n"
+                    "\tTopic: orders\tPartition: 0\tLeader: 2\tReplicas: 2,0,1\tIsr: 2,0,1\tElr: \tLastKnownElr: \n"
+                    "\tTopic: orders\tPartition: 1\tLeader: 0\tReplicas: 0,1,2\tIsr: 0,1,2\tElr: \tLastKnownElr: \n")
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\nnode/b\nnode/c\n"},
+                    {"match": ["exec", "/opt/kafka/bin/kafka-topics.sh"], "stdout": describe}])
+        r, result, calls = self.run_fault_flow('{ target: "leader:orders", duration: 100ms }', kind="fault.pause")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ns = self.namespace_of(calls)
+        k = ["kubectl", "--context", "test-ctx", "-n", ns, "exec"]
+        self.assertEqual(self.after_rollouts([c["argv"] for c in calls]), [
+            k + ["cluster-0", "-c", "kafka", "--", "/opt/kafka/bin/kafka-topics.sh", "--bootstrap-server",
+                 "localhost:9092", "--describe", "--topic", "orders"],
+            # Partition 0's leader is broker id 2: pod cluster-2, node broker-3.
+            k + ["cluster-2", "-c", "drone-netfault", "--", "pkill", "-STOP", "-x", "java"],
+            k + ["cluster-2", "-c", "drone-netfault", "--", "pkill", "-CONT", "-x", "java"],
+            ["kubectl", "--context", "test-ctx", "delete", "namespace", ns, "--ignore-not-found", "--wait=true",
+             "--timeout=180s"],
+        ])
+        [fault] = result["faults"]
+        self.assertEqual(fault["target"], "broker-3")
+        self.assertEqual(fault["details"]["requested"], "leader:orders")
+
+    def test_redis_primary_is_the_pod_a_sentinel_names(self):
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\nnode/b\nnode/c\n"},
+                    {"match": ["exec", "SENTINEL"],
+                     "stdout": "cluster-replica-0.cluster-headless.drone-x.svc.cluster.local\n6379\n"}])
+        r, result, calls = self.run_fault_flow("{ target: primary, duration: 100ms }", kind="fault.pause",
+                                               broker="redis")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ns = self.namespace_of(calls)
+        k = ["kubectl", "--context", "test-ctx", "-n", ns, "exec"]
+        self.assertEqual(self.after_rollouts([c["argv"] for c in calls])[:3], [
+            k + ["cluster-sentinel-0", "-c", "sentinel", "--", "redis-cli", "-p", "26379", "SENTINEL",
+                 "get-master-addr-by-name", "drone"],
+            # After a failover the primary is a former replica: pod cluster-replica-0, node redis-2.
+            k + ["cluster-replica-0", "-c", "drone-netfault", "--", "pkill", "-STOP", "-x", "redis-server"],
+            k + ["cluster-replica-0", "-c", "drone-netfault", "--", "pkill", "-CONT", "-x", "redis-server"],
+        ])
+        self.assertEqual(result["faults"][0]["target"], "redis-2")
+        self.assertEqual(result["faults"][0]["details"]["requested"], "primary")
+
+    def test_a_role_no_pod_can_tell_fails_the_fault_step(self):
+        self.rules([{"match": ["get", "nodes"], "stdout": "node/a\nnode/b\nnode/c\n"},
+                    {"match": ["exec", "rabbitmqctl"], "stderr": "error: unable to upgrade connection\n",
+                     "exit": 1}])
+        r, result, calls = self.run_fault_flow("{ target: leader, duration: 100ms }", kind="fault.pause",
+                                               broker="rabbitmq")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("unable to upgrade connection", r.stderr)
+        asked = [a for a in self.after_rollouts([c["argv"] for c in calls]) if "exec" in a]
+        # Every broker pod was asked, none was paused.
+        self.assertEqual([a[a.index("exec") + 1] for a in asked], ["cluster-0", "cluster-1", "cluster-2"])
+        self.assertTrue(all("rabbitmqctl" in a for a in asked))
+        self.assertEqual(result["faults"], [])
 
     def test_a_failed_wait_still_deletes_the_namespace(self):
         self.rules([{"match": ["get", "nodes"], "stdout": "node/a\n"},
@@ -276,13 +444,7 @@ class ShimTest(unittest.TestCase):
                                  "--no-store", self.flow()], env=self.env(), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 60
-            waiting = None
-            while time.monotonic() < deadline and waiting is None:
-                waiting = next((c for c in self.calls() if "rollout" in c["argv"]), None)
-                if waiting is None:
-                    time.sleep(0.05)
-            self.assertIsNotNone(waiting, "drone never reached the rollout wait")
+            waiting = self.wait_for_rollout_call()
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=60)
         finally:
@@ -304,13 +466,7 @@ class ShimTest(unittest.TestCase):
                                  "--no-store", "--data-dir", data, self.flow()], env=self.env(),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 60
-            waiting = None
-            while time.monotonic() < deadline and waiting is None:
-                waiting = next((c for c in self.calls() if "rollout" in c["argv"]), None)
-                if waiting is None:
-                    time.sleep(0.05)
-            self.assertIsNotNone(waiting, "drone never reached the rollout wait")
+            waiting = self.wait_for_rollout_call()
             proc.kill()
             proc.wait(timeout=30)
         finally:
@@ -319,13 +475,7 @@ class ShimTest(unittest.TestCase):
                 proc.wait()
         # The blocked kubectl dies with drone (PR_SET_PDEATHSIG); wait for it so that it cannot
         # log a call after the next step starts.
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                os.kill(waiting["pid"], 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+        wait_for(lambda: not alive(waiting["pid"]), timeout=30)
         ns = self.namespace_of(self.calls())
         self.assertFalse(any("delete" in c["argv"] for c in self.calls()))
         r = subprocess.run([DRONE, "clean", "--data-dir", data], env=self.env(), capture_output=True,

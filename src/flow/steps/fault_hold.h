@@ -26,6 +26,9 @@ Status InjectAndHold(StepContext& ctx, std::shared_ptr<faults::Fault> fault,
 
 // fault.network (impairment) or fault.partition on `cluster`, which runs in a lab network.
 Status RunLabFault(StepContext& ctx, platforms::Cluster& cluster);
+// fault.network's impairment on a cluster outside a lab, carried by its platform in the nodes
+// (NodeControl::NewImpairmentFault; Unimplemented where the platform cannot).
+Status RunNodeImpairment(StepContext& ctx, platforms::Cluster& cluster);
 
 std::unique_ptr<StepExecutor> NewFaultPartitionStep();
 

@@ -122,10 +122,18 @@ class FaultNetworkStep : public FaultStep {
     const auto& with = std::get<spec::FaultWith>(ctx.step.with);
     ASSIGN_OR_RETURN(platforms::Cluster * cluster, ctx.run.FindCluster(with.cluster));
     if (cluster->Lab() != nullptr) return RunLabFault(ctx, *cluster);
-    if (!with.from.empty() || !with.endpoint.empty() || !with.delay_ns) {
+    // A node's added round-trip time takes a plain delay and nothing else: a loss beside it
+    // must not be dropped unseen.
+    const bool plain_delay =
+        with.delay_ns &&
+        (with.impairment.empty() || nlohmann::json::parse(with.impairment).size() == 1);
+    if (!with.from.empty() || !with.endpoint.empty() || !plain_delay) {
+      // Platforms that impair inside their nodes (Kubernetes: the pods' sidecars) take the spec.
+      Status s = RunNodeImpairment(ctx, *cluster);
+      if (s.code() != StatusCode::kUnimplemented) return s;
       return FailedPrecondition(
           "fault.network with from/to, endpoint or impairments other than a plain delay needs a "
-          "cluster in a lab network (platform local, network: lab)");
+          "cluster in a lab network (platform local, network: lab) or on platform kubernetes");
     }
     return FaultStep::Run(ctx);
   }

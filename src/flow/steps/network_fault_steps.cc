@@ -1,7 +1,10 @@
 // fault.network on a cluster in a lab network, and fault.partition: the impairment spec and the
 // partition shapes of docs/network-faults.md, between the lab's hosts. Host names in a flow are
 // node names, roles (leader, random, minority: resolved by the platform when the fault fires),
-// `clients` (the host the workloads run in) and `brokers` (every broker node).
+// `clients` (the host the workloads run in) and `brokers` (every broker node). On a cluster
+// outside a lab (Kubernetes) the platform carries fault.network's impairments between its nodes
+// (NodeControl::NewImpairmentFault) and fault.partition's shapes (NewPartitionFault), and the
+// hosts are the nodes, roles and `brokers`.
 #include <algorithm>
 #include <set>
 
@@ -45,7 +48,7 @@ class HostResolver {
   Result<std::vector<std::string>> Resolve(const std::string& written) {
     ASSIGN_OR_RETURN(std::string name, ctx_.Interpolate(written));
     if (name == kBrokersGroup) return Brokers();
-    if (cluster_.Lab()->Host(name).ok()) return std::vector<std::string>{name};
+    if (IsHost(name)) return std::vector<std::string>{name};
     platforms::NodeControl* control = cluster_.Control();
     if (control == nullptr) return NotFound("no host '" + name + "' in the lab");
     Result<std::string> nodes = control->ResolveTarget(name, ctx_.run.run_number());
@@ -71,13 +74,21 @@ class HostResolver {
     return out;
   }
 
+  // The lab's hosts; outside a lab, the nodes.
   std::vector<std::string> LabHosts() const {
+    if (cluster_.Lab() == nullptr) return Brokers();
     std::vector<std::string> out;
     for (const net::LabHost& h : cluster_.Lab()->hosts()) out.push_back(h.name);
     return out;
   }
 
  private:
+  bool IsHost(const std::string& name) const {
+    if (cluster_.Lab() != nullptr) return cluster_.Lab()->Host(name).ok();
+    const std::vector<std::string> nodes = Brokers();
+    return std::find(nodes.begin(), nodes.end(), name) != nodes.end();
+  }
+
   StepContext& ctx_;
   platforms::Cluster& cluster_;
 };
@@ -131,8 +142,13 @@ Status RunImpairment(StepContext& ctx, platforms::Cluster& cluster, HostResolver
     }
     target = JoinNames(from) + " -> " + JoinNames(to);
   }
-  auto fault = std::make_shared<net::LabImpairmentFault>(*cluster.Lab(), std::move(impairments),
-                                                          net::DetectKernelSupport(), Tag(ctx));
+  std::shared_ptr<faults::Fault> fault;
+  if (cluster.Lab() != nullptr) {
+    fault = std::make_shared<net::LabImpairmentFault>(*cluster.Lab(), std::move(impairments),
+                                                      net::DetectKernelSupport(), Tag(ctx));
+  } else {
+    ASSIGN_OR_RETURN(fault, cluster.Control()->NewImpairmentFault(impairments));
+  }
   const std::string requested =
       endpoint.empty() ? with.from + " -> " + with.to : endpoint;
   return InjectAndHold(ctx, std::move(fault), target, requested, with.duration_ns);
@@ -173,7 +189,12 @@ Status RunPartition(StepContext& ctx, platforms::Cluster& cluster, HostResolver&
   // Checked now, with the lab's hosts, so that a shape that does not fit fails before anything.
   std::vector<std::string> names = hosts.LabHosts();
   RETURN_IF_ERROR(net::Resolve(spec, names).status());
-  auto fault = std::make_shared<net::LabPartitionFault>(*cluster.Lab(), spec, Tag(ctx));
+  std::shared_ptr<faults::Fault> fault;
+  if (cluster.Lab() != nullptr) {
+    fault = std::make_shared<net::LabPartitionFault>(*cluster.Lab(), spec, Tag(ctx));
+  } else {
+    ASSIGN_OR_RETURN(fault, cluster.Control()->NewPartitionFault(spec, Tag(ctx)));
+  }
   const std::string target = fault->Target();
   return InjectAndHold(ctx, std::move(fault), target, "", with.duration_ns);
 }
@@ -184,11 +205,25 @@ class FaultPartitionStep : public StepExecutor {
   Status Run(StepContext& ctx) override {
     const auto& with = std::get<spec::FaultWith>(ctx.step.with);
     ASSIGN_OR_RETURN(platforms::Cluster * cluster, ctx.run.FindCluster(with.cluster));
+    if (cluster->Lab() == nullptr && cluster->Control() != nullptr) {
+      // Platforms that partition inside their nodes (Kubernetes: the pods' sidecars).
+      HostResolver hosts(ctx, *cluster);
+      Status s = RunPartition(ctx, *cluster, hosts);
+      if (s.code() != StatusCode::kUnimplemented) return s;
+    }
     return RunLabFault(ctx, *cluster);
   }
 };
 
 }  // namespace
+
+Status RunNodeImpairment(StepContext& ctx, platforms::Cluster& cluster) {
+  if (cluster.Control() == nullptr) {
+    return FailedPrecondition("this cluster's platform has no control over its nodes");
+  }
+  HostResolver hosts(ctx, cluster);
+  return RunImpairment(ctx, cluster, hosts);
+}
 
 Status RunLabFault(StepContext& ctx, platforms::Cluster& cluster) {
   if (cluster.Lab() == nullptr) {

@@ -48,17 +48,14 @@ std::string ClusterId(const std::string& seed) {
 
 Result<ClusterLayout> BuildKafka(Chart& chart, const BuildContext& ctx) {
   const int n = ctx.plan.nodes;
-  const std::string headless = ctx.base + "-headless";
-  const Json selector = SelectorLabels(ctx.base, "kafka");
+  const std::string headless = HeadlessName(ctx);
   const int replication = n < 3 ? n : 3;
   const int min_isr = replication > 1 ? replication - 1 : 1;
 
   std::string voters;
-  std::string bootstrap;
   for (int i = 0; i < n; ++i) {
     const std::string host = ctx.PodHost(ctx.base, headless, i);
     voters += (i ? "," : "") + std::to_string(i) + "@" + host + ":" + std::to_string(kControllerPort);
-    bootstrap += (i ? "," : "") + host + ":" + std::to_string(kClientPort);
   }
 
   Json env = Json::array();
@@ -99,32 +96,18 @@ Result<ClusterLayout> BuildKafka(Chart& chart, const BuildContext& ctx) {
   container["volumeMounts"] = Json::array({{{"name", "data"}, {"mountPath", "/var/lib/kafka/data"}}});
   container["securityContext"] = {{"allowPrivilegeEscalation", false}};
 
-  StatefulSetParts parts;
-  parts.name = ctx.base;
-  parts.service_name = headless;
-  parts.replicas = n;
-  parts.selector = selector;
-  parts.containers = Json::array({container});
-  parts.claim_templates = Json::array({ClaimTemplate(ctx, "data", "10Gi")});
+  BrokerSet set;
+  set.component = "kafka";
+  set.process_name = "java";
+  set.client_port = kClientPort;
+  set.headless_ports = {{"client", kClientPort}, {"controller", kControllerPort}};
+  set.client_ports = {{"client", kClientPort}};
+  set.pods.containers = Json::array({container});
+  set.pods.claim_templates = Json::array({ClaimTemplate(ctx, "data", "10Gi")});
   // The image runs as appuser (uid 1000); the volume must be writable by it.
-  parts.pod_security_context = {{"fsGroup", 1000}};
-  parts.termination_grace_s = 60;
-
-  chart.Add(ctx.phase_file, HeadlessService(ctx, headless, selector,
-                                            {{"client", kClientPort}, {"controller", kControllerPort}}));
-  chart.Add(ctx.phase_file, ClientService(ctx, ctx.base, selector, {{"client", kClientPort}}));
-  if (n > 1) chart.Add(ctx.phase_file, DisruptionBudget(ctx, ctx.base, selector));
-  chart.Add(ctx.phase_file, StatefulSet(ctx, std::move(parts)));
-
-  ClusterLayout layout;
-  layout.rollouts = {"statefulset/" + ctx.base};
-  for (int i = 0; i < n; ++i) layout.pods.push_back(ctx.base + "-" + std::to_string(i));
-  layout.pod_selector = SelectorString(ctx.base, "kafka");
-  layout.broker_container = "kafka";
-  layout.process_name = "java";
-  layout.client_service = ctx.base;
-  layout.endpoint.bootstrap = bootstrap;
-  return layout;
+  set.pods.pod_security_context = {{"fsGroup", 1000}};
+  set.pods.termination_grace_s = 60;
+  return AddBrokerSet(chart, ctx, std::move(set));
 }
 
 Result<ClusterLayout> BuildStrimziKafka(Chart& chart, const BuildContext& ctx) {

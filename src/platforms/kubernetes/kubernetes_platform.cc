@@ -14,6 +14,8 @@
 #include "drivers/builtin_drivers.h"
 #include "platforms/kubernetes/kubectl.h"
 #include "platforms/kubernetes/pod_faults.h"
+#include "platforms/kubernetes/pod_impairment.h"
+#include "platforms/kubernetes/pod_roles.h"
 #include "platforms/kubernetes/synth.h"
 
 namespace drone::platforms::kubernetes {
@@ -160,7 +162,10 @@ class KubernetesCluster : public Cluster, public NodeControl {
   Status CreateTopic(const drivers::TopicRequest& request) override {
     ASSIGN_OR_RETURN(auto driver, drivers::DriverRegistry().Create(request_.broker));
     ASSIGN_OR_RETURN(auto admin, driver->NewAdmin(Endpoint()));
-    return admin->CreateTopic(request, 30 * kNs);
+    RETURN_IF_ERROR(admin->CreateTopic(request, 30 * kNs));
+    std::lock_guard<std::mutex> lock(mu_);
+    topics_.push_back(request.name);  // role `leader` of Kafka is a partition leader of one
+    return Status::Ok();
   }
   NodeControl* Control() override { return this; }
 
@@ -238,15 +243,16 @@ class KubernetesCluster : public Cluster, public NodeControl {
       const std::string pod = "drone-worker-" + std::to_string(i);
       ASSIGN_OR_RETURN(auto forward,
                        KubectlBackground::Start(kubectl_, PortForwardArgs(ns_, pod, kWorkerPort)));
-      if (!forward->WaitForOutput("Forwarding from 127.0.0.1:", kForwardTimeoutNs, cancel) ||
-          ForwardedPort(forward->Output()) <= 0) {
+      const bool forwarding =
+          forward->WaitForOutput("Forwarding from 127.0.0.1:", kForwardTimeoutNs, cancel);
+      const int port = forwarding ? ForwardedPort(forward->Output()) : 0;
+      if (port <= 0) {
         const std::string what = forward->Describe();
         forward->Stop();
         if (cancel != nullptr && cancel->cancelled()) return Cancelled("port-forward to " + pod);
         return Unavailable("no port-forward to worker pod " + pod + " within " +
                            std::to_string(kForwardTimeoutNs / kNs) + " s: " + what);
       }
-      const int port = ForwardedPort(forward->Output());
       LogInfo("kubernetes: worker pod " + pod + " at 127.0.0.1:" + std::to_string(port));
       std::lock_guard<std::mutex> lock(NamespaceMutex());
       NamespaceState& state = Namespaces()[ns_];
@@ -315,6 +321,18 @@ class KubernetesCluster : public Cluster, public NodeControl {
     for (const Argv& apply : plan.apply) RETURN_IF_ERROR(Call(apply));
     return Status::Ok();
   }
+  Result<std::shared_ptr<faults::Fault>> NewImpairmentFault(
+      const std::vector<faults::network::Impairment>& impairments) override {
+    ASSIGN_OR_RETURN(std::vector<PodHost> hosts, SidecarHosts());
+    return std::shared_ptr<faults::Fault>(
+        std::make_shared<PodImpairmentFault>(kubectl_, ns_, std::move(hosts), impairments));
+  }
+  Result<std::shared_ptr<faults::Fault>> NewPartitionFault(
+      const faults::network::PartitionSpec& spec, const std::string& tag) override {
+    ASSIGN_OR_RETURN(std::vector<PodHost> hosts, SidecarHosts());
+    return std::shared_ptr<faults::Fault>(
+        std::make_shared<PodPartitionFault>(kubectl_, ns_, std::move(hosts), spec, tag));
+  }
   Result<std::string> ResolveTarget(const std::string& target, uint64_t seed) override {
     std::vector<std::string> names;
     {
@@ -335,13 +353,55 @@ class KubernetesCluster : public Cluster, public NodeControl {
                                                  " nodes has no minority to take down");
       return out;
     }
-    return Unimplemented("on Kubernetes, target a node by name (" + names.front() + " ... " +
-                         names.back() + "), random or minority; '" + target +
-                         "' needs the broker's view of its roles, which this platform does not "
-                         "query yet");
+    RoleCluster roles;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      roles.broker = request_.broker;
+      roles.pods = layout_.pods;
+      for (const NodeInfo& n : nodes_) roles.up.push_back(n.up);
+      roles.broker_container = layout_.broker_container;
+      roles.sentinel_pods = layout_.sentinel_pods;
+      roles.sentinel_container = layout_.sentinel_container;
+      roles.sentinel_master = layout_.sentinel_master;
+      roles.topics = topics_;
+    }
+    // Asked now, when the fault fires: roles move.
+    auto exec = [this](const std::string& pod, const std::string& container,
+                       const Argv& argv) -> Result<std::string> {
+      ASSIGN_OR_RETURN(KubectlResult r,
+                       kubectl_.RunChecked(ExecArgs(ns_, pod, container, argv), "", 60 * kNs));
+      return r.out;
+    };
+    auto ip = [this](const std::string& pod) -> Result<std::string> {
+      ASSIGN_OR_RETURN(KubectlResult r, kubectl_.RunChecked(PodIpArgs(ns_, pod), "", 30 * kNs));
+      std::string out = r.out;
+      while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+      return out;
+    };
+    Result<size_t> node = ResolveRoleNode(roles, target, exec, ip);
+    if (!node.ok()) {
+      if (node.status().code() != StatusCode::kInvalidArgument) return node.status();
+      return InvalidArgument("unknown target '" + target + "': " + node.status().message() +
+                             "; nodes: " + names.front() + " ... " + names.back() +
+                             "; or random, minority");
+    }
+    if (*node >= names.size()) return Internal("role " + target + " resolved to no node");
+    LogInfo("kubernetes: " + target + " of " + request_.name + " is " + names[*node] + " (pod " +
+            roles.pods[*node] + ")");
+    return names[*node];
   }
 
  private:
+  // Every node with its pod, for network faults (which need the sidecar).
+  Result<std::vector<PodHost>> SidecarHosts() const {
+    if (!layout_.netfault) {
+      return FailedPrecondition("cluster " + request_.name + " has no network-fault sidecar");
+    }
+    std::vector<PodHost> hosts;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < nodes_.size(); ++i) hosts.push_back({nodes_[i].name, layout_.pods[i], ""});
+    return hosts;
+  }
   Result<PodTarget> Target(const std::string& node) const {
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t i = 0; i < nodes_.size(); ++i) {
@@ -397,6 +457,7 @@ class KubernetesCluster : public Cluster, public NodeControl {
   std::map<std::string, std::string> old_uid_;   // guarded by mu_
   bool stopped_ = false;                         // guarded by mu_
   std::vector<uint64_t> journal_entries_;        // guarded by mu_
+  std::vector<std::string> topics_;              // created by topic steps; guarded by mu_
 };
 
 ClusterPlan PlanOf(const ClusterRequest& request) {

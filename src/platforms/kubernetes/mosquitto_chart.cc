@@ -5,9 +5,7 @@ namespace drone::platforms::kubernetes {
 
 Result<ClusterLayout> BuildMosquitto(Chart& chart, const BuildContext& ctx) {
   constexpr int kPort = 1883;
-  const std::string headless = ctx.base + "-headless";
   const std::string config = ctx.base + "-config";
-  const Json selector = SelectorLabels(ctx.base, "mosquitto");
 
   ApiObject config_map("v1", "ConfigMap", config);
   config_map.Namespace(ctx.ns).Label(kClusterLabel, ctx.base);
@@ -37,31 +35,21 @@ Result<ClusterLayout> BuildMosquitto(Chart& chart, const BuildContext& ctx) {
   });
   container["securityContext"] = {{"allowPrivilegeEscalation", false}};
 
-  StatefulSetParts parts;
-  parts.name = ctx.base;
-  parts.service_name = headless;
-  parts.replicas = 1;
-  parts.selector = selector;
-  parts.containers = Json::array({container});
-  parts.volumes = Json::array({{{"name", "config"}, {"configMap", {{"name", config}}}}});
-  parts.claim_templates = Json::array({ClaimTemplate(ctx, "data", "1Gi")});
+  // One node (ValidatePlans holds mqtt to nodes: 1), so no disruption budget.
+  BrokerSet set;
+  set.component = "mosquitto";
+  set.process_name = "mosquitto";
+  set.client_port = kPort;
+  set.headless_ports = {{"mqtt", kPort}};
+  set.client_ports = {{"mqtt", kPort}};
+  set.pods.containers = Json::array({container});
+  set.pods.volumes = Json::array({{{"name", "config"}, {"configMap", {{"name", config}}}}});
+  set.pods.claim_templates = Json::array({ClaimTemplate(ctx, "data", "1Gi")});
   // The image's user (uid 1883) owns the data directory.
-  parts.pod_security_context = {{"fsGroup", 1883}};
+  set.pods.pod_security_context = {{"fsGroup", 1883}};
 
   chart.Add(ctx.phase_file, std::move(config_map));
-  chart.Add(ctx.phase_file, HeadlessService(ctx, headless, selector, {{"mqtt", kPort}}));
-  chart.Add(ctx.phase_file, ClientService(ctx, ctx.base, selector, {{"mqtt", kPort}}));
-  chart.Add(ctx.phase_file, StatefulSet(ctx, std::move(parts)));
-
-  ClusterLayout layout;
-  layout.rollouts = {"statefulset/" + ctx.base};
-  layout.pods = {ctx.base + "-0"};
-  layout.pod_selector = SelectorString(ctx.base, "mosquitto");
-  layout.broker_container = "mosquitto";
-  layout.process_name = "mosquitto";
-  layout.client_service = ctx.base;
-  layout.endpoint.bootstrap = ctx.PodHost(ctx.base, headless, 0) + ":" + std::to_string(kPort);
-  return layout;
+  return AddBrokerSet(chart, ctx, std::move(set));
 }
 
 }  // namespace drone::platforms::kubernetes

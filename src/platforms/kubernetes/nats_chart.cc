@@ -13,9 +13,8 @@ constexpr int kMonitorPort = 8222;
 
 Result<ClusterLayout> BuildNats(Chart& chart, const BuildContext& ctx) {
   const int n = ctx.plan.nodes;
-  const std::string headless = ctx.base + "-headless";
+  const std::string headless = HeadlessName(ctx);
   const std::string config = ctx.base + "-config";
-  const Json selector = SelectorLabels(ctx.base, "nats");
 
   // nats-server reads $POD_NAME from its environment: each node names itself.
   std::string conf =
@@ -59,37 +58,19 @@ Result<ClusterLayout> BuildNats(Chart& chart, const BuildContext& ctx) {
   });
   container["securityContext"] = {{"allowPrivilegeEscalation", false}};
 
-  StatefulSetParts parts;
-  parts.name = ctx.base;
-  parts.service_name = headless;
-  parts.replicas = n;
-  parts.selector = selector;
-  parts.containers = Json::array({container});
-  parts.volumes = Json::array({{{"name", "config"}, {"configMap", {{"name", config}}}}});
-  parts.claim_templates = Json::array({ClaimTemplate(ctx, "data", "10Gi")});
-  parts.termination_grace_s = 60;
+  BrokerSet set;
+  set.component = "nats";
+  set.process_name = "nats-server";
+  set.client_port = kClientPort;
+  set.headless_ports = {{"client", kClientPort}, {"cluster", kClusterPort}, {"monitor", kMonitorPort}};
+  set.client_ports = {{"client", kClientPort}};
+  set.pods.containers = Json::array({container});
+  set.pods.volumes = Json::array({{{"name", "config"}, {"configMap", {{"name", config}}}}});
+  set.pods.claim_templates = Json::array({ClaimTemplate(ctx, "data", "10Gi")});
+  set.pods.termination_grace_s = 60;
 
   chart.Add(ctx.phase_file, std::move(config_map));
-  chart.Add(ctx.phase_file,
-            HeadlessService(ctx, headless, selector,
-                            {{"client", kClientPort}, {"cluster", kClusterPort}, {"monitor", kMonitorPort}}));
-  chart.Add(ctx.phase_file, ClientService(ctx, ctx.base, selector, {{"client", kClientPort}}));
-  if (n > 1) chart.Add(ctx.phase_file, DisruptionBudget(ctx, ctx.base, selector));
-  chart.Add(ctx.phase_file, StatefulSet(ctx, std::move(parts)));
-
-  ClusterLayout layout;
-  layout.rollouts = {"statefulset/" + ctx.base};
-  std::string bootstrap;
-  for (int i = 0; i < n; ++i) {
-    layout.pods.push_back(ctx.base + "-" + std::to_string(i));
-    bootstrap += (i ? "," : "") + ctx.PodHost(ctx.base, headless, i) + ":" + std::to_string(kClientPort);
-  }
-  layout.pod_selector = SelectorString(ctx.base, "nats");
-  layout.broker_container = "nats";
-  layout.process_name = "nats-server";
-  layout.client_service = ctx.base;
-  layout.endpoint.bootstrap = bootstrap;
-  return layout;
+  return AddBrokerSet(chart, ctx, std::move(set));
 }
 
 }  // namespace drone::platforms::kubernetes

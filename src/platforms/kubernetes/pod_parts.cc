@@ -248,4 +248,33 @@ ApiObject StatefulSet(const BuildContext& ctx, StatefulSetParts parts) {
   return set;
 }
 
+std::string HeadlessName(const BuildContext& ctx) { return ctx.base + "-headless"; }
+
+ClusterLayout AddBrokerSet(Chart& chart, const BuildContext& ctx, BrokerSet set) {
+  const int n = ctx.plan.nodes;
+  const std::string headless = HeadlessName(ctx);
+  const Json selector = SelectorLabels(ctx.base, set.component);
+  set.pods.name = ctx.base;
+  set.pods.service_name = headless;
+  set.pods.replicas = n;
+  set.pods.selector = selector;
+  chart.Add(ctx.phase_file, HeadlessService(ctx, headless, selector, set.headless_ports));
+  chart.Add(ctx.phase_file, ClientService(ctx, ctx.base, selector, set.client_ports));
+  if (n > 1) chart.Add(ctx.phase_file, DisruptionBudget(ctx, ctx.base, selector));
+  chart.Add(ctx.phase_file, StatefulSet(ctx, std::move(set.pods)));
+
+  ClusterLayout layout;
+  layout.rollouts = {"statefulset/" + ctx.base};
+  for (int i = 0; i < n; ++i) {
+    layout.pods.push_back(ctx.base + "-" + std::to_string(i));
+    layout.endpoint.bootstrap += (i ? "," : "") + ctx.PodHost(ctx.base, headless, i) + ":" +
+                                 std::to_string(set.client_port);
+  }
+  layout.pod_selector = SelectorString(ctx.base, set.component);
+  layout.broker_container = set.component;
+  layout.process_name = set.process_name;
+  layout.client_service = ctx.base;
+  return layout;
+}
+
 }  // namespace drone::platforms::kubernetes

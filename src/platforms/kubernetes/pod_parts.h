@@ -90,6 +90,25 @@ struct StatefulSetParts {
 // inside it).
 ApiObject StatefulSet(const BuildContext& ctx, StatefulSetParts parts);
 
+// A broker that is one StatefulSet of `plan.nodes` pods named <base>-<i> (Kafka, NATS,
+// RabbitMQ, Mosquitto): what it brings to the skeleton that AddBrokerSet builds around it.
+struct BrokerSet {
+  std::string component;     // app.kubernetes.io/name of its pods, and its container's name
+  std::string process_name;  // the broker's process, for pkill in the sidecar
+  int client_port = 0;       // each pod's host:port in the endpoint's bootstrap list
+  std::vector<ServicePort> headless_ports;
+  std::vector<ServicePort> client_ports;
+  // Containers, volumes, claims, security, grace period; name, service_name, replicas and
+  // selector are AddBrokerSet's.
+  StatefulSetParts pods;
+};
+// The headless Service <base>-headless, the client Service <base>, a PodDisruptionBudget when
+// there is more than one node, and the StatefulSet <base>, added to the cluster's phase in that
+// order; the layout that reaches and waits for them.
+ClusterLayout AddBrokerSet(Chart& chart, const BuildContext& ctx, BrokerSet set);
+// The headless Service's name of a cluster (DNS names of its pods are <pod>.<headless>.<ns>...).
+std::string HeadlessName(const BuildContext& ctx);
+
 // The broker builders, one per broker kind (their own .cc files).
 Result<ClusterLayout> BuildKafka(Chart& chart, const BuildContext& ctx);
 Result<ClusterLayout> BuildStrimziKafka(Chart& chart, const BuildContext& ctx);

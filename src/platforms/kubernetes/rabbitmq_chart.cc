@@ -29,12 +29,10 @@ std::string DerivedSecret(const std::string& seed) {
 }  // namespace
 
 Result<ClusterLayout> BuildRabbitmq(Chart& chart, const BuildContext& ctx) {
-  const int n = ctx.plan.nodes;
-  const std::string headless = ctx.base + "-headless";
+  const std::string headless = HeadlessName(ctx);
   const std::string secret = ctx.base + "-secret";
   const std::string config = ctx.base + "-config";
   const std::string account = ctx.base;
-  const Json selector = SelectorLabels(ctx.base, "rabbitmq");
 
   // RBAC for peer discovery: read the endpoints of the headless Service, record events.
   ApiObject sa("v1", "ServiceAccount", account);
@@ -119,38 +117,22 @@ Result<ClusterLayout> BuildRabbitmq(Chart& chart, const BuildContext& ctx) {
   });
   container["securityContext"] = {{"allowPrivilegeEscalation", false}};
 
-  StatefulSetParts parts;
-  parts.name = ctx.base;
-  parts.service_name = headless;
-  parts.replicas = n;
-  parts.selector = selector;
-  parts.service_account = account;
-  parts.containers = Json::array({container});
-  parts.volumes = Json::array({{{"name", "config"}, {"configMap", {{"name", config}}}}});
-  parts.claim_templates = Json::array({ClaimTemplate(ctx, "data", "5Gi")});
-  parts.pod_security_context = {{"fsGroup", 999}};
-  parts.termination_grace_s = 60;
+  BrokerSet set;
+  set.component = "rabbitmq";
+  set.process_name = "beam.smp";
+  set.client_port = kAmqpPort;
+  set.headless_ports = {{"amqp", kAmqpPort}, {"dist", kDistPort}, {"epmd", kEpmdPort}};
+  set.client_ports = {{"amqp", kAmqpPort}};
+  set.pods.service_account = account;
+  set.pods.containers = Json::array({container});
+  set.pods.volumes = Json::array({{{"name", "config"}, {"configMap", {{"name", config}}}}});
+  set.pods.claim_templates = Json::array({ClaimTemplate(ctx, "data", "5Gi")});
+  set.pods.pod_security_context = {{"fsGroup", 999}};
+  set.pods.termination_grace_s = 60;
 
   chart.Add(ctx.phase_file, std::move(cookie));
   chart.Add(ctx.phase_file, std::move(config_map));
-  chart.Add(ctx.phase_file, HeadlessService(ctx, headless, selector,
-                                            {{"amqp", kAmqpPort}, {"dist", kDistPort}, {"epmd", kEpmdPort}}));
-  chart.Add(ctx.phase_file, ClientService(ctx, ctx.base, selector, {{"amqp", kAmqpPort}}));
-  if (n > 1) chart.Add(ctx.phase_file, DisruptionBudget(ctx, ctx.base, selector));
-  chart.Add(ctx.phase_file, StatefulSet(ctx, std::move(parts)));
-
-  ClusterLayout layout;
-  layout.rollouts = {"statefulset/" + ctx.base};
-  std::string bootstrap;
-  for (int i = 0; i < n; ++i) {
-    layout.pods.push_back(ctx.base + "-" + std::to_string(i));
-    bootstrap += (i ? "," : "") + ctx.PodHost(ctx.base, headless, i) + ":" + std::to_string(kAmqpPort);
-  }
-  layout.pod_selector = SelectorString(ctx.base, "rabbitmq");
-  layout.broker_container = "rabbitmq";
-  layout.process_name = "beam.smp";
-  layout.client_service = ctx.base;
-  layout.endpoint.bootstrap = bootstrap;
+  ClusterLayout layout = AddBrokerSet(chart, ctx, std::move(set));
   layout.endpoint.properties["username"] = "drone";
   layout.endpoint.properties["password"] = DerivedSecret(ctx.ns + "/" + ctx.base + "/password");
   return layout;

@@ -151,7 +151,10 @@ Result<ClusterLayout> BuildRedis(Chart& chart, const BuildContext& ctx) {
     chart.Add(ctx.phase_file, DisruptionBudget(ctx, sentinel, sentinel_selector));
     chart.Add(ctx.phase_file, StatefulSet(sentinel_ctx, std::move(parts)));
     layout.rollouts.push_back("statefulset/" + sentinel);
+    layout.sentinel_container = "sentinel";
+    layout.sentinel_master = kMaster;
     for (int i = 0; i < sentinels; ++i) {
+      layout.sentinel_pods.push_back(sentinel + "-" + std::to_string(i));
       sentinel_hosts += (i ? "," : "") + ctx.PodHost(sentinel, sentinel_headless, i) + ":" +
                         std::to_string(kSentinelPort);
     }

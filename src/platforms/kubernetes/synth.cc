@@ -101,7 +101,10 @@ std::vector<ClusterPlan> PlansFromFlow(const spec::FlowSpec& flow) {
     }
   }
   for (const spec::Step& s : flow.steps) {
-    if (s.kind != spec::StepKind::kFaultNetwork && s.kind != spec::StepKind::kFaultPause) continue;
+    if (s.kind != spec::StepKind::kFaultNetwork && s.kind != spec::StepKind::kFaultPause &&
+        s.kind != spec::StepKind::kFaultPartition) {
+      continue;
+    }
     const std::string& c = std::get<spec::FaultWith>(s.with).cluster;
     disturbed.insert(c.empty() && clusters == 1 ? only_cluster : c);
   }

@@ -72,6 +72,10 @@ struct ClusterLayout {
   std::string broker_container;       // the broker's container name in each pod
   std::string process_name;           // the broker's process, for pkill -STOP in the sidecar
   std::string client_service;         // the client Service's name
+  // Redis with sentinels: who to ask for the primary (`primary` targets).
+  std::vector<std::string> sentinel_pods;
+  std::string sentinel_container;
+  std::string sentinel_master;        // the master name the sentinels monitor
   drivers::Endpoint endpoint;         // in-cluster addresses (DNS names of the pods/Services)
   bool netfault = false;
 };
@@ -84,7 +88,7 @@ ClusterPlan MakePlan(const std::string& id, const std::string& broker, int nodes
                      const std::map<std::string, std::string>& options, const std::string& service);
 
 // The cluster steps of a flow as plans: nodes, options and the per-cluster Kubernetes fields;
-// netfault when a fault.network or fault.pause step targets the cluster.
+// netfault when a fault.network, fault.partition or fault.pause step targets the cluster.
 std::vector<ClusterPlan> PlansFromFlow(const spec::FlowSpec& flow);
 // Whether a cluster step of the flow needs the network-fault sidecar.
 bool NeedsNetfault(const spec::FlowSpec& flow, const std::string& cluster_id);

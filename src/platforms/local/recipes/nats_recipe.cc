@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "platforms/broker_roles.h"
 #include "platforms/local/loopback.h"
 
 namespace drone::platforms::local {
@@ -159,22 +160,10 @@ class NatsRecipe : public BrokerRecipe {
         last = body.status();
         continue;
       }
-      nlohmann::json j = nlohmann::json::parse(*body, nullptr, false);
-      if (j.is_discarded()) continue;
-      if (role == "leader") {
-        // Streams by name; a stream's replica group leader is what a "kill the leader" means.
-        std::vector<std::pair<std::string, std::string>> streams;
-        for (const auto& account : j.value("account_details", nlohmann::json::array())) {
-          for (const auto& stream : account.value("stream_detail", nlohmann::json::array())) {
-            std::string leader;
-            if (stream.contains("cluster")) leader = stream["cluster"].value("leader", "");
-            if (!leader.empty()) streams.emplace_back(stream.value("name", ""), leader);
-          }
-        }
-        if (!streams.empty()) return std::min_element(streams.begin(), streams.end())->second;
-      }
-      std::string meta = j.contains("meta_cluster") ? j["meta_cluster"].value("leader", "") : "";
-      if (!meta.empty()) return meta;
+      Result<NatsLeaders> leaders = ParseNatsJsz(*body);
+      if (!leaders.ok()) continue;
+      if (role == "leader" && !leaders->stream.empty()) return leaders->stream;
+      if (!leaders->meta.empty()) return leaders->meta;
       last = Unavailable("nats: " + n.name + " knows no JetStream leader right now");
     }
     return last;

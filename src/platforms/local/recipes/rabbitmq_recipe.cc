@@ -339,39 +339,6 @@ class RabbitMqRecipe : public BrokerRecipe {
 
 }  // namespace
 
-Result<std::vector<RabbitMqQueueRow>> ParseRabbitMqQueues(const std::string& json) {
-  nlohmann::json rows = nlohmann::json::parse(json, nullptr, false);
-  if (rows.is_discarded() || !rows.is_array()) {
-    return Unavailable("rabbitmq: cannot read the queue list: " + json.substr(0, 200));
-  }
-  std::vector<RabbitMqQueueRow> out;
-  for (const auto& r : rows) {
-    if (!r.is_object()) continue;
-    auto text = [&](const char* key) {
-      return r.contains(key) && r[key].is_string() ? r[key].get<std::string>() : std::string();
-    };
-    RabbitMqQueueRow row{text("name"), text("type"), text("leader")};
-    if (row.leader == "undefined") row.leader.clear();
-    out.push_back(std::move(row));
-  }
-  return out;
-}
-
-Result<RabbitMqQueueRow> PickRabbitMqQueue(const std::vector<RabbitMqQueueRow>& rows,
-                                           const std::string& queue) {
-  std::string names;
-  for (const RabbitMqQueueRow& r : rows) {
-    names += (names.empty() ? "" : ", ") + r.name;
-    if (!queue.empty() && r.name == queue) return r;
-  }
-  if (queue.empty() && rows.size() == 1) return rows[0];
-  if (queue.empty()) {
-    return InvalidArgument("rabbitmq: role leader needs exactly one queue, there are [" + names +
-                           "]; name it: leader:<queue>");
-  }
-  return Unavailable("rabbitmq: no queue " + queue + " (queues: [" + names + "])");
-}
-
 std::unique_ptr<BrokerRecipe> NewRabbitMqRecipe() { return std::make_unique<RabbitMqRecipe>(); }
 
 }  // namespace drone::platforms::local

@@ -15,25 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "platforms/broker_roles.h"
 #include "platforms/local/broker_recipe.h"
 
 namespace drone::platforms::local {
 
 std::unique_ptr<BrokerRecipe> NewRabbitMqRecipe();
 
-// One row of `rabbitmqctl list_queues --formatter json name type leader`.
-struct RabbitMqQueueRow {
-  std::string name;
-  std::string type;    // "quorum", "classic", ...
-  std::string leader;  // Erlang node name of a quorum queue's leader; empty for classic queues
-};
-
-// Parses that JSON; Unavailable when it is not what rabbitmqctl prints.
-Result<std::vector<RabbitMqQueueRow>> ParseRabbitMqQueues(const std::string& json);
-
-// `queue`, or with an empty `queue` the only queue there is (InvalidArgument when there are
-// several: the role must name one). Exposed for unit tests.
-Result<RabbitMqQueueRow> PickRabbitMqQueue(const std::vector<RabbitMqQueueRow>& rows,
-                                           const std::string& queue);
+// rabbitmqctl's queue list, as every platform reads it (platforms/broker_roles.h).
+using platforms::RabbitMqQueueRow;
+using platforms::ParseRabbitMqQueues;
+using platforms::PickRabbitMqQueue;
 
 }  // namespace drone::platforms::local
