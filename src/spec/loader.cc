@@ -48,7 +48,8 @@ const std::vector<std::string> kFaultPartitionKeys =
     FieldNames(FindStepKind("fault.partition")->with);
 // fault.network's impairment fields, handed to the network-fault library as JSON.
 const std::vector<std::string> kImpairmentKeys = {"delay",   "loss", "duplicate", "corrupt",
-                                                  "reorder", "rate", "seed"};
+                                                  "reorder", "rate", "seed",
+                                                  "reset",   "blackhole", "slicer"};
 const std::vector<std::string> kPartitionSpecKeys = {"partition", "nodes", "groups",
                                                      "from",      "to",    "among"};
 const std::vector<std::string> kCheckKeys = FieldNames(FindStepKind("check")->with);
@@ -1376,7 +1377,7 @@ class FlowLoader {
     ReadClusterLocal(*m, c);
     ReadClusterKubernetes(*m, c);
     if (const Field* f = m->Find("network")) {
-      if (auto v = ReadEnum(*f, {"lab", "loopback"})) {
+      if (auto v = ReadEnum(*f, {"lab", "proxy", "loopback"})) {
         if (c.platform != "local") {
           Error(f->loc, f->path, "network is only used with platform: local",
                 "platform " + c.platform + " has no lab network; remove network");
@@ -1797,10 +1798,6 @@ class FlowLoader {
     auto parsed = faults::network::Impairment::FromJson(probe);
     if (!parsed.ok()) {
       NetworkSpecError(m, parsed.status().message(), "docs/network-faults.md lists the fields");
-      return;
-    }
-    if (parsed->NeedsProxy()) {
-      Error(m.loc, m.path, "reset, blackhole and slicer are not available in flows yet", "");
       return;
     }
     fw.impairment = imp->dump();

@@ -93,13 +93,17 @@ struct TcpProxy::Impl {
   std::mutex mu;
   Impairment up, down;   // guarded by mu
   bool changed = false;  // guarded by mu
+  // Set with `changed`, read without the lock: bytes read after an Update() returned must get
+  // the new impairment even when they arrive in the same loop turn as the wake-up.
+  std::atomic<bool> pending{false};
+  bool reset_open = false;  // guarded by mu
 
   // Owned by the proxy thread.
   Impairment cur_up, cur_down;
   std::map<uint64_t, std::unique_ptr<Conn>> conns;
   uint64_t next_id = kFirstConn;
 
-  std::atomic<uint64_t> n_conns{0}, n_resets{0}, n_up{0}, n_down{0}, n_blackholed{0};
+  std::atomic<uint64_t> n_conns{0}, n_resets{0}, n_up{0}, n_down{0}, n_blackholed{0}, n_open{0};
 
   void Watch(int fd, uint64_t tag) {
     epoll_event ev{};
@@ -168,6 +172,7 @@ struct TcpProxy::Impl {
   // Reads what the source has, up to the queue bound, and schedules it.
   void Read(Conn& c, Flow& f, const Impairment& imp, std::atomic<uint64_t>& counter) {
     (void)counter;
+    if (pending.load(std::memory_order_acquire)) ApplyUpdate();  // `imp` is cur_up or cur_down
     if (f.src_eof || c.dead) return;
     char buf[kReadChunk];
     while (f.queued < kMaxQueued) {
@@ -255,6 +260,14 @@ struct TcpProxy::Impl {
     std::lock_guard<std::mutex> lock(mu);
     if (!changed) return;
     changed = false;
+    pending.store(false, std::memory_order_release);
+    if (reset_open) {
+      reset_open = false;
+      for (auto& [id, c] : conns) {
+        n_resets.fetch_add(1);
+        Kill(*c, true);
+      }
+    }
     cur_up = up;
     cur_down = down;
     for (auto& [id, c] : conns) {
@@ -323,9 +336,11 @@ struct TcpProxy::Impl {
         Pump(*it->second);
         it = it->second->dead ? conns.erase(it) : std::next(it);
       }
+      n_open.store(conns.size());
     }
     for (auto& [id, c] : conns) Kill(*c, false);
     conns.clear();
+    n_open.store(0);
   }
 };
 
@@ -334,7 +349,8 @@ nlohmann::json TcpProxyStats::ToJson() const {
           {"resets", resets},
           {"bytes_up", bytes_up},
           {"bytes_down", bytes_down},
-          {"bytes_blackholed", bytes_blackholed}};
+          {"bytes_blackholed", bytes_blackholed},
+          {"open", open}};
 }
 
 std::string ProxyUnsupportedFields(const Impairment& imp) {
@@ -417,6 +433,7 @@ Status TcpProxy::Update(const Impairment& up, const Impairment& down) {
     impl_->up = up;
     impl_->down = down;
     impl_->changed = true;
+    impl_->pending.store(true, std::memory_order_release);
   }
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t w = ::write(impl_->wake, &one, sizeof(one));
@@ -430,7 +447,19 @@ TcpProxyStats TcpProxy::stats() const {
   s.bytes_up = impl_->n_up.load();
   s.bytes_down = impl_->n_down.load();
   s.bytes_blackholed = impl_->n_blackholed.load();
+  s.open = impl_->n_open.load();
   return s;
+}
+
+void TcpProxy::ResetOpen() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->reset_open = true;
+    impl_->changed = true;
+    impl_->pending.store(true, std::memory_order_release);
+  }
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t w = ::write(impl_->wake, &one, sizeof(one));
 }
 
 void TcpProxy::Stop() {

@@ -133,6 +133,11 @@ class BrokerRecipe {
   // Whether `lb: haproxy` makes sense for this broker. The platform rejects it otherwise.
   virtual bool SupportsLoadBalancer() const { return true; }
 
+  // Whether `network: proxy` works for this cluster: its clients must stay on the proxies'
+  // addresses that ClientEndpoint() is given (no broker reply may send them to a node's own
+  // address). FailedPrecondition saying why and what to do otherwise.
+  virtual Status CheckProxyNetwork(const ClusterRequest& /*request*/) const { return Status::Ok(); }
+
   // The node that holds `role` now ("leader", "primary", ...). The platform resolves node names,
   // "random" and "minority" itself and asks the recipe for anything else. InvalidArgument for a
   // role the broker has no notion of; Unavailable when it cannot be found out now.

@@ -21,6 +21,7 @@
 #include "drivers/builtin_drivers.h"
 #include "faults/network/command.h"
 #include "faults/network/lab_network.h"
+#include "faults/network/proxy_network.h"
 #include "journal/undo_journal.h"
 #include "platforms/local/broker_recipe.h"
 #include "platforms/local/haproxy_frontend.h"
@@ -35,6 +36,7 @@ using local::LocalNode;
 using local::RecipeContext;
 using local::ToolOutput;
 using faults::network::LabNetwork;
+using faults::network::ProxyNetwork;
 
 // The lab host every client of a cluster runs in (docs/platforms/local.md).
 constexpr char kClientsHost[] = "clients";
@@ -131,16 +133,20 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     }
     Status formed = InClients([&] { return recipe_->Form(*this, MonotonicNs() + kFormTimeoutNs); });
     if (!formed.ok()) return WithExits(formed);
+    if (request_.network == "proxy") RETURN_IF_ERROR(StartProxies());
     if (request_.lb == "haproxy") RETURN_IF_ERROR(InClients([&] { return StartLoadBalancer(); }));
     return Status::Ok();
   }
 
   const LabNetwork* Lab() const override { return lab_.get(); }
   std::string ClientNetns() const override { return client_netns_; }
+  ProxyNetwork* Proxies() const override { return proxies_.get(); }
 
   // ---- Cluster ----
   std::string Broker() const override { return request_.broker; }
-  drivers::Endpoint Endpoint() const override { return recipe_->ClientEndpoint(nodes_, lb_address_); }
+  drivers::Endpoint Endpoint() const override {
+    return recipe_->ClientEndpoint(proxies_ ? proxied_nodes_ : nodes_, lb_address_);
+  }
 
   std::vector<NodeInfo> Nodes() const override {
     std::vector<NodeInfo> out;
@@ -150,7 +156,7 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
       NodeInfo info;
       info.name = n.name;
       info.id = n.index + 1;
-      info.address = n.Address();
+      info.address = proxies_ ? proxied_nodes_[i].Address() : n.Address();
       {
         std::lock_guard<std::mutex> lock(mu_);
         info.up = up_[i];
@@ -188,6 +194,7 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
       std::fill(up_.begin(), up_.end(), false);
     }
     if (lb) (void)lb->Stop(kLbStopGraceNs);
+    if (proxies_) proxies_->Stop();
     // In parallel: every node gets its grace period at the same time. Helpers (listed last)
     // are told first, so that no sentinel starts a failover while the servers go down.
     const int64_t grace = recipe_->StopGraceNs();
@@ -409,11 +416,33 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     return Status(s.code(), s.message() + died);
   }
 
+  // network: proxy — a pass-through TCP proxy in front of every server's client port, on an
+  // address of its own (127.0.1.N beside the node's 127.0.0.N); clients get the proxies'
+  // addresses from Endpoint() and Nodes().
+  Status StartProxies() {
+    std::vector<faults::network::ProxiedHost> hosts;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i].kind != "server") continue;
+      hosts.push_back({nodes_[i].name, "127.0.1." + std::to_string(2 + i) + ":0",
+                       nodes_[i].Address("client")});
+    }
+    ASSIGN_OR_RETURN(proxies_, ProxyNetwork::Start(hosts));
+    proxied_nodes_ = nodes_;
+    for (LocalNode& n : proxied_nodes_) {
+      if (n.kind != "server") continue;
+      ASSIGN_OR_RETURN(std::string address, proxies_->Address(n.name));
+      const size_t colon = address.rfind(':');
+      n.host = address.substr(0, colon);
+      n.ports["client"] = std::stoi(address.substr(colon + 1));
+    }
+    return Status::Ok();
+  }
+
   Status StartLoadBalancer() {
     const std::string host = "127.0.0.1";
     ASSIGN_OR_RETURN(int port, local::FreeTcpPort(host));
     std::vector<local::HaproxyBackend> backends;
-    for (const LocalNode& n : nodes_) {
+    for (const LocalNode& n : proxies_ ? proxied_nodes_ : nodes_) {
       if (n.kind == "server") backends.push_back({n.name, n.host, n.Port("client")});
     }
     const std::string dir = run_dir_ + "/haproxy";
@@ -451,6 +480,9 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
   const std::unique_ptr<LabNetwork> lab_;
   const std::string client_netns_;
   std::string lb_address_;  // written by Start() before the cluster is shared
+  // network: proxy — written by Start() before the cluster is shared; stopped by Stop().
+  std::unique_ptr<ProxyNetwork> proxies_;
+  std::vector<LocalNode> proxied_nodes_;  // nodes_ with the proxies' client addresses
 
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<ChildProcess>> procs_;  // guarded by mu_; by node index
@@ -492,9 +524,10 @@ class LocalPlatform : public Platform {
                              " does not work behind a load balancer on platform local; use lb: none");
     }
     RETURN_IF_ERROR(recipe->Validate(request));
-    if (request.network != "loopback" && request.network != "lab") {
-      return InvalidArgument("network must be lab or loopback, not '" + request.network + "'");
+    if (request.network != "loopback" && request.network != "lab" && request.network != "proxy") {
+      return InvalidArgument("network must be lab, proxy or loopback, not '" + request.network + "'");
     }
+    if (request.network == "proxy") RETURN_IF_ERROR(recipe->CheckProxyNetwork(request));
     if (request.network == "lab") {
       if (!recipe->DistinctAddresses()) {
         return InvalidArgument("broker " + request.broker +
@@ -607,7 +640,8 @@ class LocalPlatform : public Platform {
       return started.WithContext("starting " + request.broker + " cluster '" + request.name + "'");
     }
     LogInfo("cluster " + request.name + ": " + request.broker + " on platform local in " + run_dir +
-            (cluster->Lab() ? std::string(" (lab network ") + faults::network::kLabSubnet + ")" : ""));
+            (cluster->Lab() ? std::string(" (lab network ") + faults::network::kLabSubnet + ")" : "") +
+            (cluster->Proxies() ? " (network: proxy, a TCP proxy in front of every node)" : ""));
     return std::unique_ptr<Cluster>(std::move(cluster));
   }
 };

@@ -114,8 +114,9 @@ class NatsRecipe : public BrokerRecipe {
         out << "cluster {\n  name: " << Quoted("drone-" + request.name) << "\n"
             << "  listen: " << Quoted(n.Address("cluster")) << "\n"
             << "  routes: [ " << routes << " ]\n";
-        // Behind HAProxy, clients must not learn the nodes' own addresses and bypass it.
-        if (request.lb == "haproxy") out << "  no_advertise: true\n";
+        // Behind HAProxy or the proxies of network: proxy, clients must not learn the nodes'
+        // own addresses (INFO connect_urls) and bypass them.
+        if (request.lb == "haproxy" || request.network == "proxy") out << "  no_advertise: true\n";
         out << "}\n";
       }
       out.close();
