@@ -8,6 +8,7 @@
 #include "faults/network/tcp_proxy.h"
 #include "flow/step_executor.h"
 #include "platforms/builtin_platforms.h"
+#include "platforms/local/broker_recipe.h"
 #include "platforms/kubernetes/synth.h"
 #include "verify/expectation.h"
 
@@ -24,10 +25,26 @@ bool TargetsCluster(const spec::Step& s, const std::string& id) {
 
 bool IsReference(const std::string& s) { return s.find("${{") != std::string::npos; }
 
+// Whether network: proxy puts proxies between this local cluster's nodes too (its recipe can
+// point the nodes at them).
+bool ProxiesPeerLinks(const spec::ClusterWith& cluster) {
+  if (cluster.platform != "local") return false;
+  Result<std::unique_ptr<platforms::local::BrokerRecipe>> recipe =
+      platforms::local::RecipeRegistry().Create(cluster.broker);
+  if (!recipe.ok()) return false;
+  platforms::ClusterRequest request;
+  request.broker = cluster.broker;
+  request.nodes = cluster.nodes;
+  request.options = cluster.options;
+  request.network = "proxy";
+  return !(*recipe)->ProxiedPeerPort(request).empty();
+}
+
 // What a fault.network or fault.partition asks that its cluster's network cannot carry: packet
 // faults and broker-to-broker links in network: proxy, stream faults in a lab. Empty: fine.
+// `peer_links`: in network: proxy, the links between the nodes pass through proxies too.
 std::pair<std::string, std::string> NetworkMismatch(const spec::FaultWith& with,
-                                                    const std::string& network) {
+                                                    const std::string& network, bool peer_links) {
   constexpr char kRoot[] = "run drone as root, where network faults get a lab network";
   if (!with.impairment.empty()) {
     nlohmann::json probe = nlohmann::json::parse(with.impairment);
@@ -42,8 +59,8 @@ std::pair<std::string, std::string> NetworkMismatch(const spec::FaultWith& with,
                 kRoot};
       }
       const bool link = !with.from.empty() && !with.to.empty();
-      if (link && with.from != "clients" && with.to != "clients" && !IsReference(with.from) &&
-          !IsReference(with.to)) {
+      if (link && !peer_links && with.from != "clients" && with.to != "clients" &&
+          !IsReference(with.from) && !IsReference(with.to)) {
         return {"the link " + with.from + " -> " + with.to +
                     " does not pass through a proxy: in network: proxy only the links between "
                     "the clients and the nodes do",
@@ -55,7 +72,7 @@ std::pair<std::string, std::string> NetworkMismatch(const spec::FaultWith& with,
               "set network: proxy on the cluster"};
     }
   }
-  if (!with.partition.empty() && network == "proxy") {
+  if (!with.partition.empty() && network == "proxy" && !peer_links) {
     const nlohmann::json j = nlohmann::json::parse(with.partition);
     const std::string shape = j.value("partition", "");
     auto names_clients = [](const nlohmann::json& list) {
@@ -190,7 +207,8 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
             std::string(spec::StepKindName(step.kind)) + " needs cluster '" + with.cluster +
                 "' in a lab network or behind proxies, and it has network: loopback",
             "remove network: loopback from the cluster (or set network: proxy)");
-      } else if (auto [message, hint] = NetworkMismatch(with, network); !message.empty()) {
+      } else if (auto [message, hint] = NetworkMismatch(with, network, ProxiesPeerLinks(*cluster));
+                 !message.empty()) {
         add(step, "with", message, hint);
       } else if (step.kind == spec::StepKind::kFaultPartition && cluster != nullptr &&
                  cluster->platform != "local") {

@@ -1,9 +1,10 @@
 """Network faults without privilege: flows/netfault-proxy.yaml run by an unprivileged user (as
 root, the test drops to `nobody` with setpriv), so the NATS cluster cannot get a lab network and
-falls back to network: proxy — a TCP proxy in front of every node. Asserts the fallback is said
-and shown, that a 100 ms proxy delay shows in end-to-end latency, that cutting each node off from
-the clients stalls its connections until they move to another node without losing anything
-acknowledged, and that nothing is left behind. Plus the refusals at validate time."""
+falls back to network: proxy — a TCP proxy in front of every node, and one per pair of nodes on
+their routes. Asserts the fallback is said and shown, that a 100 ms proxy delay shows in
+end-to-end latency, that cutting each node off stalls its clients' connections until they move to
+another node and silences its routes, without losing anything acknowledged, and that nothing is
+left behind. Plus what validate accepts and refuses."""
 import os
 import shutil
 import subprocess
@@ -105,13 +106,14 @@ class ProxyFallbackFlowTest(unittest.TestCase):
         self.assertNotIn("lab", self.outputs)
         hosts = self.outputs["proxy"]["hosts"]
         self.assertEqual(sorted(hosts), ["nats-1", "nats-2", "nats-3"])
+        self.assertEqual(len(self.outputs["proxy"]["links"]), 6)  # one per ordered pair of nodes
         # The clients were given the proxies, not the nodes.
         for node, address in zip(self.outputs["nodes"], self.outputs["addresses"]):
             self.assertEqual(address, hosts[node]["address"])
             self.assertTrue(address.startswith("127.0.1."), address)
             self.assertNotEqual(address, hosts[node]["upstream"])
             self.assertIn(address, self.outputs["bootstrap"])
-        self.assertEqual(len(self.result["faults"]), 4)
+        self.assertEqual(len(self.result["faults"]), 5)
         for fault in self.result["faults"]:
             self.assertEqual(fault["backend"], "tcp-proxy")
 
@@ -133,11 +135,9 @@ class ProxyFallbackFlowTest(unittest.TestCase):
                          ["isolate nats-1", "isolate nats-2", "isolate nats-3"])
         hit = 0
         for cut in cuts:
-            (node,) = cut["details"]["proxies"]
+            node = cut["target"].split()[-1]
             proxy = cut["details"]["proxies"][node]
             self.assertTrue(proxy["up"]["blackhole"] and proxy["down"]["blackhole"])
-            # The brokers' own links do not pass through proxies; the record says so.
-            self.assertTrue(any(node in pair for pair in cut["details"]["not_cut"]), cut)
             seen = cut["details"]["at_heal"][node]
             if proxy["open_at_inject"] == 0:
                 continue
@@ -151,8 +151,24 @@ class ProxyFallbackFlowTest(unittest.TestCase):
         self.assertGreater(hit, 0)
         # And the load goes on once the clients have moved (the in-flight publishes time out
         # first: message_timeout is the window's length).
-        for phase in self.result["workloads"]["load"]["phases"][1:]:
-            self.assertGreater(phase["after"]["throughput"]["acked_per_s"], 100, phase)
+        for phase in self.result["workloads"]["load"]["phases"]:
+            if phase["fault"].startswith("cut-"):
+                self.assertGreater(phase["after"]["throughput"]["acked_per_s"], 100, phase)
+
+    def test_the_route_between_two_nodes_passes_through_their_proxies(self):
+        # NATS routes go through a proxy per ordered pair of nodes: whichever of the two opened
+        # the route between nats-1 and nats-2 carried its heartbeats and replication, delayed.
+        (fault,) = self.faults("slow-route")
+        self.assertEqual(fault["backend"], "tcp-proxy")
+        proxies = fault["details"]["proxies"]
+        self.assertEqual(sorted(proxies), ["nats-1->nats-2", "nats-2->nats-1"])
+        self.assertEqual(proxies["nats-1->nats-2"]["up"]["delay"]["time"], "20ms")
+        self.assertEqual(proxies["nats-2->nats-1"]["down"]["delay"]["time"], "20ms")
+        seen = fault["details"]["at_heal"]
+        self.assertGreater(seen["nats-1->nats-2"]["bytes_up"] + seen["nats-2->nats-1"]["bytes_down"], 0)
+        # The cuts are between the clients and a node only (among): no route was touched.
+        for cut in self.faults("cut-"):
+            self.assertEqual([k for k in cut["details"]["proxies"] if "->" in k], [], cut)
 
     def test_nothing_is_left_behind(self):
         self.assertEqual(self.left_in_tmp, [], "the cluster's run directory was removed")
@@ -194,8 +210,18 @@ class ProxyRefusalsTest(unittest.TestCase):
         self.assertIn("loss cannot be carried by network: proxy", r.stderr)
         self.assertIn("lab network", r.stderr)
 
-    def test_links_between_brokers_are_refused(self):
+    def test_links_between_brokers_pass_through_proxies_with_nats_routes(self):
         r = self.validate(", network: proxy", "from: nats-1, to: nats-2, delay: 50ms")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_links_between_brokers_are_refused_where_they_are_not_proxied(self):
+        flow = FLOW.replace("broker: nats", "broker: redis").replace("replication: 3", "replication: 1")
+        with UnprivilegedDir() as d:
+            path = write_flow(d, "flow.yaml", flow.format(
+                network=", network: proxy, options: { sentinels: 0 }",
+                fault="from: redis-1, to: redis-2, delay: 50ms"))
+            os.chmod(path, 0o644)
+            r = run_unprivileged(d, "validate", path, timeout=60)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("does not pass through a proxy", r.stderr)
 

@@ -65,8 +65,9 @@ Status ProxyFault::Inject() {
     before_[node] = was;
   }
   for (const auto& [node, d] : plan_) {
-    if (Result<TcpProxyStats> s = proxies_.Stats(node); s.ok()) at_inject_[node] = *s;
     Status set = proxies_.Set(node, d);
+    // After Set (which returns once the proxy applied it): the window's counters start here.
+    if (Result<TcpProxyStats> s = proxies_.Stats(node); s.ok()) at_inject_[node] = *s;
     if (!set.ok()) {
       // Nothing may stay disturbed: put back what was set so far.
       for (const auto& [done, was] : before_) {

@@ -20,6 +20,8 @@ std::string Known(const std::vector<std::string>& nodes) {
 
 }  // namespace
 
+std::string PeerLinkKey(const std::string& from, const std::string& to) { return from + "->" + to; }
+
 Result<std::unique_ptr<ProxyNetwork>> ProxyNetwork::Start(const std::vector<ProxiedHost>& hosts) {
   std::unique_ptr<ProxyNetwork> net(new ProxyNetwork());
   net->entries_.reserve(hosts.size());
@@ -27,9 +29,12 @@ Result<std::unique_ptr<ProxyNetwork>> ProxyNetwork::Start(const std::vector<Prox
     Result<std::unique_ptr<TcpProxy>> proxy = TcpProxy::Start(h.listen, h.upstream, {}, {});
     if (!proxy.ok()) {
       net->Stop();
-      return proxy.status().WithContext("the proxy of " + h.name);
+      return proxy.status().WithContext("the proxy of " +
+                                        (h.from.empty() ? h.name : PeerLinkKey(h.from, h.name)));
     }
-    net->entries_.push_back(Entry{h.name, h.upstream, std::move(*proxy), {}});
+    const bool peer = !h.from.empty();
+    net->entries_.push_back(
+        Entry{peer ? PeerLinkKey(h.from, h.name) : h.name, h.upstream, peer, std::move(*proxy), {}});
   }
   return net;
 }
@@ -38,8 +43,14 @@ ProxyNetwork::~ProxyNetwork() { Stop(); }
 
 std::vector<std::string> ProxyNetwork::Hosts() const {
   std::vector<std::string> out;
-  for (const Entry& e : entries_) out.push_back(e.name);
+  for (const Entry& e : entries_) {
+    if (!e.peer) out.push_back(e.name);
+  }
   return out;
+}
+
+bool ProxyNetwork::HasPeerLinks() const {
+  return std::any_of(entries_.begin(), entries_.end(), [](const Entry& e) { return e.peer; });
 }
 
 Result<ProxyNetwork::Entry*> ProxyNetwork::Find(const std::string& host) {
@@ -109,7 +120,8 @@ void ProxyNetwork::Stop() {
 }
 
 Result<std::map<std::string, ProxyDirections>> PlanProxyImpairments(
-    const std::vector<Impairment>& impairments, const std::vector<std::string>& nodes) {
+    const std::vector<Impairment>& impairments, const std::vector<std::string>& nodes,
+    bool peer_links) {
   std::map<std::string, ProxyDirections> out;
   std::map<std::pair<std::string, bool>, bool> set;  // (node, up?) already given an impairment
   auto put = [&](const std::string& node, bool up, Impairment imp) -> Status {
@@ -117,9 +129,7 @@ Result<std::map<std::string, ProxyDirections>> PlanProxyImpairments(
     Impairment& slot = up ? out[node].up : out[node].down;
     const auto key = std::make_pair(node, up);
     if (set[key] && !(slot == imp)) {
-      return InvalidArgument("two different impairments for " +
-                             (up ? std::string(kProxyClientsHost) + " -> " + node
-                                 : node + " -> " + kProxyClientsHost) +
+      return InvalidArgument("two different impairments for one direction of the proxy " + node +
                              "; a proxy direction takes one");
     }
     set[key] = true;
@@ -143,6 +153,13 @@ Result<std::map<std::string, ProxyDirections>> PlanProxyImpairments(
       } else if (IsNode(nodes, t.from)) {
         RETURN_IF_ERROR(put(t.from, true, imp));
         RETURN_IF_ERROR(put(t.from, false, imp));
+        for (const std::string& peer : peer_links ? nodes : std::vector<std::string>{}) {
+          if (peer == t.from) continue;
+          for (const std::string& key : {PeerLinkKey(t.from, peer), PeerLinkKey(peer, t.from)}) {
+            RETURN_IF_ERROR(put(key, true, imp));
+            RETURN_IF_ERROR(put(key, false, imp));
+          }
+        }
       } else {
         return InvalidArgument("no host '" + t.from + "' (hosts: " + Known(nodes) + ")");
       }
@@ -157,6 +174,9 @@ Result<std::map<std::string, ProxyDirections>> PlanProxyImpairments(
       RETURN_IF_ERROR(put(t.to, true, imp));
     } else if (t.to == kProxyClientsHost && t.from != kProxyClientsHost) {
       RETURN_IF_ERROR(put(t.from, false, imp));
+    } else if (peer_links && t.from != kProxyClientsHost) {
+      RETURN_IF_ERROR(put(PeerLinkKey(t.from, t.to), true, imp));
+      RETURN_IF_ERROR(put(PeerLinkKey(t.to, t.from), false, imp));
     } else {
       return FailedPrecondition("the link " + t.from + " -> " + t.to +
                                 " does not pass through a proxy: in network: proxy only the "
@@ -167,13 +187,17 @@ Result<std::map<std::string, ProxyDirections>> PlanProxyImpairments(
 }
 
 Result<ProxyPartitionPlan> PlanProxyPartition(const BlockedPairs& blocked,
-                                              const std::vector<std::string>& nodes) {
+                                              const std::vector<std::string>& nodes,
+                                              bool peer_links) {
   ProxyPartitionPlan plan;
   for (const auto& [a, b] : blocked) {
     if (a == kProxyClientsHost && IsNode(nodes, b)) {
       plan.proxies[b].up.blackhole = true;
     } else if (b == kProxyClientsHost && IsNode(nodes, a)) {
       plan.proxies[a].down.blackhole = true;
+    } else if (peer_links && IsNode(nodes, a) && IsNode(nodes, b)) {
+      plan.proxies[PeerLinkKey(a, b)].up.blackhole = true;
+      plan.proxies[PeerLinkKey(b, a)].down.blackhole = true;
     } else {
       plan.uncut.emplace_back(a, b);
     }
@@ -181,8 +205,8 @@ Result<ProxyPartitionPlan> PlanProxyPartition(const BlockedPairs& blocked,
   if (plan.proxies.empty()) {
     return FailedPrecondition(
         "this partition cuts only links between brokers, and in network: proxy only the links "
-        "between the clients and the nodes pass through proxies; partition the clients from "
-        "nodes (e.g. isolate a node)" + std::string(kLabHint));
+        "between the clients and the nodes pass through proxies for this broker; partition the "
+        "clients from nodes (e.g. isolate a node)" + std::string(kLabHint));
   }
   return plan;
 }

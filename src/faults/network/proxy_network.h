@@ -1,11 +1,12 @@
 // The proxy network of a cluster (`network: proxy`, the backend for runs without privilege): one
 // TcpProxy in front of each node's client port, each on a loopback address of its own, and the
-// clients pointed at the proxies instead of the nodes. The proxies pass everything through until
-// a fault sets an impairment on them; a fault sets each proxy's two directions — `up` (what the
-// clients send to the node) and `down` (what the node sends back) — and heals by putting back
-// what was there before. Only the links between the clients and the nodes pass through proxies:
+// clients pointed at the proxies instead of the nodes — and, for brokers whose nodes can be
+// pointed at proxies (NATS routes), one proxy per ordered pair of nodes on the way from one to the
+// other's peer port. The proxies pass everything through until a fault sets an impairment on
+// them; a fault sets each proxy's two directions — `up` (what the clients send to the node) and
+// `down` (what the node sends back) — and heals by putting back what was there before.
 // PlanProxyImpairments and PlanProxyPartition turn a fault written for any backend into settings
-// per proxy, and say which links a proxy cannot reach.
+// per proxy, and say which links no proxy reaches (between nodes, when those are not proxied).
 //
 // Thread-safety: every method of ProxyNetwork is safe from any thread (faults fire while the
 // workloads run). The Plan functions are pure.
@@ -33,12 +34,19 @@ struct ProxiedHost {
   std::string name;      // the node: "nats-1"
   std::string listen;    // where its proxy listens: "127.0.1.2:0" (port 0: any free one)
   std::string upstream;  // the node's own client address: "127.0.0.2:4222"
+  // A peer link: the proxy on the way from node `from` to `name`'s peer port (`upstream`);
+  // empty: the clients' proxy of `name`.
+  std::string from;
 };
+
+// The key of a proxy in ProxyNetwork and in the plans: the node's name for its clients' proxy,
+// "a->b" for the peer link from a to b.
+std::string PeerLinkKey(const std::string& from, const std::string& to);
 
 // What one proxy does to each direction. Empty impairments pass everything through.
 struct ProxyDirections {
-  Impairment up;    // clients -> node
-  Impairment down;  // node -> clients
+  Impairment up;    // clients -> node (a peer link a->b: a -> b)
+  Impairment down;  // node -> clients (b -> a)
   bool operator==(const ProxyDirections&) const = default;
   bool Blackholes() const { return up.blackhole || down.blackhole; }
 };
@@ -51,8 +59,10 @@ class ProxyNetwork {
   ProxyNetwork(const ProxyNetwork&) = delete;
   ProxyNetwork& operator=(const ProxyNetwork&) = delete;
 
-  std::vector<std::string> Hosts() const;  // in the order given to Start
-  // The proxy's "host:port" for `host`, which clients connect to. NotFound for an unknown host.
+  std::vector<std::string> Hosts() const;  // the nodes with a clients' proxy, in Start's order
+  bool HasPeerLinks() const;
+  // The "host:port" of the proxy with key `host` (PeerLinkKey), which clients (or the peer)
+  // connect to. NotFound for an unknown key. Get, Set and Stats take the same keys.
   Result<std::string> Address(const std::string& host) const;
   Result<ProxyDirections> Get(const std::string& host) const;
   // Sets both directions of `host`'s proxy; bytes already queued keep their release times.
@@ -67,7 +77,8 @@ class ProxyNetwork {
 
  private:
   struct Entry {
-    std::string name, upstream;
+    std::string name, upstream;  // name: the key
+    bool peer = false;
     std::unique_ptr<TcpProxy> proxy;
     ProxyDirections current;
   };
@@ -79,25 +90,28 @@ class ProxyNetwork {
   std::vector<Entry> entries_;  // guarded by mu_ (the vector itself is fixed after Start)
 };
 
-// Settings per proxy (by node name) for impairments written as for a lab: a link `clients ->
-// node` is that node's `up`, `node -> clients` its `down`; an endpoint that is a node is both of
-// its directions, the endpoint `clients` both directions of every proxy. A link between two
-// nodes, a packet fault (loss, duplicate, corrupt, reorder) and two different impairments for
-// one direction are refused (FailedPrecondition / InvalidArgument, naming the lab network as the
-// way to get them where that applies). The impairments' targets are dropped.
+// Settings per proxy (by key) for impairments written as for a lab: a link `clients -> node` is
+// that node's `up`, `node -> clients` its `down`; with `peer_links`, a link `a -> b` between
+// nodes is a->b's `up` and b->a's `down`. An endpoint that is a node is both directions of its
+// proxies (its peer links too), the endpoint `clients` both directions of every clients' proxy.
+// A link between nodes without peer links, a packet fault (loss, duplicate, corrupt, reorder) and
+// two different impairments for one direction are refused (FailedPrecondition / InvalidArgument,
+// naming the lab network as the way to get them where that applies). Targets are dropped.
 Result<std::map<std::string, ProxyDirections>> PlanProxyImpairments(
-    const std::vector<Impairment>& impairments, const std::vector<std::string>& nodes);
+    const std::vector<Impairment>& impairments, const std::vector<std::string>& nodes,
+    bool peer_links = false);
 
 struct ProxyPartitionPlan {
-  std::map<std::string, ProxyDirections> proxies;  // the blackholes, by node
+  std::map<std::string, ProxyDirections> proxies;  // the blackholes, by proxy key
   // Blocked pairs no proxy can cut (between two nodes), kept in the result.
   std::vector<std::pair<std::string, std::string>> uncut;
 };
 
-// Blackholes for the blocked pairs between the clients and the nodes: (clients, node) is the
-// node's `up`, (node, clients) its `down`. FailedPrecondition when no pair involves the clients
-// (a partition between brokers only: the brokers' own links do not pass through proxies).
+// Blackholes for the blocked pairs: (clients, node) is the node's `up`, (node, clients) its
+// `down`; with `peer_links`, (a, b) between nodes is a->b's `up` and b->a's `down`, otherwise it
+// is kept in `uncut`. FailedPrecondition when nothing would be cut.
 Result<ProxyPartitionPlan> PlanProxyPartition(const BlockedPairs& blocked,
-                                              const std::vector<std::string>& nodes);
+                                              const std::vector<std::string>& nodes,
+                                              bool peer_links = false);
 
 }  // namespace drone::faults::network

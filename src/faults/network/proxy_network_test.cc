@@ -107,6 +107,49 @@ TEST(PlanProxyPartitionTest, OneWayCutsOneDirectionAndBrokerOnlyShapesAreRefused
   EXPECT_NE(brokers.status().message().find("only links between brokers"), std::string::npos);
 }
 
+TEST(PlanProxyPeerLinksTest, LinksBetweenNodesUseThePeerLinkProxiesOfBothEnds) {
+  auto plan = PlanProxyImpairments({Imp({{"from", "nats-1"}, {"to", "nats-2"}, {"delay", "5ms"}})},
+                                   kNodes, /*peer_links=*/true);
+  ASSERT_OK(plan.status());
+  ASSERT_EQ(plan->size(), 2u);
+  // The route may be the one nats-1 opened (through nats-1->nats-2) or the one nats-2 opened.
+  EXPECT_TRUE(plan->at("nats-1->nats-2").up.delay.has_value());
+  EXPECT_TRUE(plan->at("nats-1->nats-2").down.Empty());
+  EXPECT_TRUE(plan->at("nats-2->nats-1").down.delay.has_value());
+  EXPECT_TRUE(plan->at("nats-2->nats-1").up.Empty());
+
+  auto endpoint = PlanProxyImpairments({Imp({{"endpoint", "nats-3"}, {"rate", "1mbit"}})}, kNodes, true);
+  ASSERT_OK(endpoint.status());
+  EXPECT_EQ(endpoint->size(), 5u);  // its clients' proxy and its four peer links
+  for (const char* key : {"nats-3", "nats-3->nats-1", "nats-1->nats-3", "nats-3->nats-2", "nats-2->nats-3"}) {
+    ASSERT_EQ(endpoint->count(key), 1u) << key;
+    EXPECT_TRUE(endpoint->at(key).up.rate && endpoint->at(key).down.rate) << key;
+  }
+}
+
+TEST(PlanProxyPeerLinksTest, PartitionsCutThePeerLinksAndBrokerOnlyShapesWork) {
+  auto spec = PartitionSpec::FromJson({{"partition", "isolate"}, {"nodes", {"nats-2"}}});
+  ASSERT_OK(spec.status());
+  auto blocked = Resolve(*spec, {"nats-1", "nats-2", "nats-3", "clients"});
+  ASSERT_OK(blocked.status());
+  auto plan = PlanProxyPartition(*blocked, kNodes, /*peer_links=*/true);
+  ASSERT_OK(plan.status());
+  EXPECT_TRUE(plan->uncut.empty());
+  for (const char* key : {"nats-2", "nats-2->nats-1", "nats-1->nats-2", "nats-2->nats-3", "nats-3->nats-2"}) {
+    ASSERT_EQ(plan->proxies.count(key), 1u) << key;
+    EXPECT_TRUE(plan->proxies.at(key).up.blackhole && plan->proxies.at(key).down.blackhole) << key;
+  }
+  EXPECT_EQ(plan->proxies.count("nats-1->nats-3"), 0u);
+
+  // One way: what nats-1 sends to nats-3 is cut, on whichever route carries it.
+  auto one_way = PlanProxyPartition({{"nats-1", "nats-3"}}, kNodes, true);
+  ASSERT_OK(one_way.status());
+  EXPECT_TRUE(one_way->proxies.at("nats-1->nats-3").up.blackhole);
+  EXPECT_FALSE(one_way->proxies.at("nats-1->nats-3").down.blackhole);
+  EXPECT_TRUE(one_way->proxies.at("nats-3->nats-1").down.blackhole);
+  EXPECT_FALSE(one_way->proxies.at("nats-3->nats-1").up.blackhole);
+}
+
 // An echo server on 127.0.0.1, one thread per connection.
 class EchoServer {
  public:
@@ -189,8 +232,9 @@ int64_t Echo(int fd, int64_t timeout_ns) {
 class ProxyNetworkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto net = ProxyNetwork::Start({{"nats-1", "127.0.1.2:0", echo_.address()},
-                                    {"nats-2", "127.0.1.3:0", echo_.address()}});
+    auto net = ProxyNetwork::Start({{"nats-1", "127.0.1.2:0", echo_.address(), ""},
+                                    {"nats-2", "127.0.1.3:0", echo_.address(), ""},
+                                    {"nats-2", "127.0.2.2:0", echo_.address(), "nats-1"}});
     ASSERT_OK(net.status());
     net_ = std::move(*net);
   }
@@ -202,6 +246,8 @@ class ProxyNetworkTest : public ::testing::Test {
 
 TEST_F(ProxyNetworkTest, EachNodeHasAPassThroughProxyOnItsOwnAddress) {
   EXPECT_EQ(net_->Hosts(), (std::vector<std::string>{"nats-1", "nats-2"}));
+  EXPECT_TRUE(net_->HasPeerLinks());
+  EXPECT_EQ(Address("nats-1->nats-2").rfind("127.0.2.2:", 0), 0u);
   EXPECT_EQ(Address("nats-1").rfind("127.0.1.2:", 0), 0u) << Address("nats-1");
   EXPECT_EQ(Address("nats-2").rfind("127.0.1.3:", 0), 0u) << Address("nats-2");
   EXPECT_FALSE(net_->Address("nats-9").ok());

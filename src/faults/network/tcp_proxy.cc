@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -96,6 +97,8 @@ struct TcpProxy::Impl {
   // Set with `changed`, read without the lock: bytes read after an Update() returned must get
   // the new impairment even when they arrive in the same loop turn as the wake-up.
   std::atomic<bool> pending{false};
+  uint64_t requested = 0, applied = 0;  // guarded by mu: Update() generations
+  std::condition_variable applied_cv;
   bool reset_open = false;  // guarded by mu
 
   // Owned by the proxy thread.
@@ -278,7 +281,16 @@ struct TcpProxy::Impl {
       }
       c->up.model.Update(ForStream(cur_up));
       c->down.model.Update(ForStream(cur_down));
+      // A blackhole takes what it holds too, as a dropped link loses the packets in flight.
+      for (auto [f, hole] : {std::pair{&c->up, cur_up.blackhole}, {&c->down, cur_down.blackhole}}) {
+        if (!hole) continue;
+        for (const Chunk& ch : f->q) n_blackholed.fetch_add(ch.data.size() - ch.off);
+        f->q.clear();
+        f->queued = 0;
+      }
     }
+    applied = requested;
+    applied_cv.notify_all();
   }
 
   void Loop() {
@@ -428,15 +440,23 @@ Status TcpProxy::Update(const Impairment& up, const Impairment& down) {
     const std::string bad = ProxyUnsupportedFields(*imp);
     if (!bad.empty()) return FailedPrecondition(bad + ": the TCP proxy cannot carry packet faults");
   }
+  uint64_t generation = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->up = up;
     impl_->down = down;
     impl_->changed = true;
     impl_->pending.store(true, std::memory_order_release);
+    generation = ++impl_->requested;
   }
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t w = ::write(impl_->wake, &one, sizeof(one));
+  // Returns once the proxy thread has taken it, so that counters read afterwards belong to the
+  // new impairment; bounded, in case the thread is gone (stopped).
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  impl_->applied_cv.wait_for(lock, std::chrono::seconds(2), [&] {
+    return impl_->applied >= generation || impl_->stop.load();
+  });
   return Status::Ok();
 }
 
@@ -467,6 +487,10 @@ void TcpProxy::Stop() {
   Impl& m = *impl_;
   std::call_once(m.stopped, [&m] {
     m.stop.store(true, std::memory_order_release);
+    {
+      std::lock_guard<std::mutex> lock(m.mu);  // an Update() waiting for the thread gives up
+      m.applied_cv.notify_all();
+    }
     if (m.wake >= 0) {
       const uint64_t one = 1;
       [[maybe_unused]] ssize_t w = ::write(m.wake, &one, sizeof(one));

@@ -52,7 +52,9 @@ class TcpProxy {
 
   uint16_t port() const { return port_; }
   std::string address() const;  // "127.0.0.1:PORT"
-  // New impairments for both directions; bytes already queued keep their release times.
+  // New impairments for both directions; bytes already queued keep their release times (a
+  // blackhole drops them). Returns once the proxy thread applies it: bytes read afterwards, and
+  // the counters, belong to the new impairment.
   Status Update(const Impairment& up, const Impairment& down);
   TcpProxyStats stats() const;
   // Resets every connection open now (new ones are not affected), before any later Update()

@@ -84,14 +84,18 @@ class ClusterStep : public StepExecutor {
       for (const faults::network::LabHost& h : lab->hosts()) hosts[h.name] = h.address;
       outputs["lab"] = {{"subnet", faults::network::kLabSubnet}, {"hosts", hosts}};
     }
-    // network: proxy — each node's proxy (which `addresses` name) and the node's own address.
+    // network: proxy — each node's proxy (which `addresses` name) and the node's own address,
+    // and the proxies between the nodes ("a->b": on the way from a to b) where there are some.
     if (const faults::network::ProxyNetwork* proxies = cluster->Proxies()) {
       nlohmann::json hosts = nlohmann::json::object();
+      nlohmann::json links = nlohmann::json::object();
       const nlohmann::json all = proxies->ToJson();
       for (auto it = all.begin(); it != all.end(); ++it) {
-        hosts[it.key()] = {{"address", it.value()["address"]}, {"upstream", it.value()["upstream"]}};
+        const bool link = it.key().find("->") != std::string::npos;
+        (link ? links : hosts)[it.key()] = {{"address", it.value()["address"]},
+                                            {"upstream", it.value()["upstream"]}};
       }
-      outputs["proxy"] = {{"hosts", hosts}};
+      outputs["proxy"] = {{"hosts", hosts}, {"links", links}};
     }
     run.SetOutputs(id, std::move(outputs));
     run.AddCluster(id, std::move(cluster));

@@ -154,7 +154,8 @@ Status RunImpairment(StepContext& ctx, platforms::Cluster& cluster, HostResolver
   const std::string requested =
       endpoint.empty() ? with.from + " -> " + with.to : endpoint;
   if (net::ProxyNetwork* proxies = cluster.Proxies(); proxies != nullptr && cluster.Lab() == nullptr) {
-    ASSIGN_OR_RETURN(auto plan, net::PlanProxyImpairments(impairments, proxies->Hosts()));
+    ASSIGN_OR_RETURN(auto plan, net::PlanProxyImpairments(impairments, proxies->Hosts(),
+                                                             proxies->HasPeerLinks()));
     auto fault = std::make_shared<net::ProxyFault>(*proxies, "impair", target, std::move(plan), base);
     return InjectAndHold(ctx, std::move(fault), target, requested, with.duration_ns);
   }
@@ -199,7 +200,8 @@ Status RunPartition(StepContext& ctx, platforms::Cluster& cluster, HostResolver&
   std::vector<std::string> names = hosts.LabHosts();
   ASSIGN_OR_RETURN(net::BlockedPairs blocked, net::Resolve(spec, names));
   if (net::ProxyNetwork* proxies = cluster.Proxies(); proxies != nullptr && cluster.Lab() == nullptr) {
-    ASSIGN_OR_RETURN(net::ProxyPartitionPlan plan, net::PlanProxyPartition(blocked, proxies->Hosts()));
+    ASSIGN_OR_RETURN(net::ProxyPartitionPlan plan, net::PlanProxyPartition(blocked, proxies->Hosts(),
+                                                                            proxies->HasPeerLinks()));
     const std::string target = PartitionTarget(spec);
     auto fault = std::make_shared<net::ProxyFault>(*proxies, "partition", target,
                                                    std::move(plan.proxies), spec.ToJson(),

@@ -26,6 +26,7 @@
 #include "platforms/local/broker_recipe.h"
 #include "platforms/local/haproxy_frontend.h"
 #include "platforms/local/loopback.h"
+#include "platforms/local/proxy_front.h"
 
 namespace drone::platforms {
 namespace {
@@ -112,7 +113,8 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
  public:
   LocalCluster(ClusterRequest request, std::unique_ptr<BrokerRecipe> recipe, std::string run_dir,
                uint64_t run_dir_journal_id, std::vector<LocalNode> nodes,
-               std::unique_ptr<LabNetwork> lab)
+               std::unique_ptr<LabNetwork> lab, std::unique_ptr<ProxyNetwork> proxies,
+               std::vector<LocalNode> proxied_nodes)
       : request_(std::move(request)),
         recipe_(std::move(recipe)),
         run_dir_(std::move(run_dir)),
@@ -120,6 +122,8 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
         nodes_(std::move(nodes)),
         lab_(std::move(lab)),
         client_netns_(lab_ ? faults::network::LabNamespaceName(lab_->run_id(), kClientsHost) : ""),
+        proxies_(std::move(proxies)),
+        proxied_nodes_(std::move(proxied_nodes)),
         procs_(nodes_.size()),
         up_(nodes_.size(), false) {}
 
@@ -133,7 +137,6 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     }
     Status formed = InClients([&] { return recipe_->Form(*this, MonotonicNs() + kFormTimeoutNs); });
     if (!formed.ok()) return WithExits(formed);
-    if (request_.network == "proxy") RETURN_IF_ERROR(StartProxies());
     if (request_.lb == "haproxy") RETURN_IF_ERROR(InClients([&] { return StartLoadBalancer(); }));
     return Status::Ok();
   }
@@ -416,28 +419,6 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     return Status(s.code(), s.message() + died);
   }
 
-  // network: proxy — a pass-through TCP proxy in front of every server's client port, on an
-  // address of its own (127.0.1.N beside the node's 127.0.0.N); clients get the proxies'
-  // addresses from Endpoint() and Nodes().
-  Status StartProxies() {
-    std::vector<faults::network::ProxiedHost> hosts;
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      if (nodes_[i].kind != "server") continue;
-      hosts.push_back({nodes_[i].name, "127.0.1." + std::to_string(2 + i) + ":0",
-                       nodes_[i].Address("client")});
-    }
-    ASSIGN_OR_RETURN(proxies_, ProxyNetwork::Start(hosts));
-    proxied_nodes_ = nodes_;
-    for (LocalNode& n : proxied_nodes_) {
-      if (n.kind != "server") continue;
-      ASSIGN_OR_RETURN(std::string address, proxies_->Address(n.name));
-      const size_t colon = address.rfind(':');
-      n.host = address.substr(0, colon);
-      n.ports["client"] = std::stoi(address.substr(colon + 1));
-    }
-    return Status::Ok();
-  }
-
   Status StartLoadBalancer() {
     const std::string host = "127.0.0.1";
     ASSIGN_OR_RETURN(int port, local::FreeTcpPort(host));
@@ -479,10 +460,10 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
   // Torn down by Stop(), after the processes are gone.
   const std::unique_ptr<LabNetwork> lab_;
   const std::string client_netns_;
+  // network: proxy (platforms/local/proxy_front.h); stopped by Stop().
+  const std::unique_ptr<ProxyNetwork> proxies_;
+  const std::vector<LocalNode> proxied_nodes_;  // nodes_ with the proxies' client addresses
   std::string lb_address_;  // written by Start() before the cluster is shared
-  // network: proxy — written by Start() before the cluster is shared; stopped by Stop().
-  std::unique_ptr<ProxyNetwork> proxies_;
-  std::vector<LocalNode> proxied_nodes_;  // nodes_ with the proxies' client addresses
 
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<ChildProcess>> procs_;  // guarded by mu_; by node index
@@ -627,13 +608,28 @@ class LocalPlatform : public Platform {
       n.process.journal = request.journal;
       nodes.push_back(std::move(n));
     }
+    // network: proxy — started before Configure, which points the nodes at their peers' proxies.
+    std::unique_ptr<ProxyNetwork> proxies;
+    std::vector<LocalNode> proxied_nodes;
+    if (request.network == "proxy") {
+      Status fronted = [&]() -> Status {
+        ASSIGN_OR_RETURN(proxies, local::StartProxyFront(nodes, recipe->ProxiedPeerPort(request)));
+        ASSIGN_OR_RETURN(proxied_nodes, local::ProxiedNodes(*proxies, nodes));
+        return Status::Ok();
+      }();
+      if (!fronted.ok()) {
+        remove_dir();
+        return fronted.WithContext("cluster '" + request.name + "': the proxies");
+      }
+    }
     Status configured = recipe->Configure(request, nodes);
     if (!configured.ok()) {
       remove_dir();
       return configured;
     }
     auto cluster = std::make_unique<LocalCluster>(request, std::move(recipe), run_dir,
-                                                   run_dir_journal_id, std::move(nodes), std::move(lab));
+                                                   run_dir_journal_id, std::move(nodes), std::move(lab),
+                                                   std::move(proxies), std::move(proxied_nodes));
     Status started = cluster->Start();
     if (!started.ok()) {
       (void)cluster->Stop();  // kills what runs and removes the run directory
