@@ -313,6 +313,7 @@ int RunCommand(const RunFlags& flags) {
   flow::RunContext run(*flow, run_id, run_number, first_observer, history.get());
   run_metrics.Attach(run);
   run.SetWorkers(workers.addresses);
+  if (workers.pool) run.SetLocalWorkerCount(static_cast<int>(workers.addresses.size()));
   if (!flags.from_failure.empty()) run.SetReused(resume.reused, flags.from_failure);
   // The undo journal (docs/teardown.md): written before anything outlives a step, so that
   // `drone clean` can undo it should this process be killed. Nothing is written until then.

@@ -118,6 +118,10 @@ class RunContext {
   // workers.md); empty: workloads run in this process. Set before the engine runs.
   void SetWorkers(std::vector<worker::WorkerAddress> workers);
   std::vector<worker::WorkerAddress> workers() const;
+  // How many of them `drone run --workers N` started on this machine (0 for --workers-at): a
+  // workload on a lab network starts as many again inside the lab's clients host.
+  void SetLocalWorkerCount(int count) { local_worker_count_ = count; }
+  int local_worker_count() const { return local_worker_count_; }
 
   void Emit(std::string type, std::string step, std::string message);
   // With the time it happened (a fault's exact injection time, the same as its record's).
@@ -245,6 +249,7 @@ class RunContext {
   };
   std::vector<UndoAction> undo_;
   std::vector<worker::WorkerAddress> workers_;
+  int local_worker_count_ = 0;  // set before the engine runs, read-only after
 };
 
 }  // namespace drone::flow

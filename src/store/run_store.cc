@@ -93,6 +93,11 @@ CREATE TABLE artifacts (
   PRIMARY KEY (run_id, seq)
 );
 )sql",
+    // 2 -> 3: a fault event's `fault` payload (kind, target, backend, details), which the live
+    // and stored run views need to name and place the fault
+    R"sql(
+ALTER TABLE events ADD COLUMN fault_json TEXT;
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration script per schema version");
@@ -464,8 +469,8 @@ Status RunStore::SaveResult(const nlohmann::json& result, const RunExtras& extra
   {
     ASSIGN_OR_RETURN(Statement ins,
                      Prepare(db_, path_,
-                             "INSERT INTO events (run_id, seq, t_ns, t, type, step, message) "
-                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+                             "INSERT INTO events (run_id, seq, t_ns, t, type, step, message, "
+                             "fault_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
     int64_t seq = 0;
     for (const nlohmann::json& e : ArrayOrEmpty(result, "events")) {
       ins.Reset();
@@ -481,6 +486,12 @@ Status RunStore::SaveResult(const nlohmann::json& result, const RunExtras& extra
       ins.BindJsonText(5, Field(e, "type"));
       ins.BindJsonText(6, Field(e, "step"));
       ins.BindJsonText(7, Field(e, "message"));
+      const nlohmann::json* fault = Field(e, "fault");
+      if (fault) {
+        ins.BindText(8, fault->dump());
+      } else {
+        ins.BindNull(8);
+      }
       RETURN_IF_ERROR(StepDone(ins, db_, path_, doing.c_str()));
     }
   }
@@ -588,19 +599,24 @@ Result<std::vector<nlohmann::json>> RunStore::Events(const std::string& run_id) 
   ASSIGN_OR_RETURN(bool exists, RunExistsLocked(run_id));
   if (!exists) return NotFoundError(run_id);
   ASSIGN_OR_RETURN(Statement q, Prepare(db_, path_,
-                                        "SELECT t, t_ns, type, step, message FROM events "
+                                        "SELECT t, t_ns, type, step, message, fault_json FROM events "
                                         "WHERE run_id = ?1 ORDER BY seq"));
   q.BindText(1, run_id);
   std::vector<nlohmann::json> events;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {
-    // The same shape as flow::Event::ToJson: t and t_ns, type, step and message when present.
+    // The same shape as flow::Event::ToJson: t and t_ns, type, step, message and fault when
+    // present.
     nlohmann::json e = nlohmann::json::object();
     if (!q.IsNull(0)) e["t"] = q.Text(0);
     if (!q.IsNull(1)) e["t_ns"] = q.Int(1);
     if (!q.IsNull(2)) e["type"] = q.Text(2);
     if (!q.IsNull(3)) e["step"] = q.Text(3);
     if (!q.IsNull(4)) e["message"] = q.Text(4);
+    if (!q.IsNull(5)) {
+      nlohmann::json fault = nlohmann::json::parse(q.Text(5), nullptr, false);
+      if (!fault.is_discarded()) e["fault"] = std::move(fault);
+    }
     events.push_back(std::move(e));
   }
   if (rc != SQLITE_DONE) return DbError(db_, path_, "reading the events of run " + run_id);

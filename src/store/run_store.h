@@ -28,7 +28,7 @@ struct sqlite3;
 namespace drone::store {
 
 // The schema this code writes; Open() migrates older stores up to it and refuses newer ones.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // The database file inside a data directory.
 inline constexpr const char* kDatabaseFileName = "runs.db";
@@ -105,7 +105,7 @@ class RunStore {
   // The result JSON exactly as it was saved. NotFound (with how to list run ids) when missing.
   Result<nlohmann::json> GetResult(const std::string& run_id) const;
 
-  // The run's events in their original order, each {t, t_ns, type[, step][, message]} as in the
+  // The run's events in their original order, each {t, t_ns, type[, step][, message][, fault]} as in the
   // result's `events[]`. NotFound when the run is missing; empty when it had no events.
   Result<std::vector<nlohmann::json>> Events(const std::string& run_id) const;
 

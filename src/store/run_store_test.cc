@@ -402,6 +402,12 @@ TEST_F(RunStoreTest, StoresEveryEventTypeTheEngineEmits) {
                                 {"type", types[i]},
                                 {"step", "s" + std::to_string(i)},
                                 {"message", "m" + std::to_string(i)}});
+    if (types[i].rfind("FAULT_", 0) == 0) {
+      result["events"].back()["fault"] = {{"kind", "impair"},
+                                          {"target", "clients -> broker-1"},
+                                          {"backend", "nfqueue"},
+                                          {"details", {{"loss", 0.05}}}};
+    }
   }
   std::unique_ptr<RunStore> store = OpenOrDie(dir_);
   ASSERT_NE(store, nullptr);
@@ -411,6 +417,8 @@ TEST_F(RunStoreTest, StoresEveryEventTypeTheEngineEmits) {
   std::vector<std::string> got;
   for (const json& e : *events) got.push_back(e.at("type"));
   EXPECT_EQ(got, types);
+  // Every field comes back, the fault events' `fault` payload included.
+  for (size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i], result["events"][i]) << i;
   RawDb raw(DbPath());
   EXPECT_EQ(raw.Query("SELECT message FROM events WHERE run_id = 'r1' AND type = 'STEP_OUTPUT'"),
             "m2");

@@ -29,7 +29,8 @@ Result<std::string> SelfExecutable() {
 
 }  // namespace
 
-Result<std::unique_ptr<LocalWorkerPool>> LocalWorkerPool::Start(int count, int64_t ready_timeout_ns) {
+Result<std::unique_ptr<LocalWorkerPool>> LocalWorkerPool::Start(int count, int64_t ready_timeout_ns,
+                                                                const std::string& netns) {
   if (count < 1 || count > 64) return InvalidArgument("--workers must be within 1..64");
   ASSIGN_OR_RETURN(std::string binary, SelfExecutable());
   std::unique_ptr<LocalWorkerPool> pool(new LocalWorkerPool());
@@ -45,6 +46,7 @@ Result<std::unique_ptr<LocalWorkerPool>> LocalWorkerPool::Start(int count, int64
     spec.argv = {binary, "worker", "--listen", "127.0.0.1:0", "--port-file", base + ".port"};
     spec.env = {{"DRONE_WORKER_TOKEN", token}};
     spec.log_path = base + ".log";
+    spec.netns = netns;
     ASSIGN_OR_RETURN(auto child, platforms::local::ChildProcess::Start(spec));
     pool->children_.push_back(std::move(child));
     port_files.push_back(base + ".port");

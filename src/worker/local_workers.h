@@ -22,8 +22,11 @@ namespace drone::worker {
 class LocalWorkerPool {
  public:
   // Starts `count` workers (1..64) and waits up to `ready_timeout_ns` for each to listen.
-  // On error nothing is left running and the temporary directory is gone.
-  static Result<std::unique_ptr<LocalWorkerPool>> Start(int count, int64_t ready_timeout_ns = 15'000'000'000);
+  // On error nothing is left running and the temporary directory is gone. With `netns` (a name
+  // under /run/netns: a lab network's clients host) the workers run in that namespace and listen
+  // on its loopback, so only a thread inside it reaches them (faults/network/command.h WithNetns).
+  static Result<std::unique_ptr<LocalWorkerPool>> Start(int count, int64_t ready_timeout_ns = 15'000'000'000,
+                                                        const std::string& netns = "");
   // Stops every worker (SIGTERM, then SIGKILL after a grace period), reaps them and removes the
   // temporary directory.
   ~LocalWorkerPool();

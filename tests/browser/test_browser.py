@@ -186,5 +186,56 @@ class BrowserTest(unittest.TestCase):
             self.assertGreater(rect["width"], 0)
 
 
+@unittest.skipIf(missing(), missing())
+class ScaleTest(unittest.TestCase):
+    """Issue 6's scale: a real run of a million messages with ten faults (flows/scale-1m.yaml),
+    opened in the run view. The page must draw it from server-side summaries: nothing it fetches
+    may grow with the number of messages."""
+
+    @classmethod
+    def setUpClass(cls):
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        cls._tmp = TempDir()
+        cls.dir = cls._tmp.__enter__()
+        cls.addClassCleanup(cls._tmp.__exit__, None, None, None)
+        cls.data_dir = os.path.join(cls.dir, "data")
+        result_path = os.path.join(cls.dir, "result.json")
+        cls.flow_run = run_drone("run", os.path.join(FLOWS, "scale-1m.yaml"), "--json", result_path,
+                            "--data-dir", cls.data_dir, timeout=300)
+        cls.result = load_json(result_path) if os.path.exists(result_path) else {}
+        cls.ui = UiServer(cls.data_dir, FLOWS)
+        cls.addClassCleanup(cls.ui.stop)
+        cls.seen = browse("scale", cls.ui.url, 300, cls.result.get("run_id", "none"))
+
+    def test_the_run_moved_a_million_messages_through_ten_faults(self):
+        self.assertEqual(self.flow_run.returncode, 0, self.flow_run.stderr[-3000:])
+        load = self.result["workloads"]["load"]
+        self.assertEqual(load["delivery"]["ok"], 1000000)
+        self.assertEqual(len(self.result["faults"]), 10)
+        self.assertEqual(self.seen["verdict"], "pass")
+        self.assertEqual(self.seen["errors"], [])
+        self.assertIn("1,000,000", self.seen["delivery_text"])
+
+    def test_the_page_loads_no_per_message_data(self):
+        answers = self.seen["answers"]
+        self.assertTrue(answers, "the page fetched nothing from the API")
+        # One byte per message would be 1 MB; the page's answers together stay far below that.
+        self.assertLess(max(a["bytes"] for a in answers), 128 * 1024, answers)
+        self.assertLess(sum(a["bytes"] for a in answers), 256 * 1024, answers)
+        self.assertTrue(any("points=" in a["path"] for a in answers), answers)  # downsampled series
+        for name, chart in self.seen["charts"].items():
+            self.assertGreater(chart["ink"], 0, name)
+            self.assertTrue(all(0 < n <= 600 for n in chart["lengths"]), (name, chart["lengths"]))
+
+    def test_every_fault_window_is_shaded_and_named(self):
+        for chart in self.seen["bands"]:
+            steps = sorted(b["step"] for b in chart["bands"])
+            self.assertEqual(steps, sorted("slow-%d" % i for i in range(1, 11)), chart["chart"])
+            for band in chart["bands"]:
+                self.assertFalse(band["open"], band)
+                self.assertGreater(band["width"], 0, band)
+                self.assertRegex(band["title"], r"^slow-\d+: delay broker-\d via ")
+
+
 if __name__ == "__main__":
     unittest.main()

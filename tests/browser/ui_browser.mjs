@@ -2,6 +2,7 @@
 // Usage: node ui_browser.mjs live URL ARTIFACT_DIR     start quickstart from the launchpad, watch it
 //        node ui_browser.mjs report FILE ARTIFACT_DIR  open an HTML report offline
 //        node ui_browser.mjs matrix URL ARTIFACT_DIR MATRIX_ID  compare a matrix from the history
+//        node ui_browser.mjs scale URL ARTIFACT_DIR RUN_ID    open a large run's view, weigh what it loads
 // Prints one JSON line with what it saw; the Python test asserts on it. Exits non-zero on error.
 import { createRequire } from "node:module";
 import { join, dirname } from "node:path";
@@ -21,6 +22,7 @@ try {
   if (mode === "live") await live(target);
   else if (mode === "report") await report(target);
   else if (mode === "matrix") await matrix(target, matrixId);
+  else if (mode === "scale") await scale(target, matrixId);
   else throw new Error(`unknown mode ${mode}`);
 } finally {
   await browser.close();
@@ -192,4 +194,32 @@ async function report(file) {
   out.external_requests = requests;
   await page.screenshot({ path: join(artifacts, "report-offline.png"), fullPage: true });
   await context.close();
+}
+
+// A finished run of a million messages and ten faults: what the page fetched from the API (each
+// answer's size), what its charts hold, and the fault windows drawn. The time until the charts
+// were drawn is reported for the artifacts, not judged (timings belong in bench/).
+async function scale(url, runId) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await newPage(context);
+  const answers = [];
+  page.on("response", async (r) => {
+    if (!new URL(r.url()).pathname.startsWith("/api/")) return;
+    try { answers.push({ path: new URL(r.url()).pathname + new URL(r.url()).search, bytes: (await r.body()).length }); }
+    catch (e) { answers.push({ path: r.url(), bytes: -1 }); }  // a stream cut off when the page moves on
+  });
+  const started = Date.now();
+  await page.goto(`${url}/#/run/${runId}`);
+  await page.waitForSelector(".run-header [data-verdict]:not([data-verdict=running])");
+  await page.waitForFunction(() => Object.keys(window.__drone.charts).some((k) => k.endsWith("throughput") &&
+    window.__drone.charts[k].data[0].length > 0));
+  await page.waitForSelector(".chart .fault-band");
+  out.drawn_after_ms = Date.now() - started;
+  out.verdict = await page.locator(".run-header [data-verdict]").getAttribute("data-verdict");
+  out.charts = await chartsDrawn(page, runId);
+  out.bands = await faultBands(page);
+  out.delivery_text = await page.locator("[data-table=delivery]").innerText();
+  await page.screenshot({ path: join(artifacts, "run-1m-messages.png"), fullPage: true });
+  await context.close();
+  out.answers = answers;
 }

@@ -16,6 +16,7 @@ What must be equal between a single-process run and a run on workers, and why:
 """
 import glob
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -157,6 +158,34 @@ class NatsOnWorkersTest(unittest.TestCase, AccountingAssertions):
         for category in CATEGORIES + ("unexpected", "corrupt", "reordered"):
             self.assertEqual(s["delivery"][category], w["delivery"][category], category)
         self.assertEqual(w["delivery"]["ok"], 4000)
+
+
+@unittest.skipUnless(HAVE_NATS and os.geteuid() == 0, "needs nats-server and root (a lab network)")
+class LabOnWorkersTest(unittest.TestCase, AccountingAssertions):
+    """A cluster in a lab network: `--workers 2` starts two more workers inside the lab's clients
+    host. They reach the brokers only from there (10.213.0.x is not routed from this namespace),
+    and the flow's 100 ms fault between the clients and the brokers shows in their latencies."""
+
+    def test_the_workers_run_in_the_clients_host_and_feel_its_fault(self):
+        with TempDir() as d:
+            out = os.path.join(d, "result.json")
+            r = run_drone("-v", "run", os.path.join(FLOWS, "netfault-latency.yaml"), "--workers", "2",
+                          "--json", out, "--no-store", env=dict(os.environ, TMPDIR=d), timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr[-4000:])
+            match = re.search(r"workload load: 2 workers in the lab's clients host \S+ \(pids ([\d ]+)\)",
+                              r.stderr)
+            self.assertIsNotNone(match, r.stderr[-4000:])
+            result = load_json(out)
+        validate_result(result)
+        self.assertEqual(result["verdict"], "pass")
+        w = result["workloads"]["load"]
+        self.assert_identities(w)
+        self.assertEqual(w["delivery"]["lost"], 0)
+        phase = w["phases"][0]
+        self.assertGreater(phase["during"]["latency_ms"]["end_to_end"]["p50"],
+                           phase["before"]["latency_ms"]["end_to_end"]["p50"] + 80)
+        for pid in match.group(1).split():
+            self.assertFalse(process_alive(int(pid)), "worker %s outlived the run" % pid)
 
 
 class WorkerCommandTest(unittest.TestCase):

@@ -266,14 +266,23 @@ Result<JetStream> NewJetStream(natsConnection* nc, int64_t wait_ns, jsOptions* o
   return JetStream(js);
 }
 
+// Asks in attempts of at most 2 s until the deadline: a request that went out while the
+// connection was moving to another server, or to a stream whose replicas are still electing a
+// leader, gets no answer at all, and a new request is then answered at once.
 Result<TopicInfo> Describe(jsCtx* js, const std::string& name, int64_t timeout_ns) {
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Wait = std::max<int64_t>(timeout_ns / kNsPerMs, 1);
+  const int64_t deadline = MonotonicNs() + timeout_ns;
   jsStreamInfo* si = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&si, js, name.c_str(), &jo, &jerr);
-  if (s != NATS_OK) return NatsStatus(s, jerr, "nats: stream " + name);
+  while (true) {
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = std::clamp<int64_t>((deadline - MonotonicNs()) / kNsPerMs, 1, 2000);
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetStreamInfo(&si, js, name.c_str(), &jo, &jerr);
+    if (s == NATS_OK) break;
+    Status status = NatsStatus(s, jerr, "nats: stream " + name);
+    if (!Transient(status) || MonotonicNs() >= deadline) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   TopicInfo info;
   info.name = name;
   info.partitions = 1;

@@ -1,9 +1,11 @@
 // kind: workload — runs producers and consumers against a topic and records the result.
 #include "core/clock.h"
+#include "core/log.h"
 #include "drivers/builtin_drivers.h"
 #include "faults/network/command.h"
 #include "flow/step_executor.h"
 #include "worker/coordinator.h"
+#include "worker/local_workers.h"
 
 namespace drone::flow {
 namespace {
@@ -110,20 +112,39 @@ class WorkloadStep : public StepExecutor {
     }
     // In a lab network the clients run in its `clients` host (docs/network-faults.md).
     const std::string netns = cluster->ClientNetns();
+    std::unique_ptr<worker::LocalWorkerPool> lab_workers;
     if (!workers.empty() && !netns.empty()) {
-      // TODO(5): start the workers inside the lab's clients host.
-      return FailedPrecondition("workload " + ctx.step.id +
-                                ": cluster '" + with.cluster +
-                                "' runs in a lab network, whose clients cannot run on workers yet; "
-                                "run it without --workers");
+      if (ctx.run.local_worker_count() == 0) {
+        return FailedPrecondition("workload " + ctx.step.id + ": cluster '" + with.cluster +
+                                  "' runs in a lab network, which workers elsewhere (--workers-at) "
+                                  "cannot reach; use --workers N, which starts them in the lab");
+      }
+      // As many workers again, inside the clients host: they reach the brokers as the lab's
+      // clients do, through its links and faults. This thread enters the host to drive them.
+      Result<std::unique_ptr<worker::LocalWorkerPool>> pool = worker::LocalWorkerPool::Start(
+          ctx.run.local_worker_count(), 15 * kNsPerSec, netns);
+      if (!pool.ok()) {
+        return pool.status().WithContext("workload " + ctx.step.id + ": workers in the lab's clients host");
+      }
+      lab_workers = std::move(*pool);
+      workers = lab_workers->addresses();
+      std::string pids;
+      for (int pid : lab_workers->pids()) pids += " " + std::to_string(pid);
+      LogInfo("workload " + ctx.step.id + ": " + std::to_string(workers.size()) +
+              " workers in the lab's clients host " + netns + " (pids" + pids + ")");
     }
     if (!workers.empty()) {
       // On `drone worker` processes (docs/workers.md): the merged result is what this process
       // would have produced.
-      Result<workload::WorkloadResult> distributed =
-          worker::RunOnWorkers(workers, cluster->Broker(), *driver, cluster->Endpoint(), options,
-                               &observer, ctx.cancel);
+      Result<workload::WorkloadResult> distributed = Unavailable("not run");
+      auto run = [&] {
+        distributed = worker::RunOnWorkers(workers, cluster->Broker(), *driver, cluster->Endpoint(),
+                                           options, &observer, ctx.cancel);
+        return distributed.status();
+      };
+      Status entered = netns.empty() ? run() : faults::network::WithNetns(netns, run);
       if (!distributed.ok()) return distributed.status().WithContext("workload " + ctx.step.id);
+      if (!entered.ok()) return entered.WithContext("workload " + ctx.step.id);
       r = std::move(*distributed);
     } else {
       workload::WorkloadRunner runner(*driver, cluster->Endpoint(), options, &observer,
