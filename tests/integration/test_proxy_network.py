@@ -56,7 +56,10 @@ class UnprivilegedDir:
 
 
 def run_unprivileged(directory, *args, timeout=300):
-    env = dict(os.environ, TMPDIR=directory, HOME=directory)
+    # The run store and journals too (ctest points XDG_DATA_HOME at the build tree, which the
+    # unprivileged user may not write).
+    env = dict(os.environ, TMPDIR=directory, HOME=directory,
+               XDG_DATA_HOME=os.path.join(directory, "data"))
     return subprocess.run(unprivileged([DRONE, *args]), capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL, cwd=directory, env=env)
 

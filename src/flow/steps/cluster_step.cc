@@ -44,7 +44,7 @@ class ClusterStep : public StepExecutor {
       LogWarn("cluster " + ctx.step.id + ": no privilege for a lab network (" +
               faults::network::DetectKernelSupport().Summary() +
               "): falling back to network: proxy, TCP proxies in front of the nodes carry its "
-              "network faults (delay, rate, reset, blackhole, slicer; clients <-> nodes only)");
+              "network faults (delay, rate, reset, blackhole, slicer; no packet faults)");
     }
     RETURN_IF_ERROR(platform->Validate(request));
     RunContext& run = ctx.run;
