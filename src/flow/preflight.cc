@@ -106,6 +106,9 @@ std::pair<std::string, std::string> NetworkMismatch(const spec::FaultWith& with,
 
 std::string ClusterNetwork(const spec::FlowSpec& flow, const spec::Step& cluster_step) {
   const auto& with = std::get<spec::ClusterWith>(cluster_step.with);
+  // The embedded cluster's own faults (broker down, added round-trip time) need no lab, so it
+  // is in one only when the flow asks.
+  if (with.platform == "embedded") return with.network == "lab" ? "lab" : "";
   if (with.platform != "local") return "";
   if (!with.network.empty()) return with.network;
   bool faulted = false;
@@ -182,13 +185,13 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
             "run the cluster on platform embedded (or local)");
       }
       if (step.kind == spec::StepKind::kFaultNetwork && cluster != nullptr &&
-          cluster->platform == "embedded" &&
+          cluster->platform == "embedded" && cluster->network != "lab" &&
           (!with.delay_ns || !with.from.empty() || !with.endpoint.empty())) {
         add(step, "with",
             "on platform embedded, fault.network is a node's added round-trip time: it takes "
             "`target` and a plain `delay` (e.g. delay: 50ms) only",
-            "impairments between hosts (from/to, endpoint, loss, jitter, ...) need platform "
-            "local, where the nodes run in a lab network");
+            "impairments between hosts (from/to, endpoint, loss, jitter, ...) need a lab "
+            "network: network: lab on the cluster (as root), or platform local");
       }
     }
     if (IsLabFault(step.kind)) {
@@ -211,10 +214,14 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
                  !message.empty()) {
         add(step, "with", message, hint);
       } else if (step.kind == spec::StepKind::kFaultPartition && cluster != nullptr &&
-                 cluster->platform != "local") {
-        add(step, "kind", "fault.partition needs platform local (a lab network); platform " +
-                              cluster->platform + " has none",
-            "run the cluster on platform local");
+                 cluster->platform != "local" &&
+                 !(cluster->platform == "embedded" && cluster->network == "lab")) {
+        add(step, "kind",
+            "fault.partition needs a lab network; platform " + cluster->platform +
+                (cluster->platform == "embedded" ? " is in one only with network: lab"
+                                                 : " has none"),
+            cluster->platform == "embedded" ? "add network: lab to the cluster (needs root)"
+                                            : "run the cluster on platform local");
       }
     }
     // Broker settings maps: each driver knows its keys (drivers reject what they do not know).

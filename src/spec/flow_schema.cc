@@ -294,7 +294,9 @@ std::vector<StepKindSchema> MakeKinds() {
                            "them; proxy puts a TCP proxy in front of every node (faults between "
                            "the clients and the nodes, no privilege needed); loopback uses "
                            "127.0.0.N. Default, when a network fault targets the cluster: lab "
-                           "if this process may create namespaces (root), else proxy.",
+                           "if this process may create namespaces (root), else proxy. "
+                           "platform embedded: lab puts every broker and the clients in a "
+                           "lab host of its own (only when asked for).",
             .enum_values = {"lab", "proxy", "loopback"}},
        }},
       {"topic", "Creates a topic on a cluster.",

@@ -1378,8 +1378,11 @@ class FlowLoader {
     ReadClusterKubernetes(*m, c);
     if (const Field* f = m->Find("network")) {
       if (auto v = ReadEnum(*f, {"lab", "proxy", "loopback"})) {
-        if (c.platform != "local") {
-          Error(f->loc, f->path, "network is only used with platform: local",
+        if ((c.platform != "local" && c.platform != "embedded") ||
+            (*v == "proxy" && c.platform != "local")) {
+          Error(f->loc, f->path,
+                *v == "proxy" ? "network: proxy is only used with platform: local"
+                              : "network is only used with platform: local or embedded",
                 "platform " + c.platform + " has no lab network; remove network");
         } else {
           c.network = *v;

@@ -82,3 +82,24 @@ def group_members(pgid):
             if fields[0] not in ("Z", "X") and fields[2] == str(pgid):
                 out.append(int(name))
     return out
+
+
+def erlang_processes(parent=None):
+    """Pids of running epmd and beam.smp processes (zombies excluded), children of `parent` if given."""
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv0 = f.read().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if parent is not None and int(fields[1]) != parent:
+            continue
+        if fields[0] != "Z" and os.path.basename(argv0) in ("epmd", "beam.smp"):
+            pids.add(int(entry))
+    return pids

@@ -75,6 +75,26 @@ steps:
             self.assertIn("check the address", r.stdout)
             self.assertNotIn("STEP_START      load", r.stderr)
 
+    def test_link_faults_on_the_embedded_cluster_need_a_lab(self):
+        fault = """  topic: { kind: topic, needs: [cluster], with: { name: x } }
+  load: { kind: workload, needs: [topic], background: true, with: { topic: x, duration: 5s } }
+"""
+        self.assert_rejected(GOOD_HEAD + fault + """  slow:
+    kind: fault.network
+    needs: [load.started]
+    with: { from: clients, to: brokers, delay: 10ms, duration: 1s }
+""", "steps.slow.with", "network: lab")
+        self.assert_rejected(GOOD_HEAD + fault + """  split:
+    kind: fault.partition
+    needs: [load.started]
+    with: { partition: isolate, nodes: [broker-1], duration: 1s }
+""", "steps.split.kind", "network: lab")
+        self.assert_rejected("""name: t
+steps:
+  cluster: { kind: cluster, with: { broker: kafka, platform: external, bootstrap: "127.0.0.1:1",
+                                    network: lab } }
+""", "steps.cluster.with.network", "only used with platform: local or embedded")
+
     def test_missing_file_and_bad_flags(self):
         r = run_drone("run", "/nonexistent/flow.yaml", timeout=60)
         self.assertEqual(r.returncode, 2)

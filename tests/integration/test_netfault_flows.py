@@ -1,5 +1,6 @@
 """Network faults in flows, end to end: NATS clusters in a lab network (a namespace per node and
-one for the clients), with a delay, a packet loss and a partition injected under load; each test
+one for the clients), with a delay, a packet loss and a partition injected under load, a
+RabbitMQ cluster partitioned the same way, and the embedded Kafka cluster delayed; each test
 asserts the fault's visible effect on the result. And an interrupted run leaves nothing behind."""
 import os
 import shutil
@@ -8,9 +9,11 @@ import subprocess
 import time
 import unittest
 
-from drone_test_support import DRONE, FLOWS, TempDir, load_json, run_drone, validate_result
+from drone_test_support import (DRONE, FLOWS, TempDir, erlang_processes, load_json, run_drone,
+                                validate_result)
 
 HAVE_NATS = shutil.which("nats-server") is not None
+HAVE_RABBITMQ = os.access("/usr/lib/rabbitmq/bin/rabbitmq-server", os.X_OK)
 IS_ROOT = os.geteuid() == 0
 SKIP_REASON = ("network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN)" if not IS_ROOT
                else "nats-server is not installed (apt-get install nats-server)")
@@ -42,6 +45,7 @@ class FlowRun:
 
 class FlowCase(unittest.TestCase):
     flow = ""
+    hosts = {"nats-1", "nats-2", "nats-3", "clients"}
 
     @classmethod
     def setUpClass(cls):
@@ -64,7 +68,7 @@ class FlowCase(unittest.TestCase):
     def assert_in_a_lab(self):
         outputs = next(s for s in self.result["steps"] if s["id"] == "cluster")["outputs"]
         self.assertEqual(outputs["network"], "lab")
-        self.assertEqual(set(outputs["lab"]["hosts"]), {"nats-1", "nats-2", "nats-3", "clients"})
+        self.assertEqual(set(outputs["lab"]["hosts"]), self.hosts)
         for address in outputs["addresses"]:
             self.assertTrue(address.startswith("10.213.0."), address)
         self.assertEqual(lab_namespaces(self.result["run_id"]), [], "the lab was removed")
@@ -144,6 +148,65 @@ class NetfaultPartitionTest(FlowCase):
         self.assertLess(during, 0.8 * before, p)
 
 
+@unittest.skipUnless(IS_ROOT, "network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
+class NetfaultLatencyKafkaTest(FlowCase):
+    """The embedded Kafka cluster in a lab: the delay acts on the links, not in the mock."""
+    flow = "netfault-latency-kafka.yaml"
+    hosts = {"broker-1", "broker-2", "broker-3", "clients"}
+
+    def test_passes_in_a_lab_without_loss(self):
+        self.assert_passed_without_loss()
+        self.assert_in_a_lab()
+        self.assert_events_match_the_record()
+
+    def test_the_delay_on_the_link_shows_in_end_to_end_latency_during_the_fault_only(self):
+        p = self.run_.phase()
+        before = p["before"]["latency_ms"]["end_to_end"]["p50"]
+        during = p["during"]["latency_ms"]["end_to_end"]["p50"]
+        after = p["after"]["latency_ms"]["end_to_end"]["p50"]
+        self.assertGreaterEqual(during - before, 80, p)
+        self.assertLess(after, before + 40, "the delay is gone after the heal")
+        fault = self.result["faults"][0]
+        self.assertEqual(fault["kind"], "impair")
+        self.assertIn(fault["backend"], {"tc-netem", "nfqueue"}, "a lab backend, not the mock's rtt")
+        self.assertEqual(sorted(i["to"] for i in fault["details"]["impairments"]),
+                         ["broker-1", "broker-2", "broker-3"])
+
+
+@unittest.skipUnless(IS_ROOT and HAVE_RABBITMQ,
+                     "network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN)" if not IS_ROOT
+                     else "rabbitmq-server is not installed (apt-get install rabbitmq-server)")
+class NetfaultPartitionRabbitMqTest(FlowCase):
+    flow = "netfault-partition-rabbitmq.yaml"
+    hosts = {"rabbitmq-1", "rabbitmq-2", "rabbitmq-3", "clients"}
+
+    @classmethod
+    def setUpClass(cls):
+        before = erlang_processes()
+        super().setUpClass()
+        cls.left_running = erlang_processes() - before
+
+    def test_passes_in_a_lab_without_loss(self):
+        self.assert_passed_without_loss()
+        self.assert_in_a_lab()
+        self.assert_events_match_the_record()
+        self.assertEqual(self.left_running, set(), "no RabbitMQ node or epmd is left running")
+
+    def test_the_leader_was_cut_off_and_acks_stalled(self):
+        fault = self.result["faults"][0]
+        self.assertEqual(fault["kind"], "partition")
+        self.assertEqual(fault["backend"], "iptables")
+        node = fault["details"]["partition"]["nodes"][0]
+        self.assertRegex(node, r"^rabbitmq-[123]$", "the queue leader resolved to a node")
+        blocked = {tuple(p) for p in fault["details"]["blocked"]}
+        others = self.hosts - {node}
+        self.assertEqual(blocked, {(node, o) for o in others} | {(o, node) for o in others})
+        p = self.run_.phase()
+        before = p["before"]["throughput"]["acked_per_s"]
+        during = p["during"]["throughput"]["acked_per_s"]
+        self.assertLess(during, 0.8 * before, p)
+
+
 @unittest.skipUnless(IS_ROOT and HAVE_NATS, SKIP_REASON)
 class InterruptedNetfaultRunTest(unittest.TestCase):
     def test_sigint_during_the_fault_leaves_nothing_behind(self):
@@ -188,10 +251,16 @@ class InterruptedNetfaultRunTest(unittest.TestCase):
             self.assertIn("heal impair", rest, "the undo action healed the fault")
 
     def test_drone_clean_removes_the_lab_of_a_sigkilled_run(self):
+        self.sigkill_during_the_fault_then_clean("netfault-latency.yaml")
+
+    def test_drone_clean_removes_the_lab_of_a_sigkilled_embedded_kafka_run(self):
+        self.sigkill_during_the_fault_then_clean("netfault-latency-kafka.yaml")
+
+    def sigkill_during_the_fault_then_clean(self, flow):
         with TempDir() as d:
             data = os.path.join(d, "data")
             env = dict(os.environ, TMPDIR=d)
-            proc = subprocess.Popen([DRONE, "run", os.path.join(FLOWS, "netfault-latency.yaml"),
+            proc = subprocess.Popen([DRONE, "run", os.path.join(FLOWS, flow),
                                      "--data-dir", data],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                     env=env, stdin=subprocess.DEVNULL)

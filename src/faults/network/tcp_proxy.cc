@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "faults/network/command.h"
 
 namespace drone::faults::network {
 namespace {
@@ -379,7 +380,8 @@ std::string ProxyUnsupportedFields(const Impairment& imp) {
 
 Result<std::unique_ptr<TcpProxy>> TcpProxy::Start(const std::string& listen,
                                                   const std::string& upstream, const Impairment& up,
-                                                  const Impairment& down) {
+                                                  const Impairment& down,
+                                                  const std::string& listen_netns) {
   for (const Impairment* imp : {&up, &down}) {
     const std::string bad = ProxyUnsupportedFields(*imp);
     if (!bad.empty()) {
@@ -396,7 +398,17 @@ Result<std::unique_ptr<TcpProxy>> TcpProxy::Start(const std::string& listen,
   m.upstream = to;
   m.up = m.cur_up = up;
   m.down = m.cur_down = down;
-  m.listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (listen_netns.empty()) {
+    m.listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  } else {
+    Result<int> s =
+        SocketInNetns(listen_netns, AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (!s.ok()) {
+      p->Stop();
+      return s.status().WithContext("TCP proxy on " + listen);
+    }
+    m.listener = *s;
+  }
   const int one = 1;
   ::setsockopt(m.listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (m.listener < 0 || ::bind(m.listener, reinterpret_cast<sockaddr*>(&at), sizeof(at)) != 0 ||

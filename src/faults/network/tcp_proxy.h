@@ -42,10 +42,13 @@ class TcpProxy {
   // Listens on `listen` ("127.0.0.1:0" picks a port) and forwards to `upstream` ("host:port",
   // numeric IPv4). `up` impairs client -> upstream, `down` upstream -> client; either may be
   // empty (an Impairment with nothing set). Errors: bad addresses, the port is taken, a
-  // packet-level fault was asked for.
+  // packet-level fault was asked for. The listener is opened in the network namespace
+  // `listen_netns` when it is not empty (a lab host's), the upstream connections in the caller's
+  // own: the proxy then joins two namespaces.
   static Result<std::unique_ptr<TcpProxy>> Start(const std::string& listen,
                                                  const std::string& upstream, const Impairment& up,
-                                                 const Impairment& down);
+                                                 const Impairment& down,
+                                                 const std::string& listen_netns = "");
   ~TcpProxy();
   TcpProxy(const TcpProxy&) = delete;
   TcpProxy& operator=(const TcpProxy&) = delete;

@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <random>
@@ -11,6 +12,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "platforms/embedded/embedded_lab.h"
 
 namespace drone::platforms {
 namespace {
@@ -31,6 +33,17 @@ std::vector<std::string> Split(const std::string& text, char sep) {
     start = end + 1;
   }
   return out;
+}
+
+// The lab's name: "<run>-<cluster>" in the characters and length a lab takes, so that
+// `drone clean RUN` (CleanLab: "drone-<run>-*") finds it, as on platform local.
+std::string LabId(const ClusterRequest& request) {
+  std::string id =
+      (request.run_id.empty() ? std::string("run") : request.run_id) + "-" + request.name;
+  for (char& c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') c = '-';
+  }
+  return id.substr(0, 40);
 }
 
 struct PartitionState {
@@ -61,8 +74,21 @@ class EmbeddedKafkaCluster : public Cluster, public NodeControl {
                       " broker addresses, got '" + bootstrap + "'");
     }
     cluster->bootstrap_ = bootstrap;
+    std::vector<std::string> names;
+    for (int i = 0; i < request.nodes; ++i) names.push_back("broker-" + std::to_string(i + 1));
+    std::vector<std::string> shown = addresses;
+    if (request.network == "lab") {
+      // The clients keep the mock's bootstrap list: in their host those addresses lead through
+      // the lab to the brokers (embedded_lab.h).
+      Result<std::unique_ptr<EmbeddedLab>> lab =
+          EmbeddedLab::Create(LabId(request), names, addresses);
+      if (!lab.ok())
+        return lab.status().WithContext("embedded Kafka cluster '" + request.name + "'");
+      cluster->lab_ = std::move(*lab);
+      shown = cluster->lab_->LabAddresses();
+    }
     for (int i = 0; i < request.nodes; ++i) {
-      cluster->nodes_.push_back(NodeInfo{"broker-" + std::to_string(i + 1), i + 1, addresses[i], true});
+      cluster->nodes_.push_back(NodeInfo{names[i], i + 1, shown[i], true});
     }
     // A client of our own for metadata (replica placement after topic creation).
     conf = rd_kafka_conf_new();
@@ -70,13 +96,18 @@ class EmbeddedKafkaCluster : public Cluster, public NodeControl {
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof(err));
     cluster->meta_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (cluster->meta_ == nullptr) return Internal(std::string("embedded Kafka: ") + err);
-    LogInfo("embedded Kafka cluster '" + request.name + "' up: " + bootstrap);
+    LogInfo(
+        "embedded Kafka cluster '" + request.name + "' up: " + bootstrap +
+        (cluster->lab_ ? std::string(" (lab network ") + faults::network::kLabSubnet + ")" : ""));
     return std::unique_ptr<Cluster>(std::move(cluster));
   }
 
   ~EmbeddedKafkaCluster() override { (void)Stop(); }
 
   std::string Broker() const override { return "kafka"; }
+
+  const faults::network::LabNetwork* Lab() const override { return lab_ ? lab_->lab() : nullptr; }
+  std::string ClientNetns() const override { return lab_ ? lab_->ClientNetns() : ""; }
 
   drivers::Endpoint Endpoint() const override {
     // The mock coordinator waits up to session.timeout.ms - 1 s for every member to rejoin when a
@@ -243,6 +274,8 @@ class EmbeddedKafkaCluster : public Cluster, public NodeControl {
 
   Status Stop() override {
     std::lock_guard<std::mutex> lock(mu_);
+    // The proxies first, so that no client talks to a mock being destroyed; the namespaces last.
+    Status lab_gone = lab_ ? lab_->Stop() : Status::Ok();
     if (meta_ != nullptr) {
       rd_kafka_destroy(meta_);
       meta_ = nullptr;
@@ -256,6 +289,7 @@ class EmbeddedKafkaCluster : public Cluster, public NodeControl {
       rd_kafka_destroy(host_);
       host_ = nullptr;
     }
+    if (!lab_gone.ok()) return lab_gone.WithContext("removing the lab network of " + name_);
     return Status::Ok();
   }
 
@@ -316,6 +350,8 @@ class EmbeddedKafkaCluster : public Cluster, public NodeControl {
   std::map<std::string, std::vector<PartitionState>> topics_;  // guarded by mu_
   std::set<std::string> groups_;                             // guarded by mu_
   std::map<std::string, int> coordinators_;                  // guarded by mu_
+  // network: lab — the brokers' hosts and the clients' (embedded_lab.h); set by Start().
+  std::unique_ptr<EmbeddedLab> lab_;
 };
 
 class EmbeddedPlatform : public Platform {
@@ -330,6 +366,19 @@ class EmbeddedPlatform : public Platform {
     if (request.nodes < 1 || request.nodes > kMaxNodes) {
       return InvalidArgument("the embedded platform runs 1.." + std::to_string(kMaxNodes) +
                              " brokers, not " + std::to_string(request.nodes));
+    }
+    if (!request.network.empty() && request.network != "loopback" && request.network != "lab") {
+      return InvalidArgument("network must be lab or loopback, not '" + request.network + "'");
+    }
+    if (request.network == "lab") {
+      const faults::network::KernelSupport& k = faults::network::DetectKernelSupport();
+      if (!k.privileged || !k.netns) {
+        return FailedPrecondition(
+            "network: lab needs network namespaces, which need root (CAP_SYS_ADMIN and "
+            "CAP_NET_ADMIN): " +
+            (k.notes.empty() ? std::string("not available") : k.notes.front()) +
+            "; run as root, or remove network: lab");
+      }
     }
     return Status::Ok();
   }

@@ -2,12 +2,16 @@
 
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
+#include <unistd.h>
 
 #include <map>
 
 #include "core/clock.h"
 #include "core/testutil.h"
+#include "faults/network/command.h"
+#include "faults/network/lab_network.h"
 #include "platforms/builtin_platforms.h"
+#include "platforms/local/loopback.h"
 
 namespace drone::platforms {
 namespace {
@@ -129,6 +133,47 @@ TEST(EmbeddedPlatformTest, ValidatesRequests) {
   EXPECT_EQ(platform->Validate({"c", "rabbitmq", 3, ""}).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(platform->Validate({"c", "kafka", 0, ""}).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(platform->Validate({"c", "kafka", 17, ""}).code(), StatusCode::kInvalidArgument);
+}
+
+// network: lab — every broker a lab host, the clients in one more; a client in the clients'
+// host reaches the mock at the addresses it advertises, and only there.
+TEST(EmbeddedKafkaLabTest, ClientsReachTheBrokersThroughTheLab) {
+  const faults::network::KernelSupport& k = faults::network::DetectKernelSupport();
+  if (!k.privileged || !k.netns) GTEST_SKIP() << "network namespaces need root";
+  auto platform = PlatformRegistry().Create("embedded");
+  ASSERT_OK(platform.status());
+  ClusterRequest request{"c", "kafka", 3, ""};
+  request.network = "lab";
+  request.run_id = "ektest-" + std::to_string(::getpid());
+  auto made = (*platform)->CreateCluster(request);
+  ASSERT_OK(made.status());
+  std::unique_ptr<Cluster> cluster = std::move(made).value();
+  const faults::network::LabNetwork* lab = cluster->Lab();
+  ASSERT_NE(lab, nullptr);
+  std::vector<std::string> hosts;
+  for (const faults::network::LabHost& h : lab->hosts()) hosts.push_back(h.name);
+  EXPECT_EQ(hosts, (std::vector<std::string>{"broker-1", "broker-2", "broker-3", "clients"}));
+  EXPECT_EQ(cluster->ClientNetns(), faults::network::LabNamespaceName(lab->run_id(), "clients"));
+  std::vector<NodeInfo> nodes = cluster->Nodes();
+  ASSERT_EQ(nodes.size(), 3u);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    EXPECT_EQ(nodes[i].address.substr(0, nodes[i].address.find(':')), lab->hosts()[i].address);
+  }
+  ASSERT_OK(cluster->CreateTopic({"orders", 3, 3, {}}));
+  std::map<int, int> seen;
+  ASSERT_OK(faults::network::WithNetns(cluster->ClientNetns(), [&] {
+    seen = Leaders(cluster->Endpoint().bootstrap, "orders", 3);
+    return Status::Ok();
+  }));
+  EXPECT_EQ(seen.size(), 3u) << "metadata through the lab, from the clients' host";
+  // The brokers' lab addresses exist inside the lab only.
+  const std::string& address = nodes[0].address;
+  EXPECT_FALSE(local::CanConnect(address.substr(0, address.find(':')),
+                                 std::stoi(address.substr(address.find(':') + 1)), 200 * kNsPerMs));
+  ASSERT_OK(cluster->Stop());
+  auto left = faults::network::ListNetns("drone-" + request.run_id);
+  ASSERT_OK(left.status());
+  EXPECT_TRUE(left->empty()) << "the lab is gone with the cluster";
 }
 
 }  // namespace

@@ -46,6 +46,10 @@ struct NodeTemplate {
   std::string kind = "server";     // "server" = a broker node; anything else is a helper
                                    // process ("sentinel") that is not in `outputs.nodes`
   std::vector<std::string> ports;  // port names to allocate, e.g. {"client", "cluster"}
+  // The process whose host this one shares (its address and, in a lab network, its namespace):
+  // a per-node helper such as the epmd an Erlang node registers with on its own loopback.
+  // Empty: a host of its own. Names another process of the layout, one with a host of its own.
+  std::string shares_host_with = {};
 };
 
 // One process of a local cluster, with what the platform allocated for it.
@@ -89,6 +93,11 @@ class RecipeContext {
   virtual Result<ToolOutput> RunTool(const std::vector<std::string>& argv,
                                      const std::map<std::string, std::string>& env,
                                      int64_t timeout_ns) = 0;
+  // RunTool inside `node`'s own host: in a lab network its namespace (a tool that must reach the
+  // node on its loopback, such as rabbitmqctl through the node's epmd); elsewhere as RunTool.
+  virtual Result<ToolOutput> RunToolOn(const LocalNode& node, const std::vector<std::string>& argv,
+                                       const std::map<std::string, std::string>& env,
+                                       int64_t timeout_ns) = 0;
   // The log tail of a node, for error messages ("redis-2 did not become ready: ... <tail>").
   virtual std::string LogTail(const std::string& node) const = 0;
   // True once the run is being cancelled: waits should give up promptly.
@@ -113,6 +122,10 @@ class BrokerRecipe {
   // True when every node may have an address of its own (127.0.0.N). False for brokers whose
   // nodes must share one host name (Erlang distribution): then all nodes get 127.0.0.1.
   virtual bool DistinctAddresses() const { return true; }
+
+  // True when the cluster can run in a lab network (`network: lab`, a namespace and a 10.x
+  // address per host; Layout() and Configure() see `request.network` and the nodes' netns).
+  virtual bool SupportsLab() const { return DistinctAddresses(); }
 
   // With addresses, ports and directories allocated: writes config files into the node
   // directories and fills every node's `process` (argv, env; cwd defaults to the node dir).

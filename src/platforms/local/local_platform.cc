@@ -342,6 +342,18 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
   Result<ToolOutput> RunTool(const std::vector<std::string>& argv,
                              const std::map<std::string, std::string>& env,
                              int64_t timeout_ns) override {
+    return RunToolIn(client_netns_, argv, env, timeout_ns);
+  }
+
+  Result<ToolOutput> RunToolOn(const LocalNode& node, const std::vector<std::string>& argv,
+                               const std::map<std::string, std::string>& env,
+                               int64_t timeout_ns) override {
+    return RunToolIn(lab_ ? node.process.netns : client_netns_, argv, env, timeout_ns);
+  }
+
+ private:
+  Result<ToolOutput> RunToolIn(const std::string& netns, const std::vector<std::string>& argv,
+                               const std::map<std::string, std::string>& env, int64_t timeout_ns) {
     if (argv.empty()) return InvalidArgument("empty tool argv");
     local::ProcessSpec spec;
     spec.name = argv[0];
@@ -349,7 +361,7 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     spec.env = env;
     spec.cwd = run_dir_;
     spec.journal = request_.journal;
-    spec.netns = client_netns_;
+    spec.netns = netns;
     {
       std::lock_guard<std::mutex> lock(mu_);
       spec.log_path = run_dir_ + "/tool-" + std::to_string(++tool_runs_) + ".log";
@@ -368,7 +380,6 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     return out;
   }
 
- private:
   // Runs `fn` on this thread inside the clients' lab host, where the nodes can be reached (in
   // lab mode: Drone's own namespace has no route to the lab), or just runs it.
   Status InClients(const std::function<Status()>& fn) const {
@@ -510,10 +521,10 @@ class LocalPlatform : public Platform {
     }
     if (request.network == "proxy") RETURN_IF_ERROR(recipe->CheckProxyNetwork(request));
     if (request.network == "lab") {
-      if (!recipe->DistinctAddresses()) {
+      if (!recipe->SupportsLab()) {
         return InvalidArgument("broker " + request.broker +
-                               " cannot run in a lab network on platform local yet (its nodes "
-                               "share one host name); use network: loopback");
+                               " cannot run in a lab network on platform local yet; use "
+                               "network: loopback");
       }
       const faults::network::KernelSupport& k = faults::network::DetectKernelSupport();
       if (!k.privileged || !k.netns) {
@@ -551,7 +562,9 @@ class LocalPlatform : public Platform {
     std::unique_ptr<LabNetwork> lab;
     if (request.network == "lab") {
       std::vector<std::string> hosts;
-      for (const local::NodeTemplate& t : layout) hosts.push_back(t.name);
+      for (const local::NodeTemplate& t : layout) {
+        if (t.shares_host_with.empty()) hosts.push_back(t.name);
+      }
       hosts.push_back(kClientsHost);
       auto made = LabNetwork::Create(LabId(request), hosts);
       if (!made.ok()) {
@@ -569,10 +582,26 @@ class LocalPlatform : public Platform {
       n.name = layout[i].name;
       n.kind = layout[i].kind;
       n.index = per_kind[n.kind]++;
-      n.host = recipe->DistinctAddresses() ? local::NodeHost(static_cast<int>(i)) : "127.0.0.1";
+      // The process whose host this one is on: itself, or the one it shares a host with.
+      size_t owner = i;
+      if (const std::string& with = layout[i].shares_host_with; !with.empty()) {
+        auto it = std::find_if(layout.begin(), layout.end(),
+                               [&](const local::NodeTemplate& t) { return t.name == with; });
+        if (it == layout.end() || !it->shares_host_with.empty()) {
+          remove_dir();
+          return Internal(n.name + " shares the host of '" + with + "', which has none of its own");
+        }
+        owner = static_cast<size_t>(it - layout.begin());
+      }
+      n.host = recipe->DistinctAddresses() ? local::NodeHost(static_cast<int>(owner)) : "127.0.0.1";
       if (lab) {
-        n.host = lab->hosts()[i].address;
-        n.process.netns = lab->hosts()[i].netns;
+        Result<const faults::network::LabHost*> host = lab->Host(layout[owner].name);
+        if (!host.ok()) {
+          remove_dir();
+          return host.status();
+        }
+        n.host = (*host)->address;
+        n.process.netns = (*host)->netns;
       }
       for (const std::string& port_name : layout[i].ports) {
         Result<int> port = Status(StatusCode::kInternal, "no attempt");

@@ -4,6 +4,7 @@
 #include "platforms/local/local_platform.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "core/clock.h"
 #include "core/testutil.h"
+#include "faults/network/lab_network.h"
 #include "platforms/local/broker_recipe.h"
 #include "platforms/local/loopback.h"
 
@@ -74,12 +76,45 @@ class HttpRecipe : public local::BrokerRecipe {
   std::string program_;
 };
 
+// The same servers, but the helper shares the host of http-2 (as an epmd shares its Erlang
+// node's), and Form runs `ip addr` on http-2's host and on the clients' to show where each ran.
+class SharedHostRecipe : public HttpRecipe {
+ public:
+  std::string Broker() const override { return "test-http-shared"; }
+  bool SupportsLab() const override { return true; }
+  std::vector<local::NodeTemplate> Layout(const ClusterRequest& request) const override {
+    std::vector<local::NodeTemplate> out = HttpRecipe::Layout(request);
+    out.back().shares_host_with = "http-2";
+    return out;
+  }
+  Status Configure(const ClusterRequest& request, std::vector<LocalNode>& nodes) override {
+    configured = nodes;
+    return HttpRecipe::Configure(request, nodes);
+  }
+  Status Form(local::RecipeContext& ctx, int64_t deadline_ns) override {
+    RETURN_IF_ERROR(HttpRecipe::Form(ctx, deadline_ns));
+    const std::vector<std::string> ip = {"ip", "-o", "-4", "addr", "show"};
+    ASSIGN_OR_RETURN(local::ToolOutput on_node,
+                     ctx.RunToolOn(ctx.LocalNodes()[1], ip, {}, 10 * kNsPerSec));
+    ASSIGN_OR_RETURN(local::ToolOutput on_clients, ctx.RunTool(ip, {}, 10 * kNsPerSec));
+    ip_on_node = on_node.output;
+    ip_on_clients = on_clients.output;
+    return Status::Ok();
+  }
+  // What the last cluster of this recipe was given and saw (one test at a time).
+  static inline std::vector<LocalNode> configured;
+  static inline std::string ip_on_node;
+  static inline std::string ip_on_clients;
+};
+
 class LocalPlatformTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     local::RecipeRegistry().Register("test-http", "test", [] { return std::make_unique<HttpRecipe>(); });
     local::RecipeRegistry().Register("test-missing", "test",
                                      [] { return std::make_unique<HttpRecipe>("no-such-server-drone"); });
+    local::RecipeRegistry().Register("test-http-shared", "test",
+                                     [] { return std::make_unique<SharedHostRecipe>(); });
   }
   void SetUp() override {
     if (!local::FindExecutable("python3").ok()) GTEST_SKIP() << "python3 is not installed";
@@ -175,6 +210,56 @@ TEST_F(LocalPlatformTest, NodesGetTheirOwnAddressesPortsAndProcesses) {
   ASSERT_OK((*cluster)->Stop());
   for (const NodeInfo& n : nodes) EXPECT_EQ(ProcState(n.pid), 0) << n.name << " is gone";
   ASSERT_OK((*cluster)->Stop());  // idempotent
+}
+
+TEST_F(LocalPlatformTest, HelperSharesTheHostOfItsNode) {
+  ClusterRequest r = Request();
+  r.broker = "test-http-shared";
+  auto cluster = platform_->CreateCluster(r);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  const std::vector<LocalNode>& nodes = SharedHostRecipe::configured;
+  ASSERT_EQ(nodes.size(), 4u);
+  EXPECT_EQ(nodes[3].host, nodes[1].host) << "helper-1 is on http-2's address";
+  EXPECT_NE(nodes[3].Port("client"), nodes[1].Port("client"));
+  EXPECT_NE(nodes[0].host, nodes[1].host);
+  EXPECT_EQ(HttpGet(nodes[3].Address()), "helper-1");
+  EXPECT_EQ(HttpGet(nodes[1].Address()), "http-2");
+  ASSERT_OK((*cluster)->Stop());
+}
+
+TEST_F(LocalPlatformTest, InALabAHelperRunsInItsNodesNamespaceAndToolsRunWhereAsked) {
+  const faults::network::KernelSupport& k = faults::network::DetectKernelSupport();
+  if (!k.privileged || !k.netns) GTEST_SKIP() << "network namespaces need root";
+  ClusterRequest r = Request();
+  r.broker = "test-http-shared";
+  r.network = "lab";
+  r.run_id = "lptest-" + std::to_string(::getpid());
+  auto cluster = platform_->CreateCluster(r);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  const faults::network::LabNetwork* lab = (*cluster)->Lab();
+  ASSERT_NE(lab, nullptr);
+  std::vector<std::string> hosts;
+  for (const faults::network::LabHost& h : lab->hosts()) hosts.push_back(h.name);
+  EXPECT_EQ(hosts, (std::vector<std::string>{"http-1", "http-2", "http-3", "clients"}))
+      << "no host of its own for the helper";
+  const std::vector<LocalNode>& nodes = SharedHostRecipe::configured;
+  ASSERT_EQ(nodes.size(), 4u);
+  EXPECT_EQ(nodes[3].process.netns, nodes[1].process.netns);
+  EXPECT_EQ(nodes[3].host, nodes[1].host);
+  auto clients = lab->Host("clients");
+  ASSERT_TRUE(clients.ok());
+  const std::string node_ip = " " + nodes[1].host + "/";
+  const std::string clients_ip = " " + (*clients)->address + "/";
+  EXPECT_NE(SharedHostRecipe::ip_on_node.find(node_ip), std::string::npos)
+      << SharedHostRecipe::ip_on_node;
+  EXPECT_EQ(SharedHostRecipe::ip_on_node.find(clients_ip), std::string::npos);
+  EXPECT_NE(SharedHostRecipe::ip_on_clients.find(clients_ip), std::string::npos)
+      << SharedHostRecipe::ip_on_clients;
+  EXPECT_EQ(SharedHostRecipe::ip_on_clients.find(node_ip), std::string::npos);
+  ASSERT_OK((*cluster)->Stop());
+  auto left = faults::network::ListNetns("drone-" + r.run_id);
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty());
 }
 
 TEST_F(LocalPlatformTest, RunDirectoryIsRemovedOnStop) {

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +24,9 @@ constexpr char kDefaultBinDir[] = "/usr/lib/rabbitmq/bin";
 constexpr int kMaxNodes = 9;
 constexpr int64_t kToolTimeoutNs = 60 * kNsPerSec;
 constexpr int64_t kRoleToolTimeoutNs = 15 * kNsPerSec;
+// In a lab every node has a namespace of its own, so each one's epmd can take the port every
+// Erlang node looks for by default.
+constexpr int kLabEpmdPort = 4369;
 
 Status WriteFile(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -75,10 +79,18 @@ class RabbitMqRecipe : public BrokerRecipe {
   }
 
   // epmd comes first: the nodes register with it as they boot, so it must be listening before
-  // they are spawned (the platform spawns in layout order).
+  // they are spawned (the platform spawns in layout order). On loopback one epmd serves every
+  // node; in a lab a node registers with the epmd on its own host's loopback and the others find
+  // it through that host's address, so every node has its own epmd beside it.
   std::vector<NodeTemplate> Layout(const ClusterRequest& request) const override {
     std::vector<NodeTemplate> out;
-    out.push_back({"epmd", "epmd", {"epmd"}});
+    if (request.network == "lab") {
+      for (int i = 1; i <= request.nodes; ++i) {
+        out.push_back({"epmd-" + std::to_string(i), "epmd", {}, "rabbitmq-" + std::to_string(i)});
+      }
+    } else {
+      out.push_back({"epmd", "epmd", {"epmd"}});
+    }
     for (int i = 1; i <= request.nodes; ++i) {
       out.push_back({"rabbitmq-" + std::to_string(i), "server", {"client", "dist"}});
     }
@@ -86,8 +98,10 @@ class RabbitMqRecipe : public BrokerRecipe {
   }
 
   // Erlang node names are name@host, and the host part must resolve to where the node listens:
-  // every node is on 127.0.0.1 ("localhost"), told apart by its ports.
+  // on loopback every node is on 127.0.0.1 ("localhost"), told apart by its ports. In a lab the
+  // nodes use long names by address (name@10.213.0.N), which need no name resolution at all.
   bool DistinctAddresses() const override { return false; }
+  bool SupportsLab() const override { return true; }
 
   Status Configure(const ClusterRequest& request, std::vector<LocalNode>& nodes) override {
     bin_dir_ = BinDir(request);
@@ -97,13 +111,15 @@ class RabbitMqRecipe : public BrokerRecipe {
     std::string cookie;
     for (int i = 0; i < 32; ++i) cookie += static_cast<char>('A' + rng() % 26);
 
+    lab_ = request.network == "lab";
     for (LocalNode& n : nodes) {
-      if (n.kind == "epmd") epmd_port_ = n.Port("epmd");
+      if (n.kind == "epmd") epmd_port_ = lab_ ? kLabEpmdPort : n.Port("epmd");
     }
     if (epmd_port_ == 0) return Internal("rabbitmq: no epmd port allocated");
     for (LocalNode& n : nodes) {
       if (n.kind == "epmd") {
-        n.process.argv = {"epmd", "-address", "127.0.0.1", "-port", std::to_string(epmd_port_)};
+        // epmd adds the loopback address to the ones it is given: the node registers there.
+        n.process.argv = {"epmd", "-address", n.host, "-port", std::to_string(epmd_port_)};
         continue;
       }
       std::filesystem::path dir(n.dir);
@@ -117,9 +133,9 @@ class RabbitMqRecipe : public BrokerRecipe {
       ::chmod(cookie_file.c_str(), 0400);
       RETURN_IF_ERROR(
           WriteFile(dir / "rabbitmq.conf",
-                    "listeners.tcp.default = 127.0.0.1:" + std::to_string(n.Port("client")) +
+                    "listeners.tcp.default = " + n.Address("client") +
                         "\n"
-                        "# Drone connects as guest over 127.0.0.N.\n"
+                        "# Drone connects as guest, from an address other than 127.0.0.1.\n"
                         "loopback_users = none\n"
                         "log.file.level = info\n"
                         "log.console = false\n"));
@@ -144,7 +160,7 @@ class RabbitMqRecipe : public BrokerRecipe {
             std::to_string((MonotonicNs() - started) / kNsPerMs) + " ms");
     // Joining one at a time: concurrent joins to the same seed node race in mnesia.
     for (size_t i = 1; i < servers.size(); ++i) {
-      const std::string node = ErlangName(*servers[i]);
+      const LocalNode& node = *servers[i];
       RETURN_IF_ERROR(Ctl(ctx, node, {"stop_app"}, deadline_ns).status());
       RETURN_IF_ERROR(
           Ctl(ctx, node, {"join_cluster", ErlangName(*servers[0])}, deadline_ns).status());
@@ -191,7 +207,7 @@ class RabbitMqRecipe : public BrokerRecipe {
     Status last = Unavailable("rabbitmq: no answer");
     for (const LocalNode* n : asked) {
       Result<std::string> out =
-          Ctl(ctx, ErlangName(*n), {"list_queues", "--formatter", "json", "name", "type", "leader"},
+          Ctl(ctx, *n, {"list_queues", "--formatter", "json", "name", "type", "leader"},
               MonotonicNs() + kRoleToolTimeoutNs);
       if (!out.ok()) {
         last = out.status();
@@ -208,7 +224,7 @@ class RabbitMqRecipe : public BrokerRecipe {
       // A classic queue lives on one node, which lists it among its --local queues.
       for (const LocalNode* m : asked) {
         Result<std::string> local =
-            Ctl(ctx, ErlangName(*m), {"list_queues", "--local", "--formatter", "json", "name"},
+            Ctl(ctx, *m, {"list_queues", "--local", "--formatter", "json", "name"},
                 MonotonicNs() + kRoleToolTimeoutNs);
         if (!local.ok()) continue;
         Result<std::vector<RabbitMqQueueRow>> here = ParseRabbitMqQueues(*local);
@@ -226,12 +242,19 @@ class RabbitMqRecipe : public BrokerRecipe {
 
  private:
   std::string ErlangName(const LocalNode& n) const {
-    return prefix_ + std::to_string(n.index + 1) + "@localhost";
+    return prefix_ + std::to_string(n.index + 1) + "@" + (lab_ ? n.host : "localhost");
+  }
+
+  // "{10,213,0,3}": an IPv4 address as an Erlang tuple, for kernel parameters.
+  static std::string ErlangAddress(const std::string& ip) {
+    std::string out = "{" + ip + "}";
+    std::replace(out.begin(), out.end(), '.', ',');
+    return out;
   }
 
   std::map<std::string, std::string> ServerEnv(const LocalNode& n) const {
     std::filesystem::path dir(n.dir);
-    return {
+    std::map<std::string, std::string> env = {
         {"HOME", (dir / "home").string()},
         {"ERL_EPMD_PORT", std::to_string(epmd_port_)},
         {"RABBITMQ_NODENAME", ErlangName(n)},
@@ -247,10 +270,13 @@ class RabbitMqRecipe : public BrokerRecipe {
         // VM is the process Drone started: the death signal (Drone killed) and every fault
         // signal reach it directly. Nothing else changes without a NOTIFY_SOCKET.
         {"RUNNING_UNDER_SYSTEMD", "true"},
-        // The cluster's own epmd is already running; distribution listens on loopback only.
+        // The cluster's own epmd is already running; distribution listens on the node's
+        // address only.
         {"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
-         "-start_epmd false -kernel inet_dist_use_interface {127,0,0,1}"},
+         "-start_epmd false -kernel inet_dist_use_interface " + ErlangAddress(n.host)},
     };
+    if (lab_) env["RABBITMQ_USE_LONGNAME"] = "true";
+    return env;
   }
 
   std::vector<const LocalNode*> Servers(RecipeContext& ctx) const {
@@ -261,17 +287,24 @@ class RabbitMqRecipe : public BrokerRecipe {
     return out;
   }
 
-  // Runs rabbitmqctl against `node`; its output when it exits 0.
-  Result<std::string> Ctl(RecipeContext& ctx, const std::string& node,
-                          std::vector<std::string> args, int64_t deadline_ns) {
+  // Runs rabbitmqctl against `n`, on n's own host (in a lab the tool's Erlang node needs an
+  // epmd on its loopback, and only the nodes' hosts have one); its output when it exits 0.
+  Result<std::string> Ctl(RecipeContext& ctx, const LocalNode& n, std::vector<std::string> args,
+                          int64_t deadline_ns) {
+    const std::string node = ErlangName(n);
     std::vector<std::string> argv = {bin_dir_ + "/rabbitmqctl", "-n", node, "-q"};
+    if (lab_) argv.push_back("--longnames");
     argv.insert(argv.end(), args.begin(), args.end());
     std::map<std::string, std::string> env = {{"HOME", ctl_home_},
                                               {"ERL_EPMD_PORT", std::to_string(epmd_port_)},
                                               {"RABBITMQ_CONF_ENV_FILE", ctl_env_file_}};
+    // The tool names its own Erlang node after RABBITMQ_NODENAME ("rabbitmqcli-<n>-<that>"),
+    // and the other nodes answer some commands (list_queues) by connecting back to it: in a lab
+    // that name must carry this host's address, which they reach, not the machine's host name.
+    if (lab_) env["RABBITMQ_NODENAME"] = node;
     int64_t timeout = std::min(kToolTimeoutNs, deadline_ns - MonotonicNs());
     if (timeout <= 0) return DeadlineExceeded("rabbitmq: no time left for rabbitmqctl " + args[0]);
-    ASSIGN_OR_RETURN(ToolOutput out, ctx.RunTool(argv, env, timeout));
+    ASSIGN_OR_RETURN(ToolOutput out, ctx.RunToolOn(n, argv, env, timeout));
     if (out.exit_status != 0) {
       std::string text =
           out.output.size() > 600 ? out.output.substr(out.output.size() - 600) : out.output;
@@ -298,6 +331,7 @@ class RabbitMqRecipe : public BrokerRecipe {
 
   std::string bin_dir_ = kDefaultBinDir;
   std::string prefix_;
+  bool lab_ = false;  // network: lab — long node names by address, an epmd per node
   int epmd_port_ = 0;
   std::string ctl_home_;
   std::string ctl_env_file_;

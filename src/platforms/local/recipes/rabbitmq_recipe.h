@@ -3,8 +3,10 @@
 // distribution ports, config, data (mnesia) and log directories under the run directory, and all
 // share one Erlang cookie. The cluster brings its own epmd, on a port of its own, run as a helper
 // process that the platform stops with the nodes, so nothing outlives the run and no other Erlang
-// system on the machine is touched. Role `leader` is the node leading a quorum queue (or hosting
-// a classic one), asked from rabbitmqctl at the moment a fault fires.
+// system on the machine is touched. In a lab network (a namespace per node) the nodes use long
+// names by address (name@10.213.0.N) and every node has its own epmd in its namespace; rabbitmqctl
+// runs in the namespace of the node it asks. Role `leader` is the node leading a quorum queue (or
+// hosting a classic one), asked from rabbitmqctl at the moment a fault fires.
 //
 // Thread-safety: as BrokerRecipe — after Configure() the recipe holds only immutable data.
 #pragma once
