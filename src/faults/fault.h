@@ -25,6 +25,9 @@ class Fault {
   virtual std::string Target() const = 0;   // resolved node name
   virtual std::string Backend() const = 0;  // "embedded-mock", "tc-netem", "signal", ...
   virtual nlohmann::json Details() const { return nlohmann::json::object(); }
+  // What the fault observed while it was on, once healed (merged into the result's details as
+  // `at_heal`); null when it has nothing to add.
+  virtual nlohmann::json HealDetails() const { return nullptr; }
   // Starts the disturbance. On error nothing is left disturbed.
   virtual Status Inject() = 0;
   // Ends it. Idempotent: healing twice, or healing a fault whose Inject() failed, is OK.

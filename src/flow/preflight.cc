@@ -1,11 +1,14 @@
 #include "flow/preflight.h"
 
 #include <map>
+#include <utility>
 
 #include "drivers/builtin_drivers.h"
 #include "faults/network/lab_network.h"
+#include "faults/network/tcp_proxy.h"
 #include "flow/step_executor.h"
 #include "platforms/builtin_platforms.h"
+#include "platforms/local/broker_recipe.h"
 #include "platforms/kubernetes/synth.h"
 #include "verify/expectation.h"
 
@@ -18,6 +21,85 @@ bool IsLabFault(spec::StepKind k) {
 
 bool TargetsCluster(const spec::Step& s, const std::string& id) {
   return IsLabFault(s.kind) && std::get<spec::FaultWith>(s.with).cluster == id;
+}
+
+bool IsReference(const std::string& s) { return s.find("${{") != std::string::npos; }
+
+// Whether network: proxy puts proxies between this local cluster's nodes too (its recipe can
+// point the nodes at them).
+bool ProxiesPeerLinks(const spec::ClusterWith& cluster) {
+  if (cluster.platform != "local") return false;
+  Result<std::unique_ptr<platforms::local::BrokerRecipe>> recipe =
+      platforms::local::RecipeRegistry().Create(cluster.broker);
+  if (!recipe.ok()) return false;
+  platforms::ClusterRequest request;
+  request.broker = cluster.broker;
+  request.nodes = cluster.nodes;
+  request.options = cluster.options;
+  request.network = "proxy";
+  return !(*recipe)->ProxiedPeerPort(request).empty();
+}
+
+// What a fault.network or fault.partition asks that its cluster's network cannot carry: packet
+// faults and broker-to-broker links in network: proxy, stream faults in a lab. Empty: fine.
+// `peer_links`: in network: proxy, the links between the nodes pass through proxies too.
+std::pair<std::string, std::string> NetworkMismatch(const spec::FaultWith& with,
+                                                    const std::string& network, bool peer_links) {
+  constexpr char kRoot[] = "run drone as root, where network faults get a lab network";
+  if (!with.impairment.empty()) {
+    nlohmann::json probe = nlohmann::json::parse(with.impairment);
+    probe["endpoint"] = "host";
+    Result<faults::network::Impairment> imp = faults::network::Impairment::FromJson(probe);
+    if (!imp.ok()) return {};  // the loader reported it
+    if (network == "proxy") {
+      const std::string bad = faults::network::ProxyUnsupportedFields(*imp);
+      if (!bad.empty()) {
+        return {bad + " cannot be carried by network: proxy (TCP proxies carry delay, jitter, "
+                      "rate, reset, blackhole and slicer; packet faults need a lab network)",
+                kRoot};
+      }
+      const bool link = !with.from.empty() && !with.to.empty();
+      if (link && !peer_links && with.from != "clients" && with.to != "clients" &&
+          !IsReference(with.from) && !IsReference(with.to)) {
+        return {"the link " + with.from + " -> " + with.to +
+                    " does not pass through a proxy: in network: proxy only the links between "
+                    "the clients and the nodes do",
+                std::string("use from: clients or to: clients, or ") + kRoot};
+      }
+    } else if (network == "lab" && imp->NeedsProxy()) {
+      return {"reset, blackhole and slicer are stream faults of the TCP proxy, and this cluster "
+              "runs in a lab network",
+              "set network: proxy on the cluster"};
+    }
+  }
+  if (!with.partition.empty() && network == "proxy" && !peer_links) {
+    const nlohmann::json j = nlohmann::json::parse(with.partition);
+    const std::string shape = j.value("partition", "");
+    auto names_clients = [](const nlohmann::json& list) {
+      for (const nlohmann::json& n : list) {
+        if (n.is_string() && (n == "clients" || IsReference(n.get<std::string>()))) return true;
+      }
+      return false;
+    };
+    bool clients = false;
+    if (shape == "isolate") {
+      clients = !j.contains("among") || names_clients(j["among"]);
+    } else if (shape == "groups") {
+      for (const nlohmann::json& g : j.value("groups", nlohmann::json::array())) {
+        clients = clients || names_clients(g);
+      }
+    } else if (shape == "one-way") {
+      clients = names_clients(nlohmann::json::array({j.value("from", ""), j.value("to", "")}));
+    } else {
+      clients = j.contains("among") && names_clients(j["among"]);
+    }
+    if (!clients) {
+      return {"this partition cuts only links between brokers, and in network: proxy only the "
+              "links between the clients and the nodes pass through proxies",
+              std::string("partition the clients from nodes (e.g. partition: isolate), or ") + kRoot};
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -33,8 +115,9 @@ std::string ClusterNetwork(const spec::FlowSpec& flow, const spec::Step& cluster
   for (const spec::Step& s : flow.steps) faulted = faulted || TargetsCluster(s, cluster_step.id);
   for (const spec::Step& s : flow.finally) faulted = faulted || TargetsCluster(s, cluster_step.id);
   if (!faulted) return "loopback";
+  // Without the privilege for a lab, the TCP proxies carry the faults (CreateCluster says so).
   const faults::network::KernelSupport& k = faults::network::DetectKernelSupport();
-  return k.privileged && k.netns ? "lab" : "loopback";
+  return k.privileged && k.netns ? "lab" : "proxy";
 }
 
 std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
@@ -120,17 +203,18 @@ std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow) {
         if (c.kind == spec::StepKind::kCluster && c.id == with.cluster) cluster_step = &c;
       }
       const spec::ClusterWith* cluster = cluster_of(with.cluster);
-      if (cluster_step != nullptr && cluster != nullptr && cluster->platform == "local" &&
-          ClusterNetwork(flow, *cluster_step) != "lab") {
-        const faults::network::KernelSupport& k = faults::network::DetectKernelSupport();
+      const std::string network = cluster_step != nullptr && cluster != nullptr &&
+                                          cluster->platform == "local"
+                                      ? ClusterNetwork(flow, *cluster_step)
+                                      : "";
+      if (network == "loopback") {
         add(step, "kind",
             std::string(spec::StepKindName(step.kind)) + " needs cluster '" + with.cluster +
-                "' in a lab network, and " +
-                (cluster->network == "loopback"
-                     ? std::string("it has network: loopback")
-                     : "this process cannot create network namespaces: " + k.Summary()),
-            cluster->network == "loopback" ? "remove network: loopback from the cluster"
-                                           : "run drone as root (CAP_SYS_ADMIN, CAP_NET_ADMIN)");
+                "' in a lab network or behind proxies, and it has network: loopback",
+            "remove network: loopback from the cluster (or set network: proxy)");
+      } else if (auto [message, hint] = NetworkMismatch(with, network, ProxiesPeerLinks(*cluster));
+                 !message.empty()) {
+        add(step, "with", message, hint);
       } else if (step.kind == spec::StepKind::kFaultPartition && cluster != nullptr &&
                  cluster->platform != "local" && cluster->platform != "kubernetes" &&
                  !(cluster->platform == "embedded" && cluster->network == "lab")) {

@@ -13,9 +13,10 @@ namespace drone::flow {
 
 std::vector<spec::Diagnostic> Preflight(const spec::FlowSpec& flow);
 
-// The network a local cluster step runs in: its `network`, or by default "lab" when a
-// fault.network or fault.partition step targets it and this process may create network
-// namespaces, else "loopback". Other platforms: "".
+// The network a local cluster step runs in: its `network`, or by default, when a fault.network
+// or fault.partition step targets it, "lab" if this process may create network namespaces and
+// "proxy" (TCP proxies in front of the nodes) if not; "loopback" when no network fault targets
+// it. Other platforms: "".
 std::string ClusterNetwork(const spec::FlowSpec& flow, const spec::Step& cluster_step);
 
 }  // namespace drone::flow

@@ -241,6 +241,12 @@ void RunContext::EndFault(size_t index, int64_t end_ns) {
   if (index < faults_.size() && faults_[index].end_ns == 0) faults_[index].end_ns = end_ns;
 }
 
+void RunContext::AddFaultDetail(size_t index, const std::string& key, nlohmann::json value) {
+  if (parent_ != nullptr) return parent_->AddFaultDetail(index, key, std::move(value));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (index < faults_.size()) faults_[index].details[key] = std::move(value);
+}
+
 nlohmann::json RunContext::FaultPayloadLocked(const std::string& step) const {
   // The step's latest record: a fault step records its fault before it emits the event.
   for (auto it = faults_.rbegin(); it != faults_.rend(); ++it) {

@@ -162,6 +162,8 @@ class RunContext {
   // Returns an index for UpdateFault().
   size_t AddFault(faults::FaultRecord record);
   void EndFault(size_t index, int64_t end_ns);
+  // Adds `value` to the fault's details under `key` (what it observed, once healed).
+  void AddFaultDetail(size_t index, const std::string& key, nlohmann::json value);
   std::vector<faults::FaultRecord> Faults() const;
   // The faults' windows, for the workloads' phases (workload/phases.h).
   std::vector<workload::FaultWindow> FaultWindows() const;

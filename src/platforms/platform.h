@@ -25,6 +25,7 @@ class Journal;
 }
 namespace drone::faults::network {
 class LabNetwork;
+class ProxyNetwork;
 }
 
 namespace drone::platforms {
@@ -48,7 +49,8 @@ struct ClusterRequest {
   int workers = 0;                   // worker pods that run the flow's workloads; 0: none
   journal::Journal* journal = nullptr;  // the run's undo journal; null: nothing is journalled
   // local platform: "lab" puts every node (and the clients) in a network namespace of its own
-  // (docs/network-faults.md), "loopback" uses 127.0.0.N; `run_id` also names the lab's namespaces.
+  // (docs/network-faults.md), "loopback" uses 127.0.0.N, "proxy" is loopback with a TCP proxy in
+  // front of every node's client port; `run_id` also names the lab's namespaces.
   std::string network = "loopback";
 };
 
@@ -133,6 +135,9 @@ class Cluster {
   // it creates its client library handle, so that the library's own threads are in there too.
   virtual const faults::network::LabNetwork* Lab() const { return nullptr; }
   virtual std::string ClientNetns() const { return ""; }
+  // The TCP proxies in front of the nodes' client ports (network: proxy), or null. Endpoint()
+  // and Nodes() then name the proxies' addresses; network faults set impairments on them.
+  virtual faults::network::ProxyNetwork* Proxies() const { return nullptr; }
   // `drone worker` processes of the platform's own that run workloads on this cluster (worker
   // pods on Kubernetes, reached through kubectl port-forward); empty: workloads run in Drone.
   virtual std::vector<WorkerEndpoint> Workers() const { return {}; }

@@ -180,6 +180,18 @@ std::vector<FieldSchema> Impairments() {
        .description = "The random seed of the impairment's draws.",
        .default_json = "1",
        .minimum = 0},
+      {.name = "reset",
+       .type = FT::kBoolean,
+       .description = "Every connection, open or new, is answered with a TCP reset (network: "
+                      "proxy only)."},
+      {.name = "blackhole",
+       .type = FT::kBoolean,
+       .description = "The bytes are taken and none forwarded; at the heal the connections are "
+                      "reset (network: proxy only)."},
+      {.name = "slicer",
+       .type = FT::kValue,
+       .description = "{size, variation, delay}: the stream cut into pieces of size ± variation "
+                      "bytes, sent delay apart (network: proxy only)."},
   };
 }
 
@@ -279,11 +291,13 @@ std::vector<StepKindSchema> MakeKinds() {
             .type = FT::kString,
             .description = "platform local: lab runs every node and the clients in network "
                            "namespaces of their own, so that network faults can act between "
-                           "them; loopback uses 127.0.0.N. Default: lab when a network fault "
-                           "targets the cluster and this process may create namespaces (root). "
+                           "them; proxy puts a TCP proxy in front of every node (faults between "
+                           "the clients and the nodes, no privilege needed); loopback uses "
+                           "127.0.0.N. Default, when a network fault targets the cluster: lab "
+                           "if this process may create namespaces (root), else proxy. "
                            "platform embedded: lab puts every broker and the clients in a "
                            "lab host of its own (only when asked for).",
-            .enum_values = {"lab", "loopback"}},
+            .enum_values = {"lab", "proxy", "loopback"}},
        }},
       {"topic", "Creates a topic on a cluster.",
        Concat(ClusterRef(),

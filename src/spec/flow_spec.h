@@ -50,8 +50,8 @@ struct ClusterWith {
   std::string provider = "generic";  // provider profile
   std::string service;               // client Service type; empty: the provider's
   std::string image;                 // Drone's image; empty: the pinned default
-  std::string network;  // local: "lab" | "loopback"; empty: lab when a network fault targets
-                        // the cluster and namespaces can be made here, else loopback
+  std::string network;  // local: "lab" | "proxy" | "loopback"; empty: when a network fault
+                        // targets the cluster, lab if namespaces can be made here, else proxy
 };
 
 struct TopicWith {

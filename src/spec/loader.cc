@@ -48,7 +48,8 @@ const std::vector<std::string> kFaultPartitionKeys =
     FieldNames(FindStepKind("fault.partition")->with);
 // fault.network's impairment fields, handed to the network-fault library as JSON.
 const std::vector<std::string> kImpairmentKeys = {"delay",   "loss", "duplicate", "corrupt",
-                                                  "reorder", "rate", "seed"};
+                                                  "reorder", "rate", "seed",
+                                                  "reset",   "blackhole", "slicer"};
 const std::vector<std::string> kPartitionSpecKeys = {"partition", "nodes", "groups",
                                                      "from",      "to",    "among"};
 const std::vector<std::string> kCheckKeys = FieldNames(FindStepKind("check")->with);
@@ -1376,9 +1377,12 @@ class FlowLoader {
     ReadClusterLocal(*m, c);
     ReadClusterKubernetes(*m, c);
     if (const Field* f = m->Find("network")) {
-      if (auto v = ReadEnum(*f, {"lab", "loopback"})) {
-        if (c.platform != "local" && c.platform != "embedded") {
-          Error(f->loc, f->path, "network is only used with platform: local or embedded",
+      if (auto v = ReadEnum(*f, {"lab", "proxy", "loopback"})) {
+        if ((c.platform != "local" && c.platform != "embedded") ||
+            (*v == "proxy" && c.platform != "local")) {
+          Error(f->loc, f->path,
+                *v == "proxy" ? "network: proxy is only used with platform: local"
+                              : "network is only used with platform: local or embedded",
                 "platform " + c.platform + " has no lab network; remove network");
         } else {
           c.network = *v;
@@ -1797,10 +1801,6 @@ class FlowLoader {
     auto parsed = faults::network::Impairment::FromJson(probe);
     if (!parsed.ok()) {
       NetworkSpecError(m, parsed.status().message(), "docs/network-faults.md lists the fields");
-      return;
-    }
-    if (parsed->NeedsProxy()) {
-      Error(m.loc, m.path, "reset, blackhole and slicer are not available in flows yet", "");
       return;
     }
     fw.impairment = imp->dump();

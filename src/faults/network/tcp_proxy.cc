@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -94,13 +95,19 @@ struct TcpProxy::Impl {
   std::mutex mu;
   Impairment up, down;   // guarded by mu
   bool changed = false;  // guarded by mu
+  // Set with `changed`, read without the lock: bytes read after an Update() returned must get
+  // the new impairment even when they arrive in the same loop turn as the wake-up.
+  std::atomic<bool> pending{false};
+  uint64_t requested = 0, applied = 0;  // guarded by mu: Update() generations
+  std::condition_variable applied_cv;
+  bool reset_open = false;  // guarded by mu
 
   // Owned by the proxy thread.
   Impairment cur_up, cur_down;
   std::map<uint64_t, std::unique_ptr<Conn>> conns;
   uint64_t next_id = kFirstConn;
 
-  std::atomic<uint64_t> n_conns{0}, n_resets{0}, n_up{0}, n_down{0}, n_blackholed{0};
+  std::atomic<uint64_t> n_conns{0}, n_resets{0}, n_up{0}, n_down{0}, n_blackholed{0}, n_open{0};
 
   void Watch(int fd, uint64_t tag) {
     epoll_event ev{};
@@ -169,6 +176,7 @@ struct TcpProxy::Impl {
   // Reads what the source has, up to the queue bound, and schedules it.
   void Read(Conn& c, Flow& f, const Impairment& imp, std::atomic<uint64_t>& counter) {
     (void)counter;
+    if (pending.load(std::memory_order_acquire)) ApplyUpdate();  // `imp` is cur_up or cur_down
     if (f.src_eof || c.dead) return;
     char buf[kReadChunk];
     while (f.queued < kMaxQueued) {
@@ -256,6 +264,14 @@ struct TcpProxy::Impl {
     std::lock_guard<std::mutex> lock(mu);
     if (!changed) return;
     changed = false;
+    pending.store(false, std::memory_order_release);
+    if (reset_open) {
+      reset_open = false;
+      for (auto& [id, c] : conns) {
+        n_resets.fetch_add(1);
+        Kill(*c, true);
+      }
+    }
     cur_up = up;
     cur_down = down;
     for (auto& [id, c] : conns) {
@@ -266,7 +282,16 @@ struct TcpProxy::Impl {
       }
       c->up.model.Update(ForStream(cur_up));
       c->down.model.Update(ForStream(cur_down));
+      // A blackhole takes what it holds too, as a dropped link loses the packets in flight.
+      for (auto [f, hole] : {std::pair{&c->up, cur_up.blackhole}, {&c->down, cur_down.blackhole}}) {
+        if (!hole) continue;
+        for (const Chunk& ch : f->q) n_blackholed.fetch_add(ch.data.size() - ch.off);
+        f->q.clear();
+        f->queued = 0;
+      }
     }
+    applied = requested;
+    applied_cv.notify_all();
   }
 
   void Loop() {
@@ -324,9 +349,11 @@ struct TcpProxy::Impl {
         Pump(*it->second);
         it = it->second->dead ? conns.erase(it) : std::next(it);
       }
+      n_open.store(conns.size());
     }
     for (auto& [id, c] : conns) Kill(*c, false);
     conns.clear();
+    n_open.store(0);
   }
 };
 
@@ -335,7 +362,8 @@ nlohmann::json TcpProxyStats::ToJson() const {
           {"resets", resets},
           {"bytes_up", bytes_up},
           {"bytes_down", bytes_down},
-          {"bytes_blackholed", bytes_blackholed}};
+          {"bytes_blackholed", bytes_blackholed},
+          {"open", open}};
 }
 
 std::string ProxyUnsupportedFields(const Impairment& imp) {
@@ -424,14 +452,23 @@ Status TcpProxy::Update(const Impairment& up, const Impairment& down) {
     const std::string bad = ProxyUnsupportedFields(*imp);
     if (!bad.empty()) return FailedPrecondition(bad + ": the TCP proxy cannot carry packet faults");
   }
+  uint64_t generation = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->up = up;
     impl_->down = down;
     impl_->changed = true;
+    impl_->pending.store(true, std::memory_order_release);
+    generation = ++impl_->requested;
   }
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t w = ::write(impl_->wake, &one, sizeof(one));
+  // Returns once the proxy thread has taken it, so that counters read afterwards belong to the
+  // new impairment; bounded, in case the thread is gone (stopped).
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  impl_->applied_cv.wait_for(lock, std::chrono::seconds(2), [&] {
+    return impl_->applied >= generation || impl_->stop.load();
+  });
   return Status::Ok();
 }
 
@@ -442,7 +479,19 @@ TcpProxyStats TcpProxy::stats() const {
   s.bytes_up = impl_->n_up.load();
   s.bytes_down = impl_->n_down.load();
   s.bytes_blackholed = impl_->n_blackholed.load();
+  s.open = impl_->n_open.load();
   return s;
+}
+
+void TcpProxy::ResetOpen() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->reset_open = true;
+    impl_->changed = true;
+    impl_->pending.store(true, std::memory_order_release);
+  }
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t w = ::write(impl_->wake, &one, sizeof(one));
 }
 
 void TcpProxy::Stop() {
@@ -450,6 +499,10 @@ void TcpProxy::Stop() {
   Impl& m = *impl_;
   std::call_once(m.stopped, [&m] {
     m.stop.store(true, std::memory_order_release);
+    {
+      std::lock_guard<std::mutex> lock(m.mu);  // an Update() waiting for the thread gives up
+      m.applied_cv.notify_all();
+    }
     if (m.wake >= 0) {
       const uint64_t one = 1;
       [[maybe_unused]] ssize_t w = ::write(m.wake, &one, sizeof(one));

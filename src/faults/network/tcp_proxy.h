@@ -33,6 +33,7 @@ struct TcpProxyStats {
   uint64_t bytes_up = 0;     // client -> upstream, forwarded
   uint64_t bytes_down = 0;   // upstream -> client, forwarded
   uint64_t bytes_blackholed = 0;
+  uint64_t open = 0;  // connections open now
   nlohmann::json ToJson() const;
 };
 
@@ -54,9 +55,14 @@ class TcpProxy {
 
   uint16_t port() const { return port_; }
   std::string address() const;  // "127.0.0.1:PORT"
-  // New impairments for both directions; bytes already queued keep their release times.
+  // New impairments for both directions; bytes already queued keep their release times (a
+  // blackhole drops them). Returns once the proxy thread applies it: bytes read afterwards, and
+  // the counters, belong to the new impairment.
   Status Update(const Impairment& up, const Impairment& down);
   TcpProxyStats stats() const;
+  // Resets every connection open now (new ones are not affected), before any later Update()
+  // takes effect: a stream that lost bytes to a blackhole cannot go on after a heal.
+  void ResetOpen();
   // Closes every connection and the listener, joins the thread. Idempotent.
   void Stop();
 

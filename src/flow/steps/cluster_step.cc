@@ -1,6 +1,8 @@
 // kind: cluster — starts a broker cluster on a platform and publishes how to reach it.
+#include "core/log.h"
 #include "core/units.h"
 #include "faults/network/lab_network.h"
+#include "faults/network/proxy_network.h"
 #include "flow/preflight.h"
 #include "flow/step_executor.h"
 #include "journal/netns_undo.h"
@@ -38,6 +40,12 @@ class ClusterStep : public StepExecutor {
     }
     request.journal = &ctx.run.journal();
     request.network = ClusterNetwork(ctx.run.flow(), ctx.step);
+    if (request.network == "proxy" && with.network.empty()) {
+      LogWarn("cluster " + ctx.step.id + ": no privilege for a lab network (" +
+              faults::network::DetectKernelSupport().Summary() +
+              "): falling back to network: proxy, TCP proxies in front of the nodes carry its "
+              "network faults (delay, rate, reset, blackhole, slicer; no packet faults)");
+    }
     RETURN_IF_ERROR(platform->Validate(request));
     RunContext& run = ctx.run;
     const std::string id = ctx.step.id;
@@ -75,6 +83,19 @@ class ClusterStep : public StepExecutor {
       nlohmann::json hosts = nlohmann::json::object();
       for (const faults::network::LabHost& h : lab->hosts()) hosts[h.name] = h.address;
       outputs["lab"] = {{"subnet", faults::network::kLabSubnet}, {"hosts", hosts}};
+    }
+    // network: proxy — each node's proxy (which `addresses` name) and the node's own address,
+    // and the proxies between the nodes ("a->b": on the way from a to b) where there are some.
+    if (const faults::network::ProxyNetwork* proxies = cluster->Proxies()) {
+      nlohmann::json hosts = nlohmann::json::object();
+      nlohmann::json links = nlohmann::json::object();
+      const nlohmann::json all = proxies->ToJson();
+      for (auto it = all.begin(); it != all.end(); ++it) {
+        const bool link = it.key().find("->") != std::string::npos;
+        (link ? links : hosts)[it.key()] = {{"address", it.value()["address"]},
+                                            {"upstream", it.value()["upstream"]}};
+      }
+      outputs["proxy"] = {{"hosts", hosts}, {"links", links}};
     }
     run.SetOutputs(id, std::move(outputs));
     run.AddCluster(id, std::move(cluster));

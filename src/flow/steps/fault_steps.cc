@@ -22,6 +22,9 @@ Status InjectAndHold(StepContext& ctx, std::shared_ptr<faults::Fault> fault,
     Status s = fault->Heal();
     if (s.ok() && index->has_value()) {
       const int64_t now = NowNs();
+      if (nlohmann::json seen = fault->HealDetails(); !seen.is_null()) {
+        run.AddFaultDetail(**index, "at_heal", std::move(seen));
+      }
       run.EndFault(**index, now);
       run.Emit("FAULT_HEALED", step, fault->Kind() + " on " + node, now);
     }
@@ -47,6 +50,9 @@ Status InjectAndHold(StepContext& ctx, std::shared_ptr<faults::Fault> fault,
   Status healed = fault->Heal();
   if (!healed.ok()) return healed.WithContext("heal " + record.kind + " on " + node);
   const int64_t now = NowNs();
+  if (nlohmann::json seen = fault->HealDetails(); !seen.is_null()) {
+    run.AddFaultDetail(**index, "at_heal", std::move(seen));
+  }
   run.EndFault(**index, now);
   run.Emit("FAULT_HEALED", step, record.kind + " on " + node, now);
   index->reset();  // healed: the undo action has nothing left to record
@@ -121,7 +127,7 @@ class FaultNetworkStep : public FaultStep {
   Status Run(StepContext& ctx) override {
     const auto& with = std::get<spec::FaultWith>(ctx.step.with);
     ASSIGN_OR_RETURN(platforms::Cluster * cluster, ctx.run.FindCluster(with.cluster));
-    if (cluster->Lab() != nullptr) return RunLabFault(ctx, *cluster);
+    if (cluster->Lab() != nullptr || cluster->Proxies() != nullptr) return RunLabFault(ctx, *cluster);
     // A node's added round-trip time takes a plain delay and nothing else: a loss beside it
     // must not be dropped unseen.
     const bool plain_delay =
@@ -133,7 +139,8 @@ class FaultNetworkStep : public FaultStep {
       if (s.code() != StatusCode::kUnimplemented) return s;
       return FailedPrecondition(
           "fault.network with from/to, endpoint or impairments other than a plain delay needs a "
-          "cluster in a lab network (platform local, network: lab) or on platform kubernetes");
+          "cluster in a lab network (platform local, network: lab), behind proxies "
+          "(network: proxy) or on platform kubernetes");
     }
     return FaultStep::Run(ctx);
   }

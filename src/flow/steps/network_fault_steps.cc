@@ -1,16 +1,19 @@
-// fault.network on a cluster in a lab network, and fault.partition: the impairment spec and the
-// partition shapes of docs/network-faults.md, between the lab's hosts. Host names in a flow are
-// node names, roles (leader, random, minority: resolved by the platform when the fault fires),
-// `clients` (the host the workloads run in) and `brokers` (every broker node). On a cluster
-// outside a lab (Kubernetes) the platform carries fault.network's impairments between its nodes
-// (NodeControl::NewImpairmentFault) and fault.partition's shapes (NewPartitionFault), and the
-// hosts are the nodes, roles and `brokers`.
+// fault.network on a cluster in a lab network or behind proxies (network: proxy), and
+// fault.partition: the impairment spec and the partition shapes of docs/network-faults.md,
+// between the lab's hosts or on the proxies between the clients and the nodes. Host names in a
+// flow are node names, roles (leader, random, minority: resolved by the platform when the fault
+// fires), `clients` (the host the workloads run in) and `brokers` (every broker node). On a
+// cluster outside a lab and without proxies (Kubernetes) the platform carries fault.network's
+// impairments between its nodes (NodeControl::NewImpairmentFault) and fault.partition's shapes
+// (NewPartitionFault), and the hosts are the nodes, roles and `brokers`.
 #include <algorithm>
 #include <set>
 
 #include "core/clock.h"
 #include "faults/network/lab_fault.h"
 #include "faults/network/lab_network.h"
+#include "faults/network/proxy_fault.h"
+#include "faults/network/proxy_network.h"
 #include "flow/steps/fault_hold.h"
 
 namespace drone::flow {
@@ -48,9 +51,12 @@ class HostResolver {
   Result<std::vector<std::string>> Resolve(const std::string& written) {
     ASSIGN_OR_RETURN(std::string name, ctx_.Interpolate(written));
     if (name == kBrokersGroup) return Brokers();
-    if (IsHost(name)) return std::vector<std::string>{name};
+    const std::vector<std::string> known = LabHosts();
+    if (std::find(known.begin(), known.end(), name) != known.end()) {
+      return std::vector<std::string>{name};
+    }
     platforms::NodeControl* control = cluster_.Control();
-    if (control == nullptr) return NotFound("no host '" + name + "' in the lab");
+    if (control == nullptr) return NotFound("no host '" + name + "' (hosts: " + JoinNames(known) + ")");
     Result<std::string> nodes = control->ResolveTarget(name, ctx_.run.run_number());
     if (!nodes.ok()) {
       return nodes.status().WithContext("host '" + name + "' (hosts: " +
@@ -74,24 +80,31 @@ class HostResolver {
     return out;
   }
 
-  // The lab's hosts; outside a lab, the nodes.
+  // The lab's hosts, or (network: proxy) the proxied nodes and `clients`; elsewhere, the nodes.
   std::vector<std::string> LabHosts() const {
-    if (cluster_.Lab() == nullptr) return Brokers();
+    if (cluster_.Lab() == nullptr && cluster_.Proxies() == nullptr) return Brokers();
     std::vector<std::string> out;
-    for (const net::LabHost& h : cluster_.Lab()->hosts()) out.push_back(h.name);
+    if (const net::LabNetwork* lab = cluster_.Lab()) {
+      for (const net::LabHost& h : lab->hosts()) out.push_back(h.name);
+      return out;
+    }
+    out = cluster_.Proxies()->Hosts();
+    out.push_back(net::kProxyClientsHost);
     return out;
   }
 
  private:
-  bool IsHost(const std::string& name) const {
-    if (cluster_.Lab() != nullptr) return cluster_.Lab()->Host(name).ok();
-    const std::vector<std::string> nodes = Brokers();
-    return std::find(nodes.begin(), nodes.end(), name) != nodes.end();
-  }
-
   StepContext& ctx_;
   platforms::Cluster& cluster_;
 };
+
+// "isolate nats-2", "nats-1 -/-> clients", "halves": as the lab partition names itself.
+std::string PartitionTarget(const net::PartitionSpec& spec) {
+  const std::string kind = net::PartitionKindName(spec.kind);
+  if (spec.kind == net::PartitionKind::kIsolate) return kind + " " + JoinNames(spec.nodes);
+  if (spec.kind == net::PartitionKind::kOneWay) return spec.from + " -/-> " + spec.to;
+  return kind;
+}
 
 std::string Tag(const StepContext& ctx) { return "drone:" + ctx.run.run_id() + ":" + ctx.step.id; }
 
@@ -142,6 +155,14 @@ Status RunImpairment(StepContext& ctx, platforms::Cluster& cluster, HostResolver
     }
     target = JoinNames(from) + " -> " + JoinNames(to);
   }
+  const std::string requested =
+      endpoint.empty() ? with.from + " -> " + with.to : endpoint;
+  if (net::ProxyNetwork* proxies = cluster.Proxies(); proxies != nullptr && cluster.Lab() == nullptr) {
+    ASSIGN_OR_RETURN(auto plan, net::PlanProxyImpairments(impairments, proxies->Hosts(),
+                                                             proxies->HasPeerLinks()));
+    auto fault = std::make_shared<net::ProxyFault>(*proxies, "impair", target, std::move(plan), base);
+    return InjectAndHold(ctx, std::move(fault), target, requested, with.duration_ns);
+  }
   std::shared_ptr<faults::Fault> fault;
   if (cluster.Lab() != nullptr) {
     fault = std::make_shared<net::LabImpairmentFault>(*cluster.Lab(), std::move(impairments),
@@ -149,8 +170,6 @@ Status RunImpairment(StepContext& ctx, platforms::Cluster& cluster, HostResolver
   } else {
     ASSIGN_OR_RETURN(fault, cluster.Control()->NewImpairmentFault(impairments));
   }
-  const std::string requested =
-      endpoint.empty() ? with.from + " -> " + with.to : endpoint;
   return InjectAndHold(ctx, std::move(fault), target, requested, with.duration_ns);
 }
 
@@ -188,7 +207,16 @@ Status RunPartition(StepContext& ctx, platforms::Cluster& cluster, HostResolver&
   ASSIGN_OR_RETURN(net::PartitionSpec spec, net::PartitionSpec::FromJson(j));
   // Checked now, with the lab's hosts, so that a shape that does not fit fails before anything.
   std::vector<std::string> names = hosts.LabHosts();
-  RETURN_IF_ERROR(net::Resolve(spec, names).status());
+  ASSIGN_OR_RETURN(net::BlockedPairs blocked, net::Resolve(spec, names));
+  if (net::ProxyNetwork* proxies = cluster.Proxies(); proxies != nullptr && cluster.Lab() == nullptr) {
+    ASSIGN_OR_RETURN(net::ProxyPartitionPlan plan, net::PlanProxyPartition(blocked, proxies->Hosts(),
+                                                                            proxies->HasPeerLinks()));
+    const std::string target = PartitionTarget(spec);
+    auto fault = std::make_shared<net::ProxyFault>(*proxies, "partition", target,
+                                                   std::move(plan.proxies), spec.ToJson(),
+                                                   std::move(plan.uncut));
+    return InjectAndHold(ctx, std::move(fault), target, "", with.duration_ns);
+  }
   std::shared_ptr<faults::Fault> fault;
   if (cluster.Lab() != nullptr) {
     fault = std::make_shared<net::LabPartitionFault>(*cluster.Lab(), spec, Tag(ctx));
@@ -226,10 +254,10 @@ Status RunNodeImpairment(StepContext& ctx, platforms::Cluster& cluster) {
 }
 
 Status RunLabFault(StepContext& ctx, platforms::Cluster& cluster) {
-  if (cluster.Lab() == nullptr) {
+  if (cluster.Lab() == nullptr && cluster.Proxies() == nullptr) {
     return FailedPrecondition(std::string(spec::StepKindName(ctx.step.kind)) +
                               " needs the cluster in a lab network (platform local, network: lab, "
-                              "as root)");
+                              "as root) or behind proxies (network: proxy)");
   }
   HostResolver hosts(ctx, cluster);
   if (ctx.step.kind == spec::StepKind::kFaultPartition) return RunPartition(ctx, cluster, hosts);

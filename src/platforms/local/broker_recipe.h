@@ -61,6 +61,9 @@ struct LocalNode {
   std::map<std::string, int> ports;  // by the names the template asked for
   std::string dir;                   // the node's own directory (config, data, log)
   ProcessSpec process;               // filled by Configure(): argv, env; log_path preset
+  // network: proxy, for recipes with a ProxiedPeerPort(): the address at which this node reaches
+  // each peer's peer port (a proxy of its own per peer), by peer name; empty otherwise.
+  std::map<std::string, std::string> peer_addresses;
 
   int Port(const std::string& port_name) const {
     auto it = ports.find(port_name);
@@ -145,6 +148,16 @@ class BrokerRecipe {
 
   // Whether `lb: haproxy` makes sense for this broker. The platform rejects it otherwise.
   virtual bool SupportsLoadBalancer() const { return true; }
+
+  // Whether `network: proxy` works for this cluster: its clients must stay on the proxies'
+  // addresses that ClientEndpoint() is given (no broker reply may send them to a node's own
+  // address). FailedPrecondition saying why and what to do otherwise.
+  virtual Status CheckProxyNetwork(const ClusterRequest& /*request*/) const { return Status::Ok(); }
+
+  // In network: proxy, the port (by its Layout name) on which the nodes talk to each other, when
+  // the recipe can point each node at a proxy per peer (LocalNode::peer_addresses) so that
+  // broker-to-broker links can be impaired and partitioned too; empty: they stay direct.
+  virtual std::string ProxiedPeerPort(const ClusterRequest& /*request*/) const { return ""; }
 
   // The node that holds `role` now ("leader", "primary", ...). The platform resolves node names,
   // "random" and "minority" itself and asks the recipe for anything else. InvalidArgument for a

@@ -21,10 +21,12 @@
 #include "drivers/builtin_drivers.h"
 #include "faults/network/command.h"
 #include "faults/network/lab_network.h"
+#include "faults/network/proxy_network.h"
 #include "journal/undo_journal.h"
 #include "platforms/local/broker_recipe.h"
 #include "platforms/local/haproxy_frontend.h"
 #include "platforms/local/loopback.h"
+#include "platforms/local/proxy_front.h"
 
 namespace drone::platforms {
 namespace {
@@ -35,6 +37,7 @@ using local::LocalNode;
 using local::RecipeContext;
 using local::ToolOutput;
 using faults::network::LabNetwork;
+using faults::network::ProxyNetwork;
 
 // The lab host every client of a cluster runs in (docs/platforms/local.md).
 constexpr char kClientsHost[] = "clients";
@@ -110,7 +113,8 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
  public:
   LocalCluster(ClusterRequest request, std::unique_ptr<BrokerRecipe> recipe, std::string run_dir,
                uint64_t run_dir_journal_id, std::vector<LocalNode> nodes,
-               std::unique_ptr<LabNetwork> lab)
+               std::unique_ptr<LabNetwork> lab, std::unique_ptr<ProxyNetwork> proxies,
+               std::vector<LocalNode> proxied_nodes)
       : request_(std::move(request)),
         recipe_(std::move(recipe)),
         run_dir_(std::move(run_dir)),
@@ -118,6 +122,8 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
         nodes_(std::move(nodes)),
         lab_(std::move(lab)),
         client_netns_(lab_ ? faults::network::LabNamespaceName(lab_->run_id(), kClientsHost) : ""),
+        proxies_(std::move(proxies)),
+        proxied_nodes_(std::move(proxied_nodes)),
         procs_(nodes_.size()),
         up_(nodes_.size(), false) {}
 
@@ -137,10 +143,13 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
 
   const LabNetwork* Lab() const override { return lab_.get(); }
   std::string ClientNetns() const override { return client_netns_; }
+  ProxyNetwork* Proxies() const override { return proxies_.get(); }
 
   // ---- Cluster ----
   std::string Broker() const override { return request_.broker; }
-  drivers::Endpoint Endpoint() const override { return recipe_->ClientEndpoint(nodes_, lb_address_); }
+  drivers::Endpoint Endpoint() const override {
+    return recipe_->ClientEndpoint(proxies_ ? proxied_nodes_ : nodes_, lb_address_);
+  }
 
   std::vector<NodeInfo> Nodes() const override {
     std::vector<NodeInfo> out;
@@ -150,7 +159,7 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
       NodeInfo info;
       info.name = n.name;
       info.id = n.index + 1;
-      info.address = n.Address();
+      info.address = proxies_ ? proxied_nodes_[i].Address() : n.Address();
       {
         std::lock_guard<std::mutex> lock(mu_);
         info.up = up_[i];
@@ -188,6 +197,7 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
       std::fill(up_.begin(), up_.end(), false);
     }
     if (lb) (void)lb->Stop(kLbStopGraceNs);
+    if (proxies_) proxies_->Stop();
     // In parallel: every node gets its grace period at the same time. Helpers (listed last)
     // are told first, so that no sentinel starts a failover while the servers go down.
     const int64_t grace = recipe_->StopGraceNs();
@@ -424,7 +434,7 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
     const std::string host = "127.0.0.1";
     ASSIGN_OR_RETURN(int port, local::FreeTcpPort(host));
     std::vector<local::HaproxyBackend> backends;
-    for (const LocalNode& n : nodes_) {
+    for (const LocalNode& n : proxies_ ? proxied_nodes_ : nodes_) {
       if (n.kind == "server") backends.push_back({n.name, n.host, n.Port("client")});
     }
     const std::string dir = run_dir_ + "/haproxy";
@@ -461,6 +471,9 @@ class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
   // Torn down by Stop(), after the processes are gone.
   const std::unique_ptr<LabNetwork> lab_;
   const std::string client_netns_;
+  // network: proxy (platforms/local/proxy_front.h); stopped by Stop().
+  const std::unique_ptr<ProxyNetwork> proxies_;
+  const std::vector<LocalNode> proxied_nodes_;  // nodes_ with the proxies' client addresses
   std::string lb_address_;  // written by Start() before the cluster is shared
 
   mutable std::mutex mu_;
@@ -503,9 +516,10 @@ class LocalPlatform : public Platform {
                              " does not work behind a load balancer on platform local; use lb: none");
     }
     RETURN_IF_ERROR(recipe->Validate(request));
-    if (request.network != "loopback" && request.network != "lab") {
-      return InvalidArgument("network must be lab or loopback, not '" + request.network + "'");
+    if (request.network != "loopback" && request.network != "lab" && request.network != "proxy") {
+      return InvalidArgument("network must be lab, proxy or loopback, not '" + request.network + "'");
     }
+    if (request.network == "proxy") RETURN_IF_ERROR(recipe->CheckProxyNetwork(request));
     if (request.network == "lab") {
       if (!recipe->SupportsLab()) {
         return InvalidArgument("broker " + request.broker +
@@ -623,20 +637,36 @@ class LocalPlatform : public Platform {
       n.process.journal = request.journal;
       nodes.push_back(std::move(n));
     }
+    // network: proxy — started before Configure, which points the nodes at their peers' proxies.
+    std::unique_ptr<ProxyNetwork> proxies;
+    std::vector<LocalNode> proxied_nodes;
+    if (request.network == "proxy") {
+      Status fronted = [&]() -> Status {
+        ASSIGN_OR_RETURN(proxies, local::StartProxyFront(nodes, recipe->ProxiedPeerPort(request)));
+        ASSIGN_OR_RETURN(proxied_nodes, local::ProxiedNodes(*proxies, nodes));
+        return Status::Ok();
+      }();
+      if (!fronted.ok()) {
+        remove_dir();
+        return fronted.WithContext("cluster '" + request.name + "': the proxies");
+      }
+    }
     Status configured = recipe->Configure(request, nodes);
     if (!configured.ok()) {
       remove_dir();
       return configured;
     }
     auto cluster = std::make_unique<LocalCluster>(request, std::move(recipe), run_dir,
-                                                   run_dir_journal_id, std::move(nodes), std::move(lab));
+                                                   run_dir_journal_id, std::move(nodes), std::move(lab),
+                                                   std::move(proxies), std::move(proxied_nodes));
     Status started = cluster->Start();
     if (!started.ok()) {
       (void)cluster->Stop();  // kills what runs and removes the run directory
       return started.WithContext("starting " + request.broker + " cluster '" + request.name + "'");
     }
     LogInfo("cluster " + request.name + ": " + request.broker + " on platform local in " + run_dir +
-            (cluster->Lab() ? std::string(" (lab network ") + faults::network::kLabSubnet + ")" : ""));
+            (cluster->Lab() ? std::string(" (lab network ") + faults::network::kLabSubnet + ")" : "") +
+            (cluster->Proxies() ? " (network: proxy, a TCP proxy in front of every node)" : ""));
     return std::unique_ptr<Cluster>(std::move(cluster));
   }
 };

@@ -96,12 +96,24 @@ class NatsRecipe : public BrokerRecipe {
     return out;
   }
 
+  std::string ProxiedPeerPort(const ClusterRequest& request) const override {
+    return request.nodes > 1 ? "cluster" : "";
+  }
+
   Status Configure(const ClusterRequest& request, std::vector<LocalNode>& nodes) override {
-    std::string routes;
+    std::string all_routes;
     for (const LocalNode& n : nodes) {
-      routes += (routes.empty() ? "" : ", ") + std::string("nats-route://") + n.Address("cluster");
+      all_routes += (all_routes.empty() ? "" : ", ") + std::string("nats-route://") + n.Address("cluster");
     }
     for (LocalNode& n : nodes) {
+      // network: proxy — each peer through this node's own proxy to it.
+      std::string routes = all_routes;
+      if (!n.peer_addresses.empty()) {
+        routes.clear();
+        for (const auto& [peer, address] : n.peer_addresses) {
+          routes += (routes.empty() ? "" : ", ") + std::string("nats-route://") + address;
+        }
+      }
       const std::string conf = n.dir + "/nats.conf";
       std::ofstream out(conf);
       out << "# Written by Drone for node " << n.name << " of cluster " << request.name << "\n"
@@ -115,8 +127,13 @@ class NatsRecipe : public BrokerRecipe {
         out << "cluster {\n  name: " << Quoted("drone-" + request.name) << "\n"
             << "  listen: " << Quoted(n.Address("cluster")) << "\n"
             << "  routes: [ " << routes << " ]\n";
-        // Behind HAProxy, clients must not learn the nodes' own addresses and bypass it.
-        if (request.lb == "haproxy") out << "  no_advertise: true\n";
+        // Gossip tells the other nodes where a node's routes listen, and a node not yet connected
+        // to a peer would connect there directly, around the proxies. Port 1 on loopback is
+        // privileged and unused, so such an implicit route is refused at once and dropped.
+        if (!n.peer_addresses.empty()) out << "  advertise: \"127.0.0.1:1\"\n";
+        // Behind HAProxy or the proxies of network: proxy, clients must not learn the nodes'
+        // own addresses (INFO connect_urls) and bypass them.
+        if (request.lb == "haproxy" || request.network == "proxy") out << "  no_advertise: true\n";
         out << "}\n";
       }
       out.close();

@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
 
 #include "core/clock.h"
 #include "core/testutil.h"
 #include "drivers/nats/nats_driver.h"
+#include "faults/network/proxy_network.h"
 #include "platforms/local/child_process.h"
 #include "platforms/local/local_platform.h"
 
@@ -86,6 +88,48 @@ TEST(NatsRecipeTest, ThreeNodeJetStreamClusterSurvivesTheLossOfTheStreamLeader) 
   ASSERT_OK(control->Start(*leader, false));  // waits until it is ready again
   ASSERT_OK((*cluster)->Stop());
   for (const NodeInfo& n : nodes) EXPECT_NE(::kill(static_cast<pid_t>(n.pid), 0), 0) << n.name;
+}
+
+// network: proxy — the clients get the proxies, and every route between two nodes goes through
+// one of the two peer-link proxies of the pair (none around them, though gossip names every
+// node's route address).
+TEST(NatsRecipeTest, InNetworkProxyClientsAndRoutesGoThroughTheProxies) {
+  if (!FindExecutable("nats-server").ok()) GTEST_SKIP() << "nats-server is not installed";
+  auto platform = NewLocalPlatform();
+  ClusterRequest r;
+  r.name = "natsproxy";
+  r.broker = "nats";
+  r.nodes = 3;
+  r.network = "proxy";
+  auto cluster = platform->CreateCluster(r);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  faults::network::ProxyNetwork* proxies = (*cluster)->Proxies();
+  ASSERT_NE(proxies, nullptr);
+  ASSERT_TRUE(proxies->HasPeerLinks());
+  const std::string bootstrap = (*cluster)->Endpoint().bootstrap;
+  for (const NodeInfo& n : (*cluster)->Nodes()) {
+    EXPECT_EQ(n.address, proxies->Address(n.name).value());
+    EXPECT_NE(bootstrap.find(n.address), std::string::npos) << bootstrap;
+  }
+  const std::vector<std::string> names = proxies->Hosts();
+  auto open = [&](const std::string& a, const std::string& b) {
+    return proxies->Stats(faults::network::PeerLinkKey(a, b)).value().open;
+  };
+  for (size_t i = 0; i < names.size(); ++i) {
+    for (size_t j = i + 1; j < names.size(); ++j) {
+      // Formed means routed (a meta leader is known), but the proxies count after their loop turn.
+      uint64_t routes = 0;
+      for (int64_t deadline = MonotonicNs() + 5 * kNsPerSec; MonotonicNs() < deadline;) {
+        routes = open(names[i], names[j]) + open(names[j], names[i]);
+        if (routes > 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      EXPECT_GE(routes, 1u) << names[i] << " <-> " << names[j] << " bypassed its proxies";
+    }
+  }
+  ASSERT_OK((*cluster)->CreateTopic(drivers::TopicRequest{"orders", 1, 3, {}}));
+  ASSERT_OK((*cluster)->Stop());
+  EXPECT_FALSE(proxies->Address(names[0]).ok()) << "the proxies stop with the cluster";
 }
 
 }  // namespace

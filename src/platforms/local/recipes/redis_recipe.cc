@@ -146,6 +146,19 @@ class RedisRecipe : public BrokerRecipe {
   }
 
   bool SupportsLoadBalancer() const override { return false; }  // clients ask the sentinels
+
+  // The sentinels answer with the primary's own address, which would take the clients past the
+  // proxies; a single server, or replicas without sentinels, keep them on the proxy.
+  Status CheckProxyNetwork(const ClusterRequest& request) const override {
+    Result<Settings> s = ParseSettings(request);
+    if (s.ok() && s->sentinels > 0) {
+      return FailedPrecondition(
+          "redis with sentinels cannot run in network: proxy: the sentinels name the primary's "
+          "own address, which takes the clients past the proxies; set options: { sentinels: 0 }, "
+          "or run drone as root for a lab network");
+    }
+    return Status::Ok();
+  }
   int64_t StopGraceNs() const override { return 5 * kNsPerSec; }
 
   Status Configure(const ClusterRequest& request, std::vector<LocalNode>& nodes) override {
