@@ -667,15 +667,24 @@ class NatsConsumer : public Consumer, public ConnectionEvents {
     so.Consumer = durable.c_str();
     so.ManualAck = true;
     natsSubscription* sub = nullptr;
-    jerr = static_cast<jsErrCode>(0);
-    if (c->push_) {
-      so.Queue = durable.c_str();
-      s = js_SubscribeSync(&sub, c->js_.get(), options.topic.c_str(), nullptr, &so, &jerr);
-      // The open-loop producer may outrun us for a while: queue it here rather than drop it.
-      if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, -1, -1);
-    } else {
-      s = js_PullSubscribe(&sub, c->js_.get(), options.topic.c_str(), durable.c_str(), nullptr,
-                           &so, &jerr);
+    if (c->push_) so.Queue = durable.c_str();
+    // A consumer just created on a replicated stream may not be found for a moment (its replicas
+    // are still electing a leader): binding retries that answer for a few seconds.
+    const int64_t bind_deadline = MonotonicNs() + 10 * kNsPerSec;
+    while (true) {
+      jerr = static_cast<jsErrCode>(0);
+      if (c->push_) {
+        s = js_SubscribeSync(&sub, c->js_.get(), options.topic.c_str(), nullptr, &so, &jerr);
+        // The open-loop producer may outrun us for a while: queue it here rather than drop it.
+        if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, -1, -1);
+      } else {
+        s = js_PullSubscribe(&sub, c->js_.get(), options.topic.c_str(), durable.c_str(), nullptr,
+                             &so, &jerr);
+      }
+      if (s == NATS_OK || jerr != JSConsumerNotFoundErr || MonotonicNs() >= bind_deadline) break;
+      if (sub != nullptr) natsSubscription_Destroy(sub);
+      sub = nullptr;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (s != NATS_OK) {
       if (sub != nullptr) natsSubscription_Destroy(sub);
