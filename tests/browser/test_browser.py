@@ -51,16 +51,21 @@ def browse(mode, target, timeout=400, *extra):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def set_up_run_dirs(cls):
+    """The artifacts directory, and a temporary directory with a run store for one test class;
+    class cleanups remove it even when setUpClass fails half way (tearDownClass would not)."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    cls._tmp = TempDir()
+    cls.dir = cls._tmp.__enter__()
+    cls.addClassCleanup(cls._tmp.__exit__, None, None, None)
+    cls.data_dir = os.path.join(cls.dir, "data")
+
+
 @unittest.skipIf(missing(), missing())
 class BrowserTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        os.makedirs(ARTIFACTS, exist_ok=True)
-        cls._tmp = TempDir()
-        cls.dir = cls._tmp.__enter__()
-        # Cleanups run even when setUpClass fails half way (tearDownClass would not).
-        cls.addClassCleanup(cls._tmp.__exit__, None, None, None)
-        cls.data_dir = os.path.join(cls.dir, "data")
+        set_up_run_dirs(cls)
         matrix_json = os.path.join(cls.dir, "matrix.json")
         flow = write_flow(cls.dir, "tiny-matrix.yaml", MATRIX_FLOW)
         cls.matrix_run = run_drone("run", flow, "--json", matrix_json, "--data-dir", cls.data_dir, timeout=300)
@@ -194,11 +199,7 @@ class ScaleTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        os.makedirs(ARTIFACTS, exist_ok=True)
-        cls._tmp = TempDir()
-        cls.dir = cls._tmp.__enter__()
-        cls.addClassCleanup(cls._tmp.__exit__, None, None, None)
-        cls.data_dir = os.path.join(cls.dir, "data")
+        set_up_run_dirs(cls)
         result_path = os.path.join(cls.dir, "result.json")
         cls.flow_run = run_drone("run", os.path.join(FLOWS, "scale-1m.yaml"), "--json", result_path,
                             "--data-dir", cls.data_dir, timeout=300)
