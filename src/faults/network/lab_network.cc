@@ -270,6 +270,15 @@ KernelSupport ProbeKernelSupport() {
   return k;
 }
 
+Status CheckLabPrivilege(const std::string& way_out) {
+  const KernelSupport& k = DetectKernelSupport();
+  if (k.privileged && k.netns) return Status::Ok();
+  return FailedPrecondition(
+      "network: lab needs network namespaces, which need root (CAP_SYS_ADMIN and "
+      "CAP_NET_ADMIN): " +
+      (k.notes.empty() ? std::string("not available") : k.notes.front()) + "; " + way_out);
+}
+
 const KernelSupport& DetectKernelSupport() {
   static const KernelSupport support = ProbeKernelSupport();
   return support;

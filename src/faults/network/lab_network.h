@@ -103,6 +103,9 @@ struct KernelSupport {
 
 // Probes once per process (the result is cached); later calls return the first answer.
 const KernelSupport& DetectKernelSupport();
+// Ok when this process may create a lab's namespaces; else FailedPrecondition saying what is
+// missing and ending with `way_out` ("run as root, or ...").
+Status CheckLabPrivilege(const std::string& way_out);
 // Probes again, without the cache (tests).
 KernelSupport ProbeKernelSupport();
 

@@ -371,14 +371,7 @@ class EmbeddedPlatform : public Platform {
       return InvalidArgument("network must be lab or loopback, not '" + request.network + "'");
     }
     if (request.network == "lab") {
-      const faults::network::KernelSupport& k = faults::network::DetectKernelSupport();
-      if (!k.privileged || !k.netns) {
-        return FailedPrecondition(
-            "network: lab needs network namespaces, which need root (CAP_SYS_ADMIN and "
-            "CAP_NET_ADMIN): " +
-            (k.notes.empty() ? std::string("not available") : k.notes.front()) +
-            "; run as root, or remove network: lab");
-      }
+      RETURN_IF_ERROR(faults::network::CheckLabPrivilege("run as root, or remove network: lab"));
     }
     return Status::Ok();
   }

@@ -526,14 +526,7 @@ class LocalPlatform : public Platform {
                                " cannot run in a lab network on platform local yet; use "
                                "network: loopback");
       }
-      const faults::network::KernelSupport& k = faults::network::DetectKernelSupport();
-      if (!k.privileged || !k.netns) {
-        return FailedPrecondition(
-            "network: lab needs network namespaces, which need root (CAP_SYS_ADMIN and "
-            "CAP_NET_ADMIN): " +
-            (k.notes.empty() ? std::string("not available") : k.notes.front()) +
-            "; run as root, or use network: loopback");
-      }
+      RETURN_IF_ERROR(faults::network::CheckLabPrivilege("run as root, or use network: loopback"));
     }
     std::vector<local::Requirement> requirements = recipe->Requirements(request);
     if (request.lb == "haproxy") requirements.push_back({"haproxy", "haproxy"});
