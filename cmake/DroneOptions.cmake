@@ -13,6 +13,22 @@ elseif(NOT DRONE_SANITIZE STREQUAL "")
   message(FATAL_ERROR "DRONE_SANITIZE must be address, thread or empty, not '${DRONE_SANITIZE}'")
 endif()
 
+# Line tables only in RelWithDebInfo: backtraces and sanitizer reports keep file:line, and the
+# build takes about a third less time than with full -g (measured on src/spec/loader.cc: 39.6 s
+# with -g, 29.1 s with -g1). -DDRONE_FULL_DEBUG_INFO=ON keeps -g, for gdb's locals and types.
+option(DRONE_FULL_DEBUG_INFO "Full debug info (-g) in RelWithDebInfo instead of line tables" OFF)
+if(NOT DRONE_FULL_DEBUG_INFO)
+  add_compile_options($<$<CONFIG:RelWithDebInfo>:-g1>)
+endif()
+
+# LLVM's lld where it is installed (scripts/setup.sh installs it): linking the 30 executables
+# with GNU ld took seconds each (drone: 5.2 s with ld, 1.0 s with lld).
+include(CheckLinkerFlag)
+check_linker_flag(CXX -fuse-ld=lld DRONE_HAVE_LLD)
+if(DRONE_HAVE_LLD)
+  add_link_options(-fuse-ld=lld)
+endif()
+
 # Defines drone_<sub> plus the drone::<sub> alias, as every subsystem folder does.
 function(drone_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
