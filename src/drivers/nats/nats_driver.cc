@@ -25,6 +25,8 @@ constexpr int kDefaultBatch = 256;       // messages per pull request
 constexpr int64_t kDefaultAckWaitNs = 30 * kNsPerSec;
 constexpr int kDefaultMaxAckPending = 20000;
 constexpr int kCoreFlushEvery = 1024;    // core publishes between flushes even without Poll()
+constexpr int64_t kPullExpiresNs = kNsPerSec;        // how long the server holds a pull request
+constexpr int64_t kPullGraceNs = 200 * kNsPerMs;     // for its 408 to arrive before asking again
 
 const std::set<std::string>& ProducerKeys() {
   static const std::set<std::string> keys = {"window"};
@@ -636,7 +638,6 @@ class NatsConsumer : public Consumer, public ConnectionEvents {
     c->batch_ = settings.batch;
     ASSIGN_OR_RETURN(c->nc_, Connect(endpoint, options.client_id, 10 * kNsPerSec, c.get()));
     ASSIGN_OR_RETURN(c->js_, NewJetStream(c->nc_.get(), 10 * kNsPerSec));
-    jsOptions_Init(&c->ack_options_);
     const std::string durable = DurableName(options.group);
     const std::string deliver = "_drone.deliver." + durable;
 
@@ -661,26 +662,40 @@ class NatsConsumer : public Consumer, public ConnectionEvents {
     if (s != NATS_OK && jerr != JSConsumerNameExistErr && jerr != JSConsumerExistingActiveErr) {
       return NatsStatus(s, jerr, "nats: create consumer " + durable + " on " + options.topic);
     }
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = options.topic.c_str();
-    so.Consumer = durable.c_str();
-    so.ManualAck = true;
     natsSubscription* sub = nullptr;
-    if (c->push_) so.Queue = durable.c_str();
     // A consumer just created on a replicated stream may not be found for a moment (its replicas
     // are still electing a leader): binding retries that answer for a few seconds.
     const int64_t bind_deadline = MonotonicNs() + 10 * kNsPerSec;
     while (true) {
       jerr = static_cast<jsErrCode>(0);
       if (c->push_) {
+        jsSubOptions so;
+        jsSubOptions_Init(&so);
+        so.Stream = options.topic.c_str();
+        so.Consumer = durable.c_str();
+        so.ManualAck = true;
+        so.Queue = durable.c_str();
         s = js_SubscribeSync(&sub, c->js_.get(), options.topic.c_str(), nullptr, &so, &jerr);
-        // The open-loop producer may outrun us for a while: queue it here rather than drop it.
-        if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, -1, -1);
       } else {
-        s = js_PullSubscribe(&sub, c->js_.get(), options.topic.c_str(), durable.c_str(), nullptr,
-                             &so, &jerr);
+        // Pull requests are ours (see PullMore), on a plain subscription to an inbox; only the
+        // consumer's existence is asked of the library.
+        ci = nullptr;
+        s = js_GetConsumerInfo(&ci, c->js_.get(), options.topic.c_str(), durable.c_str(), nullptr,
+                               &jerr);
+        if (ci != nullptr) jsConsumerInfo_Destroy(ci);
+        if (s == NATS_OK) {
+          natsInbox* inbox = nullptr;
+          s = natsInbox_Create(&inbox);
+          if (s == NATS_OK) {
+            c->inbox_ = inbox;
+            natsInbox_Destroy(inbox);
+            c->next_subject_ = "$JS.API.CONSUMER.MSG.NEXT." + options.topic + "." + durable;
+            s = natsConnection_SubscribeSync(&sub, c->nc_.get(), c->inbox_.c_str());
+          }
+        }
       }
+      // The open-loop producer may outrun us for a while: queue it here rather than drop it.
+      if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, -1, -1);
       if (s == NATS_OK || jerr != JSConsumerNotFoundErr || MonotonicNs() >= bind_deadline) break;
       if (sub != nullptr) natsSubscription_Destroy(sub);
       sub = nullptr;
@@ -698,35 +713,33 @@ class NatsConsumer : public Consumer, public ConnectionEvents {
 
   Result<size_t> Poll(int timeout_ms, ReceiveHandler& handler) override {
     if (sub_ == nullptr) return FailedPrecondition("nats: consumer is closed");
-    size_t delivered = 0;
     if (!push_) {
-      natsMsgList list{};
-      jsErrCode jerr = static_cast<jsErrCode>(0);
-      natsStatus s = natsSubscription_Fetch(&list, sub_, batch_, std::max(timeout_ms, 1), &jerr);
-      if (s == NATS_OK) {
-        for (int i = 0; i < list.Count; ++i) {
-          Deliver(list.Msgs[i], handler);
-          list.Msgs[i] = nullptr;
-          ++delivered;
-        }
-        natsMsgList_Destroy(&list);
-        return delivered;
-      }
-      natsMsgList_Destroy(&list);
-      if (s == NATS_TIMEOUT) return delivered;
-      return Absorb(s, timeout_ms);
+      Status st = PullMore();
+      if (!st.ok()) return Absorb(st, timeout_ms);
     }
+    size_t delivered = 0;
     int64_t wait = std::max(timeout_ms, 1);
     while (delivered < static_cast<size_t>(batch_)) {
       natsMsg* msg = nullptr;
       natsStatus s = natsSubscription_NextMsg(&msg, sub_, wait);
       if (s == NATS_TIMEOUT) break;
       if (s != NATS_OK) {
+        // A 503 on the inbox: no JetStream server took the pull request.
+        if (s == NATS_NO_RESPONDERS) pull_open_ = false;
         if (delivered > 0) break;
-        return Absorb(s, timeout_ms);
+        return Absorb(NatsStatus(s, static_cast<jsErrCode>(0), "nats: consume"), timeout_ms);
+      }
+      if (!push_ && PullStatus(msg)) {
+        natsMsg_Destroy(msg);
+        break;  // the request is over; the next Poll asks again
       }
       Deliver(msg, handler);
       ++delivered;
+      if (!push_ && ++pull_received_ >= batch_) {
+        pull_open_ = false;
+        Status st = PullMore();  // keep the next batch coming while these are handled
+        if (!st.ok()) break;
+      }
       wait = 1;  // take what is queued, then return to the caller
     }
     return delivered;
@@ -747,7 +760,10 @@ class NatsConsumer : public Consumer, public ConnectionEvents {
   }
 
   void OnConnectionChange(bool up) override {
-    if (up) session_.fetch_add(1, std::memory_order_acq_rel);
+    if (!up) return;
+    session_.fetch_add(1, std::memory_order_acq_rel);
+    // The server that held the pending pull request may be gone: ask again at once.
+    reconnected_.store(true, std::memory_order_release);
   }
 
  private:
@@ -771,17 +787,60 @@ class NatsConsumer : public Consumer, public ConnectionEvents {
     handler.OnReceive(r);
     // Acknowledged after the handler has counted it; a lost ack means a redelivery, which is
     // counted as a duplicate, never as a loss.
-    natsMsg_Ack(msg, &ack_options_);
+    // The same "+ACK" natsMsg_Ack publishes, which needs a JetStream subscription (the pull
+    // path's is a plain one).
+    const char* reply = natsMsg_GetReply(msg);
+    if (reply != nullptr && *reply != '\0') natsConnection_PublishString(nc_.get(), reply, "+ACK");
     natsMsg_Destroy(msg);
+  }
+
+  // Pull consumers: keeps one pull request for batch_ messages open on the server. A request is
+  // over when its batch has arrived, when the server ends it with a status (408 expired, 409,
+  // 404), when its expiry has passed (it was held by a server that went away), or when the
+  // connection came back. libnats 3.4.1's natsSubscription_Fetch is not used: when more than
+  // half a batch of late messages was queued on the subscription it wrote past the array it
+  // returns (heap corruption after a failover; found with AddressSanitizer, see
+  // docs/brokers/nats.md).
+  Status PullMore() {
+    const int64_t now = MonotonicNs();
+    if (reconnected_.exchange(false, std::memory_order_acq_rel)) pull_open_ = false;
+    if (pull_open_ && now < pull_expires_ns_ + kPullGraceNs) return Status::Ok();
+    const std::string request = "{\"batch\":" + std::to_string(batch_) +
+                                ",\"expires\":" + std::to_string(kPullExpiresNs) + "}";
+    natsStatus s = natsConnection_PublishRequest(nc_.get(), next_subject_.c_str(), inbox_.c_str(),
+                                                 request.data(), static_cast<int>(request.size()));
+    if (s != NATS_OK) return NatsStatus(s, static_cast<jsErrCode>(0), "nats: pull request");
+    pull_open_ = true;
+    pull_received_ = 0;
+    pull_expires_ns_ = now + kPullExpiresNs;
+    return Status::Ok();
+  }
+
+  // A status message on the inbox (no data, a Status header) ends the open pull request:
+  // 404 no messages, 408 request expired, 409 leadership change or limits. 100 is an idle
+  // heartbeat. Returns whether msg was one.
+  bool PullStatus(natsMsg* msg) {
+    if (natsMsg_GetDataLength(msg) > 0) return false;
+    const char* status = nullptr;
+    if (natsMsgHeader_Get(msg, "Status", &status) != NATS_OK || status == nullptr) return false;
+    if (std::string_view(status) != "100") {
+      pull_open_ = false;
+      if (std::string_view(status) != "408" && std::string_view(status) != "404") {
+        const char* what = nullptr;
+        natsMsgHeader_Get(msg, "Description", &what);
+        LogDebug(std::string("nats: pull request ended: ") + status + " " + (what ? what : ""));
+      }
+    }
+    return true;
   }
 
   // Errors while the cluster fails over (disconnected, leader moved, request expired) pass:
   // the client reconnects by itself. A closed connection or subscription is fatal.
-  Result<size_t> Absorb(natsStatus s, int timeout_ms) {
-    if (s == NATS_CONNECTION_CLOSED || s == NATS_INVALID_SUBSCRIPTION) {
-      return Unavailable("nats: consume: " + Text(s));
+  Result<size_t> Absorb(const Status& s, int timeout_ms) {
+    if (natsConnection_IsClosed(nc_.get()) || !natsSubscription_IsValid(sub_)) {
+      return Unavailable(s.message());
     }
-    LogDebug("nats: consume: " + Text(s));
+    LogDebug(s.message());
     std::this_thread::sleep_for(std::chrono::milliseconds(std::clamp(timeout_ms, 1, 50)));
     return size_t{0};
   }
@@ -789,10 +848,16 @@ class NatsConsumer : public Consumer, public ConnectionEvents {
   Connection nc_;
   JetStream js_;
   natsSubscription* sub_ = nullptr;
-  jsOptions ack_options_{};
   bool push_ = false;
   int batch_ = kDefaultBatch;
   std::atomic<uint32_t> session_{0};
+  // Pull consumers only (see PullMore); the consumer's thread only, but reconnected_.
+  std::string inbox_;
+  std::string next_subject_;  // $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>
+  bool pull_open_ = false;
+  int pull_received_ = 0;
+  int64_t pull_expires_ns_ = 0;
+  std::atomic<bool> reconnected_{false};
 };
 
 class NatsDriver : public ClientDriver<NatsProducer, NatsConsumer> {
