@@ -209,26 +209,35 @@ class NetfaultPartitionRabbitMqTest(FlowCase):
 
 @unittest.skipUnless(IS_ROOT and HAVE_NATS, SKIP_REASON)
 class InterruptedNetfaultRunTest(unittest.TestCase):
+    def start_until_the_fault(self, flow, env, *args):
+        """Starts `drone run flow` and reads its output until FAULT_INJECTED: (proc, run id,
+        lines read). The caller stops the process."""
+        proc = subprocess.Popen([DRONE, "run", os.path.join(FLOWS, flow), *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=env, stdin=subprocess.DEVNULL)
+        run_id, lines = None, []
+        deadline = time.monotonic() + 120
+        try:
+            while time.monotonic() < deadline:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+                if "(run " in line and run_id is None:
+                    run_id = line.rsplit("(run ", 1)[1].split(")")[0]
+                if "FAULT_INJECTED" in line:
+                    return proc, run_id, lines
+            self.fail("no FAULT_INJECTED:\n" + "".join(lines))
+        except BaseException:
+            proc.kill()
+            proc.communicate(timeout=30)
+            raise
+
     def test_sigint_during_the_fault_leaves_nothing_behind(self):
         with TempDir() as d:
             env = dict(os.environ, TMPDIR=d)
-            proc = subprocess.Popen([DRONE, "run", os.path.join(FLOWS, "netfault-latency.yaml")],
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    env=env, stdin=subprocess.DEVNULL)
-            run_id, injected, lines = None, False, []
-            deadline = time.monotonic() + 120
+            proc, run_id, lines = self.start_until_the_fault("netfault-latency.yaml", env)
             try:
-                while time.monotonic() < deadline:
-                    line = proc.stdout.readline()
-                    if not line:
-                        break
-                    lines.append(line)
-                    if "(run " in line and run_id is None:
-                        run_id = line.rsplit("(run ", 1)[1].split(")")[0]
-                    if "FAULT_INJECTED" in line:
-                        injected = True
-                        break
-                self.assertTrue(injected, "".join(lines))
                 self.assertTrue(lab_namespaces(run_id), "the lab exists while the fault is on")
                 proc.send_signal(signal.SIGINT)
                 rest, _ = proc.communicate(timeout=90)
@@ -260,27 +269,9 @@ class InterruptedNetfaultRunTest(unittest.TestCase):
         with TempDir() as d:
             data = os.path.join(d, "data")
             env = dict(os.environ, TMPDIR=d)
-            proc = subprocess.Popen([DRONE, "run", os.path.join(FLOWS, flow),
-                                     "--data-dir", data],
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    env=env, stdin=subprocess.DEVNULL)
-            run_id, injected, lines = None, False, []
-            deadline = time.monotonic() + 120
-            try:
-                while time.monotonic() < deadline:
-                    line = proc.stdout.readline()
-                    if not line:
-                        break
-                    lines.append(line)
-                    if "(run " in line and run_id is None:
-                        run_id = line.rsplit("(run ", 1)[1].split(")")[0]
-                    if "FAULT_INJECTED" in line:
-                        injected = True
-                        break
-                self.assertTrue(injected, "".join(lines))
-            finally:
-                proc.kill()
-                proc.communicate(timeout=30)
+            proc, run_id, _ = self.start_until_the_fault(flow, env, "--data-dir", data)
+            proc.kill()
+            proc.communicate(timeout=30)
             self.assertTrue(lab_namespaces(run_id), "a SIGKILLed run cannot tear its lab down")
             clean = run_drone("clean", "--data-dir", data, env=env)
             self.assertEqual(clean.returncode, 0, clean.stdout + clean.stderr)

@@ -13,30 +13,18 @@ using nlohmann::json;
 using testing::TcpConnects;
 using testing::UdpDelivered;
 
-class KernelBackendTest : public ::testing::Test {
+class KernelBackendTest : public testing::SharedLabTest<KernelBackendTest> {
+ public:
+  static constexpr const char* kHosts[] = {"n1", "n2", "n3"};
+  static constexpr char kTag = 'k';
+  static constexpr bool kNeedsNfqueue = false;
+
  protected:
-  static void SetUpTestSuite() {
-    if (!DetectKernelSupport().netns) return;
-    auto lab = LabNetwork::Create("t" + std::to_string(::getpid()) + "k", {"n1", "n2", "n3"});
-    ASSERT_OK(lab.status());
-    lab_ = std::move(*lab).release();
-  }
-  static void TearDownTestSuite() {
-    if (lab_) ASSERT_OK(lab_->Teardown());
-    delete lab_;
-    lab_ = nullptr;
-  }
-  void SetUp() override {
-    if (!lab_) GTEST_SKIP() << DetectKernelSupport().Summary();
-  }
-  const LabHost& H(const char* name) { return *lab_->Host(name).value(); }
   std::string Show(const std::vector<std::string>& argv, const std::string& netns) {
     auto r = RunCommand(argv, netns);
     return r.ok() ? r->output : r.status().ToString();
   }
-  static LabNetwork* lab_;
 };
-LabNetwork* KernelBackendTest::lab_ = nullptr;
 
 Impairment Imp(const char* text) { return Impairment::FromJson(json::parse(text)).value(); }
 

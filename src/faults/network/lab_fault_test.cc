@@ -15,23 +15,13 @@ using nlohmann::json;
 
 Impairment Imp(const char* text) { return Impairment::FromJson(json::parse(text)).value(); }
 
-class LabFaultTest : public ::testing::Test {
+class LabFaultTest : public testing::SharedLabTest<LabFaultTest> {
+ public:
+  static constexpr const char* kHosts[] = {"n1", "n2", "n3"};
+  static constexpr char kTag = 'f';
+  static constexpr bool kNeedsNfqueue = false;
+
  protected:
-  static void SetUpTestSuite() {
-    if (!DetectKernelSupport().netns) return;
-    auto lab = LabNetwork::Create("t" + std::to_string(::getpid()) + "f", {"n1", "n2", "n3"});
-    ASSERT_OK(lab.status());
-    lab_ = std::move(*lab).release();
-  }
-  static void TearDownTestSuite() {
-    if (lab_) ASSERT_OK(lab_->Teardown());
-    delete lab_;
-    lab_ = nullptr;
-  }
-  void SetUp() override {
-    if (!lab_) GTEST_SKIP() << DetectKernelSupport().Summary();
-  }
-  const LabHost& H(const char* n) { return *lab_->Host(n).value(); }
   ProbeResult Probe(const char* from, const char* to, int count = 200) {
     ProbeOptions o;
     o.count = count;
@@ -56,9 +46,7 @@ class LabFaultTest : public ::testing::Test {
     ASSERT_OK(hub.status());
     EXPECT_EQ(hub->output.find("netem"), std::string::npos);
   }
-  static LabNetwork* lab_;
 };
-LabNetwork* LabFaultTest::lab_ = nullptr;
 
 TEST_F(LabFaultTest, EndpointDelayRaisesLatencyBothWaysAndHeals) {
   LabImpairmentFault f(*lab_, {Imp(R"({"endpoint": "n2", "delay": "20ms"})")},

@@ -10,11 +10,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
+#include "core/testutil.h"
 #include "faults/network/command.h"
 #include "faults/network/lab_network.h"
 
@@ -94,5 +98,32 @@ inline Result<bool> TcpConnects(const LabHost& from, const LabHost& to, int64_t 
   ::close(listener);
   return ok;
 }
+
+// A suite whose tests share one lab, made before the first and torn down after the last. Each
+// test is skipped, with what the kernel lacks, where no lab can be made. Suite names its hosts
+// (kHosts), a letter that keeps the namespaces of suites apart (kTag) and whether it needs NFQUEUE.
+template <typename Suite>
+class SharedLabTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const KernelSupport& k = DetectKernelSupport();
+    if (!k.netns || (Suite::kNeedsNfqueue && !k.nfqueue)) return;
+    const std::vector<std::string> hosts(std::begin(Suite::kHosts), std::end(Suite::kHosts));
+    auto lab = LabNetwork::Create("t" + std::to_string(::getpid()) + Suite::kTag, hosts);
+    ASSERT_OK(lab.status());
+    lab_ = std::move(*lab).release();
+  }
+  static void TearDownTestSuite() {
+    if (lab_) ASSERT_OK(lab_->Teardown());
+    delete lab_;
+    lab_ = nullptr;
+  }
+  void SetUp() override {
+    if (!lab_) GTEST_SKIP() << DetectKernelSupport().Summary();
+  }
+  const LabHost& H(const char* name) { return *lab_->Host(name).value(); }
+
+  static inline LabNetwork* lab_ = nullptr;
+};
 
 }  // namespace drone::faults::network::testing

@@ -11,6 +11,7 @@
 #include "core/testutil.h"
 #include "faults/network/kernel_render.h"
 #include "faults/network/lab_network.h"
+#include "faults/network/lab_traffic_test_util.h"
 #include "faults/network/udp_prober.h"
 
 namespace drone::faults::network {
@@ -21,25 +22,14 @@ using nlohmann::json;
 Impairment Imp(const char* text) { return Impairment::FromJson(json::parse(text)).value(); }
 int Queue() { return 3 + ::getpid() % 1000; }
 
-class PacketImpairerTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!DetectKernelSupport().netns || !DetectKernelSupport().nfqueue) return;
-    auto lab = LabNetwork::Create("t" + std::to_string(::getpid()) + "q", {"n1", "n2"});
-    ASSERT_OK(lab.status());
-    lab_ = std::move(*lab).release();
-  }
-  static void TearDownTestSuite() {
-    if (lab_) ASSERT_OK(lab_->Teardown());
-    delete lab_;
-    lab_ = nullptr;
-  }
-  void SetUp() override {
-    if (!lab_) GTEST_SKIP() << DetectKernelSupport().Summary();
-  }
-  void TearDown() override { Heal(); }
+class PacketImpairerTest : public testing::SharedLabTest<PacketImpairerTest> {
+ public:
+  static constexpr const char* kHosts[] = {"n1", "n2"};
+  static constexpr char kTag = 'q';
+  static constexpr bool kNeedsNfqueue = true;
 
-  const LabHost& H(const char* name) { return *lab_->Host(name).value(); }
+ protected:
+  void TearDown() override { Heal(); }
 
   // Starts the impairer in n1 and queues n1 -> n2 to it.
   void Impair(const Impairment& imp) {
@@ -70,11 +60,9 @@ class PacketImpairerTest : public ::testing::Test {
     return r.ok() ? *r : ProbeResult{};
   }
 
-  static LabNetwork* lab_;
   std::unique_ptr<PacketImpairer> impairer_;
   LabPlan plan_;
 };
-LabNetwork* PacketImpairerTest::lab_ = nullptr;
 
 TEST_F(PacketImpairerTest, DelayAndJitterShowInOneWayLatency) {
   ProbeResult before = Probe(200, 1'000'000);

@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/testutil.h"
 #include "faults/network/proxy_fault.h"
+#include "faults/network/tcp_echo_test_util.h"
 
 namespace drone::faults::network {
 namespace {
@@ -150,65 +151,7 @@ TEST(PlanProxyPeerLinksTest, PartitionsCutThePeerLinksAndBrokerOnlyShapesWork) {
   EXPECT_FALSE(one_way->proxies.at("nats-3->nats-1").up.blackhole);
 }
 
-// An echo server on 127.0.0.1, one thread per connection.
-class EchoServer {
- public:
-  EchoServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    ::listen(fd_, 16);
-    socklen_t len = sizeof(a);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      while (true) {
-        const int c = ::accept(fd_, nullptr, nullptr);
-        if (c < 0) return;
-        handlers_.emplace_back([c] {
-          char buf[4096];
-          ssize_t n;
-          while ((n = ::recv(c, buf, sizeof(buf), 0)) > 0) {
-            if (::send(c, buf, static_cast<size_t>(n), MSG_NOSIGNAL) < 0) break;
-          }
-          ::close(c);
-        });
-      }
-    });
-  }
-  // The proxies (declared after the server) are stopped first, so every handler returns.
-  ~EchoServer() {
-    ::shutdown(fd_, SHUT_RDWR);
-    thread_.join();
-    for (std::thread& t : handlers_) t.join();
-    ::close(fd_);
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::thread thread_;
-  std::vector<std::thread> handlers_;  // accept thread only, until it is joined
-};
-
-int Connect(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &a.sin_addr);
-  a.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return fd;
-}
+int Connect(const std::string& address) { return ConnectTcp(address); }
 
 // Sends 4 bytes and waits up to `timeout_ns` for the echo: the round trip in ns, -1 when nothing
 // came back in time, -2 when the connection was reset or closed.

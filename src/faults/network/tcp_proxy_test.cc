@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/testutil.h"
+#include "faults/network/tcp_echo_test_util.h"
 
 namespace drone::faults::network {
 namespace {
@@ -24,73 +25,7 @@ using nlohmann::json;
 Impairment Imp(const char* text) { return Impairment::FromJson(json::parse(text)).value(); }
 const Impairment kNone;
 
-// An echo server on 127.0.0.1 that counts the reads it does.
-class EchoServer {
- public:
-  EchoServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    ::listen(fd_, 16);
-    socklen_t len = sizeof(a);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  // The proxy (declared after the server in each test) is gone first, so every connection has
-  // ended and the handlers return.
-  ~EchoServer() {
-    ::shutdown(fd_, SHUT_RDWR);
-    thread_.join();
-    for (std::thread& t : handlers_) t.join();
-    ::close(fd_);
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  int reads() const { return reads_.load(); }
-  int64_t bytes() const { return bytes_.load(); }
-
- private:
-  void Serve() {
-    while (true) {
-      const int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      handlers_.emplace_back([this, c] {
-        char buf[65536];
-        while (true) {
-          const ssize_t n = ::recv(c, buf, sizeof(buf), 0);
-          if (n <= 0) break;
-          reads_.fetch_add(1);
-          bytes_.fetch_add(n);
-          if (::send(c, buf, static_cast<size_t>(n), MSG_NOSIGNAL) < 0) break;
-        }
-        ::close(c);
-      });
-    }
-  }
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::thread thread_;
-  std::vector<std::thread> handlers_;  // accept thread only, until it is joined
-  std::atomic<int> reads_{0};
-  std::atomic<int64_t> bytes_{0};
-};
-
-int Connect(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return fd;
-}
+int Connect(uint16_t port) { return ConnectTcp("127.0.0.1:" + std::to_string(port)); }
 
 // Reads exactly n bytes within the timeout; returns how many arrived (-1 on a reset).
 int64_t ReadAll(int fd, int64_t n, int64_t timeout_ns) {
