@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -34,8 +37,14 @@ Result<std::unique_ptr<LocalWorkerPool>> LocalWorkerPool::Start(int count, int64
   if (count < 1 || count > 64) return InvalidArgument("--workers must be within 1..64");
   ASSIGN_OR_RETURN(std::string binary, SelfExecutable());
   std::unique_ptr<LocalWorkerPool> pool(new LocalWorkerPool());
-  char dir[] = "/tmp/drone-workers-XXXXXX";
-  if (mkdtemp(dir) == nullptr) return Internal("cannot create a temporary directory for the workers");
+  // Under $TMPDIR where it is set, as the run directories are.
+  const char* tmp_env = std::getenv("TMPDIR");
+  std::string dir = std::string(tmp_env != nullptr && tmp_env[0] == '/' ? tmp_env : "/tmp") +
+                    "/drone-workers-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) {
+    return Internal("cannot create a temporary directory for the workers under " +
+                    dir.substr(0, dir.rfind('/')) + ": " + std::strerror(errno));
+  }
   pool->dir_ = dir;
   const std::string token = RandomToken();
   std::vector<std::string> port_files;

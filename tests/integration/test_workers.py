@@ -234,11 +234,15 @@ class WorkerCommandTest(unittest.TestCase):
 
 class InterruptTest(unittest.TestCase):
     def test_sigint_mid_run_leaves_no_worker_process(self):
-        before = set(glob.glob("/tmp/drone-workers-*"))
+        with TempDir() as tmp:
+            self.sigint_mid_run_leaves_no_worker_process(tmp)
+
+    def sigint_mid_run_leaves_no_worker_process(self, tmp):
+        workers_dirs = os.path.join(tmp, "drone-workers-*")
         proc = subprocess.Popen([DRONE, "run", os.path.join(FLOWS, "quickstart.yaml"), "-p", "duration=60s",
                                  "--workers", "2", "--no-store"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, env=dict(os.environ, TMPDIR=tmp))
         pids = []
         seen = ""
         try:
@@ -257,8 +261,8 @@ class InterruptTest(unittest.TestCase):
             self.assertEqual(len(pids), 2, seen)
             self.assertIn("FAULT_INJECTED", seen)
             self.assertTrue(all(process_alive(p) for p in pids))
-            self.assertTrue(wait_until(lambda: any("drone-workers-" in x for x in
-                                                   set(glob.glob("/tmp/drone-workers-*")) - before), 5))
+            self.assertTrue(wait_until(lambda: glob.glob(workers_dirs), 5),
+                            "the workers' temporary directory is under $TMPDIR")
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=90)
             self.assertEqual(proc.returncode, 3, seen + err)
@@ -268,8 +272,7 @@ class InterruptTest(unittest.TestCase):
                 proc.communicate()
         self.assertTrue(wait_until(lambda: not any(process_alive(p) for p in pids), 10),
                         f"workers {pids} outlived the coordinator")
-        self.assertEqual(set(glob.glob("/tmp/drone-workers-*")) - before, set(),
-                         "the workers' temporary directory was left behind")
+        self.assertEqual(glob.glob(workers_dirs), [], "the workers' temporary directory was left behind")
 
 
 if __name__ == "__main__":
