@@ -656,11 +656,24 @@ class NatsConsumer : public Consumer, public ConnectionEvents {
     }
     jsConsumerInfo* ci = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_AddConsumer(&ci, c->js_.get(), options.topic.c_str(), &cc, nullptr, &jerr);
-    if (ci != nullptr) jsConsumerInfo_Destroy(ci);
-    // Another consumer of the group may have created it with the same settings just now.
-    if (s != NATS_OK && jerr != JSConsumerNameExistErr && jerr != JSConsumerExistingActiveErr) {
-      return NatsStatus(s, jerr, "nats: create consumer " + durable + " on " + options.topic);
+    natsStatus s = NATS_OK;
+    // Right after a replicated stream was made, its cluster may leave the request unanswered or
+    // be "temporarily unavailable" while it places the consumer (seen under load: no answer
+    // within 10 s). Creating a consumer with the same settings again is harmless, so retry.
+    const int64_t create_deadline = MonotonicNs() + 30 * kNsPerSec;
+    while (true) {
+      ci = nullptr;
+      jerr = static_cast<jsErrCode>(0);
+      s = js_AddConsumer(&ci, c->js_.get(), options.topic.c_str(), &cc, nullptr, &jerr);
+      if (ci != nullptr) jsConsumerInfo_Destroy(ci);
+      // Another consumer of the group may have created it with the same settings just now.
+      if (s == NATS_OK || jerr == JSConsumerNameExistErr || jerr == JSConsumerExistingActiveErr) break;
+      const bool transient = (s == NATS_TIMEOUT && jerr == 0) || jerr == JSClusterNotAvailErr;
+      if (!transient || MonotonicNs() >= create_deadline) {
+        return NatsStatus(s, jerr, "nats: create consumer " + durable + " on " + options.topic);
+      }
+      LogDebug("nats: create consumer " + durable + ": " + Text(s) + "; asking again");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     natsSubscription* sub = nullptr;
     // A consumer just created on a replicated stream may not be found for a moment (its replicas
