@@ -255,6 +255,17 @@ int RunCommand(const RunFlags& flags) {
     }
   }
 
+  const std::string run_id = flags.run_id.empty() ? NewRunId() : flags.run_id;
+  // The undo journal (docs/teardown.md): written before anything outlives a step (or the local
+  // workers' directory), so that `drone clean` can undo it should this process be killed.
+  // Nothing is written until then.
+  Result<std::unique_ptr<journal::Journal>> journal =
+      journal::Journal::Create(flags.data_dir, run_id, flow->name);
+  if (!journal.ok()) {
+    std::cerr << "drone: cannot keep an undo journal: " << journal.status().message() << "\n";
+    return kExitIncomplete;
+  }
+
   // Workers before anything else starts: a bad address is bad input.
   RunWorkers workers;
   if (flags.workers > 0 || !flags.workers_at.empty()) {
@@ -263,7 +274,8 @@ int RunCommand(const RunFlags& flags) {
                    "ship its history); run without --workers for it\n";
       return kExitBadInput;
     }
-    Result<RunWorkers> started = StartRunWorkers(flags.workers, flags.workers_at, flags.worker_token);
+    Result<RunWorkers> started =
+        StartRunWorkers(flags.workers, flags.workers_at, flags.worker_token, journal->get());
     if (!started.ok()) {
       std::cerr << "drone: " << started.status().message() << "; nothing was started\n";
       return started.status().code() == StatusCode::kInvalidArgument ? kExitBadInput : kExitIncomplete;
@@ -300,7 +312,6 @@ int RunCommand(const RunFlags& flags) {
   flow::RunObserver* first_observer = metrics_server ? static_cast<flow::RunObserver*>(&run_metrics) : &observer;
   std::random_device rd;
   uint64_t run_number = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(NowNs());
-  const std::string run_id = flags.run_id.empty() ? NewRunId() : flags.run_id;
   // The live run log lets `drone ui` follow the run; without it the run is shown once stored.
   std::unique_ptr<LiveObserver> live;
   if (!flags.no_store) {
@@ -315,15 +326,6 @@ int RunCommand(const RunFlags& flags) {
   run.SetWorkers(workers.addresses);
   if (workers.pool) run.SetLocalWorkerCount(static_cast<int>(workers.addresses.size()));
   if (!flags.from_failure.empty()) run.SetReused(resume.reused, flags.from_failure);
-  // The undo journal (docs/teardown.md): written before anything outlives a step, so that
-  // `drone clean` can undo it should this process be killed. Nothing is written until then.
-  Result<std::unique_ptr<journal::Journal>> journal =
-      journal::Journal::Create(flags.data_dir, run.run_id(), flow->name);
-  if (!journal.ok()) {
-    std::cerr << "drone: cannot keep an undo journal: " << journal.status().message() << "\n";
-    if (live) live->Finish();
-    return kExitIncomplete;
-  }
   run.AttachJournal(journal->get());
   // Where `collect` keeps files: beside the run store, or (store off) a temporary directory that
   // goes when drone does. Created only when a step needs it.
@@ -344,6 +346,7 @@ int RunCommand(const RunFlags& flags) {
   flow::RunOutcome outcome = engine.Run(cancel);
   observer.Finish();
   int exit_code = outcome.exit_code;
+  workers.pool.reset();  // stops the local workers and removes their (journaled) directory
   const size_t left_open = (*journal)->open_entries();
   Status journal_closed = (*journal)->Close();
   if (!journal_closed.ok()) std::cerr << "drone: " << journal_closed.message() << "\n";

@@ -102,11 +102,13 @@ int WorkerCommand(const WorkerFlags& flags) {
   return 0;
 }
 
-Result<RunWorkers> StartRunWorkers(int count, const std::string& urls, std::string token) {
+Result<RunWorkers> StartRunWorkers(int count, const std::string& urls, std::string token,
+                                   journal::Journal* journal) {
   RunWorkers out;
   if (count > 0 && !urls.empty()) return InvalidArgument("--workers and --workers-at exclude each other");
   if (count > 0) {
-    Result<std::unique_ptr<worker::LocalWorkerPool>> pool = worker::LocalWorkerPool::Start(count);
+    Result<std::unique_ptr<worker::LocalWorkerPool>> pool =
+        worker::LocalWorkerPool::Start(count, 15 * kNsPerSec, "", journal);
     if (!pool.ok()) return pool.status();
     out.addresses = (*pool)->addresses();
     out.pool = std::move(*pool);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "journal/undo_journal.h"
 #include "worker/coordinator.h"
 #include "worker/local_workers.h"
 
@@ -32,6 +33,8 @@ struct RunWorkers {
 // `count` > 0 starts local workers; `urls` ("http://HOST:PORT" or "HOST:PORT", comma-separated)
 // names running ones, with `token` (or $DRONE_WORKER_TOKEN). InvalidArgument for bad input or
 // an unreachable worker (nothing is left running), Unavailable when local ones do not start.
-Result<RunWorkers> StartRunWorkers(int count, const std::string& urls, std::string token);
+// Local workers journal their directory in `journal` (LocalWorkerPool::Start).
+Result<RunWorkers> StartRunWorkers(int count, const std::string& urls, std::string token,
+                                   journal::Journal* journal = nullptr);
 
 }  // namespace drone::cli

@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -195,6 +197,38 @@ Result<UndoRecord> ProcessGroupRecord(pid_t pgid) {
 }
 
 UndoRecord PathRecord(const std::string& path) { return UndoRecord{"path", {{"path", path}}}; }
+
+std::string TempBase() {
+  const char* t = std::getenv("TMPDIR");
+  return t != nullptr && t[0] == '/' ? std::string(t) : std::string("/tmp");
+}
+
+Result<std::string> MakeTempDirectory(const std::string& tmp, const std::string& name,
+                                      const std::string& what, Journal* journal,
+                                      uint64_t* journal_id) {
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device rd;
+  std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  *journal_id = 0;
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    std::string dir = tmp + "/drone-" + name + "-";
+    for (int i = 0; i < 6; ++i) dir += kChars[rng() % (sizeof(kChars) - 1)];
+    uint64_t id = 0;
+    if (journal != nullptr) {
+      ASSIGN_OR_RETURN(id, journal->Add(PathRecord(dir), what + " " + dir));
+    }
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+      *journal_id = id;
+      return dir;
+    }
+    const int e = errno;
+    if (journal != nullptr) RETURN_IF_ERROR(journal->Done(id));
+    if (e != EEXIST) {
+      return Internal("cannot create a " + what + " in " + tmp + ": " + std::strerror(e));
+    }
+  }
+  return Internal("cannot create a " + what + " in " + tmp + ": every name tried exists");
+}
 
 void RegisterBuiltinUndoKinds(Registry<UndoKind>& registry) {
   registry.Register("process-group", "SIGTERM a process group, SIGKILL after a grace period",

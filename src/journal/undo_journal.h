@@ -74,6 +74,16 @@ Result<UndoRecord> ProcessGroupRecord(pid_t pgid);
 // The record for a directory Drone created. Arguments: {"path": "/abs/path"}.
 UndoRecord PathRecord(const std::string& path);
 
+class Journal;
+// Where Drone's temporary directories go: $TMPDIR when it is an absolute path, else /tmp.
+std::string TempBase();
+// Creates `<tmp>/drone-<name>-XXXXXX` (mode 0700). With a journal, the directory is journaled
+// (kind `path`, described as "<what> <dir>") before it is made, so that `drone clean` removes it
+// should Drone be killed; `*journal_id` is then its entry (0 without a journal).
+Result<std::string> MakeTempDirectory(const std::string& tmp, const std::string& name,
+                                      const std::string& what, Journal* journal,
+                                      uint64_t* journal_id);
+
 // What an undo kind may touch and how: given to UndoKind::Undo.
 struct UndoEnv {
   std::string data_dir;  // Drone's data directory (paths under it may be removed)

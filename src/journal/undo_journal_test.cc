@@ -168,6 +168,52 @@ TEST(CleanTest, StopsTheProcessGroupAndRemovesThePathOfADeadRun) {
   EXPECT_FALSE(fs::exists(path)) << "every entry undone: the journal goes";
 }
 
+TEST(TempDirectoryTest, JournaledBeforeItIsMadeAndCleanRemovesIt) {
+  TempDataDir data;
+  TempDataDir scratch;  // apart from the data directory: only being in $TMPDIR lets clean remove it
+  const std::string tmp = scratch.path();
+  auto journal = Journal::Create(data.path(), "run-t", "f");
+  ASSERT_OK(journal.status());
+  uint64_t id = 0;
+  auto dir = MakeTempDirectory(tmp, "workers", "workers' directory", journal->get(), &id);
+  ASSERT_OK(dir.status());
+  EXPECT_EQ(dir->rfind(tmp + "/drone-workers-", 0), 0u) << *dir;
+  EXPECT_TRUE(fs::is_directory(*dir));
+  EXPECT_EQ(fs::status(*dir).permissions() & fs::perms::all, fs::perms::owner_all);
+  EXPECT_EQ((*journal)->open_entries(), 1u);
+  const std::string path = (*journal)->path();
+  ASSERT_OK((*journal)->Close());
+  SetOwner(path, DeadProcess());
+
+  auto file = ReadJournal(path);
+  ASSERT_OK(file.status());
+  ASSERT_EQ(file->open.size(), 1u);
+  EXPECT_EQ(file->open[0].what, "workers' directory " + *dir);
+  // Clean runs with this TMPDIR: a path is removed only below a drone-* directory in it.
+  ::setenv("TMPDIR", tmp.c_str(), 1);
+  EXPECT_EQ(TempBase(), tmp);
+  std::vector<CleanAction> done = CleanJournal(*file, UndoEnv{data.path(), false, 2'000'000'000});
+  ::unsetenv("TMPDIR");
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_OK(done[0].status);
+  EXPECT_FALSE(fs::exists(*dir));
+  EXPECT_EQ(TempBase(), "/tmp");
+}
+
+TEST(TempDirectoryTest, WithoutAJournalItIsOnlyMade) {
+  TempDataDir data;
+  uint64_t id = 7;
+  auto dir = MakeTempDirectory(data.path(), "x", "scratch", nullptr, &id);
+  ASSERT_OK(dir.status());
+  EXPECT_TRUE(fs::is_directory(*dir));
+  EXPECT_EQ(id, 0u);
+  auto missing = MakeTempDirectory(data.path() + "/no/such", "x", "scratch", nullptr, &id);
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("cannot create a scratch in " + data.path() + "/no/such"),
+            std::string::npos)
+      << missing.status().ToString();
+}
+
 TEST(CleanTest, ARecycledProcessGroupIdIsLeftAlone) {
   const pid_t pgid = SpawnGroup();
   UndoRecord record = ProcessGroupRecord(pgid).value();

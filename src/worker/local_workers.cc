@@ -2,9 +2,6 @@
 
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -33,19 +30,16 @@ Result<std::string> SelfExecutable() {
 }  // namespace
 
 Result<std::unique_ptr<LocalWorkerPool>> LocalWorkerPool::Start(int count, int64_t ready_timeout_ns,
-                                                                const std::string& netns) {
+                                                                const std::string& netns,
+                                                                journal::Journal* journal) {
   if (count < 1 || count > 64) return InvalidArgument("--workers must be within 1..64");
   ASSIGN_OR_RETURN(std::string binary, SelfExecutable());
   std::unique_ptr<LocalWorkerPool> pool(new LocalWorkerPool());
-  // Under $TMPDIR where it is set, as the run directories are.
-  const char* tmp_env = std::getenv("TMPDIR");
-  std::string dir = std::string(tmp_env != nullptr && tmp_env[0] == '/' ? tmp_env : "/tmp") +
-                    "/drone-workers-XXXXXX";
-  if (mkdtemp(dir.data()) == nullptr) {
-    return Internal("cannot create a temporary directory for the workers under " +
-                    dir.substr(0, dir.rfind('/')) + ": " + std::strerror(errno));
-  }
-  pool->dir_ = dir;
+  // Under $TMPDIR, as the run directories are, and journaled before it is made.
+  ASSIGN_OR_RETURN(pool->dir_, journal::MakeTempDirectory(journal::TempBase(), "workers",
+                                                          "workers' directory", journal,
+                                                          &pool->journal_id_));
+  pool->journal_ = journal;
   const std::string token = RandomToken();
   std::vector<std::string> port_files;
   for (int i = 0; i < count; ++i) {
@@ -88,8 +82,9 @@ LocalWorkerPool::~LocalWorkerPool() {
   for (auto& child : children_) (void)child->Stop(3 * kNsPerSec);
   children_.clear();
   if (!dir_.empty()) {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    if (!ec && journal_ != nullptr) (void)journal_->Done(journal_id_);
   }
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "journal/undo_journal.h"
 #include "platforms/local/child_process.h"
 #include "worker/coordinator.h"
 
@@ -25,10 +26,14 @@ class LocalWorkerPool {
   // On error nothing is left running and the temporary directory is gone. With `netns` (a name
   // under /run/netns: a lab network's clients host) the workers run in that namespace and listen
   // on its loopback, so only a thread inside it reaches them (faults/network/command.h WithNetns).
+  // With `journal` the temporary directory is journaled before any worker starts, so that
+  // `drone clean` removes it should this process be killed (the workers die with it); the journal
+  // must outlive the pool.
   static Result<std::unique_ptr<LocalWorkerPool>> Start(int count, int64_t ready_timeout_ns = 15'000'000'000,
-                                                        const std::string& netns = "");
-  // Stops every worker (SIGTERM, then SIGKILL after a grace period), reaps them and removes the
-  // temporary directory.
+                                                        const std::string& netns = "",
+                                                        journal::Journal* journal = nullptr);
+  // Stops every worker (SIGTERM, then SIGKILL after a grace period), reaps them, removes the
+  // temporary directory and marks its journal entry done.
   ~LocalWorkerPool();
   LocalWorkerPool(const LocalWorkerPool&) = delete;
   LocalWorkerPool& operator=(const LocalWorkerPool&) = delete;
@@ -39,6 +44,8 @@ class LocalWorkerPool {
  private:
   LocalWorkerPool() = default;
   std::string dir_;
+  journal::Journal* journal_ = nullptr;
+  uint64_t journal_id_ = 0;
   std::vector<std::unique_ptr<platforms::local::ChildProcess>> children_;
   std::vector<WorkerAddress> addresses_;
 };

@@ -233,14 +233,11 @@ class WorkerCommandTest(unittest.TestCase):
 
 
 class InterruptTest(unittest.TestCase):
-    def test_sigint_mid_run_leaves_no_worker_process(self):
-        with TempDir() as tmp:
-            self.sigint_mid_run_leaves_no_worker_process(tmp)
-
-    def sigint_mid_run_leaves_no_worker_process(self, tmp):
-        workers_dirs = os.path.join(tmp, "drone-workers-*")
+    def start_on_workers(self, tmp, *args):
+        """Starts the quickstart on 2 local workers with TMPDIR=tmp and reads its log until the
+        outage is injected: (proc, worker pids, log so far). The caller stops the process."""
         proc = subprocess.Popen([DRONE, "run", os.path.join(FLOWS, "quickstart.yaml"), "-p", "duration=60s",
-                                 "--workers", "2", "--no-store"],
+                                 "--workers", "2", *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 stdin=subprocess.DEVNULL, env=dict(os.environ, TMPDIR=tmp))
         pids = []
@@ -261,18 +258,44 @@ class InterruptTest(unittest.TestCase):
             self.assertEqual(len(pids), 2, seen)
             self.assertIn("FAULT_INJECTED", seen)
             self.assertTrue(all(process_alive(p) for p in pids))
-            self.assertTrue(wait_until(lambda: glob.glob(workers_dirs), 5),
+            self.assertTrue(wait_until(lambda: glob.glob(os.path.join(tmp, "drone-workers-*")), 5),
                             "the workers' temporary directory is under $TMPDIR")
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=90)
-            self.assertEqual(proc.returncode, 3, seen + err)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-        self.assertTrue(wait_until(lambda: not any(process_alive(p) for p in pids), 10),
-                        f"workers {pids} outlived the coordinator")
-        self.assertEqual(glob.glob(workers_dirs), [], "the workers' temporary directory was left behind")
+        except BaseException:
+            proc.kill()
+            proc.communicate()
+            raise
+        return proc, pids, seen
+
+    def test_sigint_mid_run_leaves_no_worker_process(self):
+        with TempDir() as tmp:
+            proc, pids, seen = self.start_on_workers(tmp, "--no-store")
+            try:
+                proc.send_signal(signal.SIGINT)
+                out, err = proc.communicate(timeout=90)
+                self.assertEqual(proc.returncode, 3, seen + err)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+            self.assertTrue(wait_until(lambda: not any(process_alive(p) for p in pids), 10),
+                            f"workers {pids} outlived the coordinator")
+            self.assertEqual(glob.glob(os.path.join(tmp, "drone-workers-*")), [],
+                             "the workers' temporary directory was left behind")
+
+    def test_drone_clean_removes_what_a_sigkilled_run_on_workers_left(self):
+        with TempDir() as tmp:
+            data = os.path.join(tmp, "data")
+            proc, pids, _ = self.start_on_workers(tmp, "--data-dir", data)
+            proc.kill()
+            proc.communicate(timeout=30)
+            self.assertTrue(wait_until(lambda: not any(process_alive(p) for p in pids), 10),
+                            f"workers {pids} outlived the SIGKILLed coordinator")
+            left = glob.glob(os.path.join(tmp, "drone-workers-*"))
+            self.assertEqual(len(left), 1, "a SIGKILLed run cannot remove the workers' directory")
+            clean = run_drone("clean", "--data-dir", data, env=dict(os.environ, TMPDIR=tmp))
+            self.assertEqual(clean.returncode, 0, clean.stdout + clean.stderr)
+            self.assertIn(left[0], clean.stdout + clean.stderr)
+            self.assertFalse(os.path.exists(left[0]), "drone clean removed the workers' directory")
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ class WorkloadStep : public StepExecutor {
       // As many workers again, inside the clients host: they reach the brokers as the lab's
       // clients do, through its links and faults. This thread enters the host to drive them.
       Result<std::unique_ptr<worker::LocalWorkerPool>> pool = worker::LocalWorkerPool::Start(
-          ctx.run.local_worker_count(), 15 * kNsPerSec, netns);
+          ctx.run.local_worker_count(), 15 * kNsPerSec, netns, &ctx.run.journal());
       if (!pool.ok()) {
         return pool.status().WithContext("workload " + ctx.step.id + ": workers in the lab's clients host");
       }

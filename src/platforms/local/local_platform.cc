@@ -81,33 +81,6 @@ Status CheckRequirements(const std::vector<local::Requirement>& requirements) {
                             " (apt-get install" + install + ", or make setup)");
 }
 
-// Creates `<tmp>/drone-<name>-XXXXXX` (mode 0700). With a journal, the directory is journaled
-// (kind `path`) before it is made, so that `drone clean` removes it should Drone be killed;
-// `*journal_id` is then its entry.
-Result<std::string> MakeRunDirectory(const std::string& tmp, const std::string& name,
-                                     journal::Journal* journal, uint64_t* journal_id) {
-  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::random_device rd;
-  std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
-  for (int attempt = 0; attempt < 32; ++attempt) {
-    std::string dir = tmp + "/drone-" + name + "-";
-    for (int i = 0; i < 6; ++i) dir += kChars[rng() % (sizeof(kChars) - 1)];
-    uint64_t id = 0;
-    if (journal != nullptr) {
-      ASSIGN_OR_RETURN(id, journal->Add(journal::PathRecord(dir), "run directory " + dir));
-    }
-    if (::mkdir(dir.c_str(), 0700) == 0) {
-      *journal_id = id;
-      return dir;
-    }
-    const int e = errno;
-    if (journal != nullptr) RETURN_IF_ERROR(journal->Done(id));
-    if (e != EEXIST) {
-      return Internal("cannot create a run directory in " + tmp + ": " + std::strerror(e));
-    }
-  }
-  return Internal("cannot create a run directory in " + tmp + ": every name tried exists");
-}
 
 class LocalCluster : public Cluster, public NodeControl, public RecipeContext {
  public:
@@ -538,11 +511,11 @@ class LocalPlatform : public Platform {
     ASSIGN_OR_RETURN(auto recipe, local::RecipeRegistry().Create(request.broker));
     std::vector<local::NodeTemplate> layout = recipe->Layout(request);
 
-    std::string tmp = "/tmp";
-    if (const char* t = std::getenv("TMPDIR"); t != nullptr && *t != '\0') tmp = t;
+    const std::string tmp = journal::TempBase();
     uint64_t run_dir_journal_id = 0;
     ASSIGN_OR_RETURN(const std::string run_dir,
-                     MakeRunDirectory(tmp, request.name, request.journal, &run_dir_journal_id));
+                     journal::MakeTempDirectory(tmp, request.name, "run directory", request.journal,
+                                                &run_dir_journal_id));
     auto remove_dir = [&run_dir, &request, run_dir_journal_id] {
       std::error_code ec;
       std::filesystem::remove_all(run_dir, ec);
