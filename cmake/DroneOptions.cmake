@@ -40,6 +40,13 @@ function(drone_library name)
   target_link_libraries(drone_${name} PUBLIC ${ARG_DEPS} PRIVATE drone_warnings)
 endfunction()
 
+# Test sources (not the libraries they test) at -Og in RelWithDebInfo: they compile a quarter to
+# a third faster than at -O2 (src/spec/loader_test.cc: 13.8 s -> 8.0 s), and what they measure
+# runs in the libraries, still at -O2.
+function(drone_test_compile_options target)
+  target_compile_options(${target} PRIVATE $<$<CONFIG:RelWithDebInfo>:-Og>)
+endfunction()
+
 # A unit test beside its sources: drone_unit_test(histogram_test SOURCES histogram_test.cc DEPS drone::metrics)
 function(drone_unit_test name)
   if(NOT DRONE_BUILD_TESTS)
@@ -47,6 +54,7 @@ function(drone_unit_test name)
   endif()
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
+  drone_test_compile_options(${name})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} drone_testutil GTest::gtest GTest::gmock GTest::gtest_main drone_warnings)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
 endfunction()
