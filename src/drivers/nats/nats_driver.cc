@@ -675,6 +675,14 @@ class NatsConsumer : public Consumer, public ConnectionEvents {
       LogDebug("nats: create consumer " + durable + ": " + Text(s) + "; asking again");
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+    if (!c->push_) {
+      natsInbox* inbox = nullptr;
+      s = natsInbox_Create(&inbox);
+      if (s != NATS_OK) return NatsStatus(s, static_cast<jsErrCode>(0), "nats: inbox");
+      c->inbox_ = inbox;
+      natsInbox_Destroy(inbox);
+      c->next_subject_ = "$JS.API.CONSUMER.MSG.NEXT." + options.topic + "." + durable;
+    }
     natsSubscription* sub = nullptr;
     // A consumer just created on a replicated stream may not be found for a moment (its replicas
     // are still electing a leader): binding retries that answer for a few seconds.
@@ -696,16 +704,7 @@ class NatsConsumer : public Consumer, public ConnectionEvents {
         s = js_GetConsumerInfo(&ci, c->js_.get(), options.topic.c_str(), durable.c_str(), nullptr,
                                &jerr);
         if (ci != nullptr) jsConsumerInfo_Destroy(ci);
-        if (s == NATS_OK) {
-          natsInbox* inbox = nullptr;
-          s = natsInbox_Create(&inbox);
-          if (s == NATS_OK) {
-            c->inbox_ = inbox;
-            natsInbox_Destroy(inbox);
-            c->next_subject_ = "$JS.API.CONSUMER.MSG.NEXT." + options.topic + "." + durable;
-            s = natsConnection_SubscribeSync(&sub, c->nc_.get(), c->inbox_.c_str());
-          }
-        }
+        if (s == NATS_OK) s = natsConnection_SubscribeSync(&sub, c->nc_.get(), c->inbox_.c_str());
       }
       // The open-loop producer may outrun us for a while: queue it here rather than drop it.
       if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, -1, -1);
