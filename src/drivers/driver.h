@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -71,6 +72,14 @@ class Admin {
   virtual Result<int64_t> Backlog(const std::string& /*topic*/, const std::string& /*group*/,
                                   int64_t /*timeout_ns*/) {
     return Unimplemented("the broker does not report a backlog");
+  }
+  // Calls `each` with the payload of every message the broker still stores for `topic`,
+  // independently of any consumer group (a stream read from its start), within `timeout_ns`.
+  // After a loss it tells messages the broker kept but never delivered from messages it lost.
+  // Unimplemented where the broker cannot list them (queues delete what was acknowledged).
+  virtual Status ReadStored(const std::string& /*topic*/, int64_t /*timeout_ns*/,
+                            const std::function<void(std::string_view payload)>& /*each*/) {
+    return Unimplemented("the broker cannot list what it stores");
   }
 };
 

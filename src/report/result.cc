@@ -100,7 +100,11 @@ std::string HumanSummary(const nlohmann::json& result, bool color) {
         std::string item = std::string(k) + " " + std::to_string(v);
         if (std::string(k) == "lost" && v > 0) {
           item += " (gap " + std::to_string(d.value("lost_gap", uint64_t{0})) + ", tail " +
-                  std::to_string(d.value("lost_tail", uint64_t{0})) + ")";
+                  std::to_string(d.value("lost_tail", uint64_t{0}));
+          if (d.contains("lost_stored")) {
+            item += "; still stored by the broker " + std::to_string(d.value("lost_stored", int64_t{0}));
+          }
+          item += ")";
         }
         bool bad = v > 0 && std::string(k) != "ok" && std::string(k) != "recovered";
         cats += "  " + (bad ? paint(item, "31") : item);

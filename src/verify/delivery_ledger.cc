@@ -300,7 +300,7 @@ size_t ReceiveShard::MemoryBytes() const {
 nlohmann::json DeliveryReport::ToJson() const {
   nlohmann::json examples_json = nlohmann::json::object();
   for (const auto& [category, ids] : examples) examples_json[category] = ids;
-  return {
+  nlohmann::json out = {
       {"ok", ok},
       {"recovered", recovered},
       {"unknown", unknown},
@@ -318,6 +318,8 @@ nlohmann::json DeliveryReport::ToJson() const {
       {"unexpected", unexpected},
       {"examples", std::move(examples_json)},
   };
+  if (lost_stored >= 0) out["lost_stored"] = lost_stored;
+  return out;
 }
 
 DeliveryReport Classify(const std::vector<const SendShard*>& sends,
@@ -386,6 +388,42 @@ DeliveryReport Classify(const std::vector<const SendShard*>& sends,
     }
   }
   return report;
+}
+
+void CountLostStored(const std::vector<const SendShard*>& sends,
+                     const std::vector<const ReceiveShard*>& receives,
+                     const std::vector<DomainInfo>& domains, const ReceiveShard& stored,
+                     DeliveryReport* report, size_t max_examples) {
+  report->lost_stored = 0;
+  std::vector<std::string>* examples = nullptr;
+  const uint32_t domain_count = std::min<uint32_t>(stored.domain_count(), static_cast<uint32_t>(domains.size()));
+  for (uint32_t domain = 0; domain < domain_count; ++domain) {
+    if (!domains[domain].caught_up) continue;  // its missing messages are unseen, not lost
+    const TwoBitArray* held = stored.counts(domain);
+    if (held == nullptr) continue;
+    for (uint64_t w = 0; w < held->word_count(); ++w) {
+      const uint64_t word = held->Word(w);
+      if (word == 0) continue;
+      for (int i = 0; i < 32; ++i) {
+        if (((word >> (2 * i)) & 3) == 0) continue;
+        const uint64_t seq = w * TwoBitArray::kCellsPerWord + static_cast<uint64_t>(i);
+        // Lost: acked by some producer shard (the strongest outcome wins, see SendShard::Merge),
+        // and no consumer received an intact copy.
+        const bool acked = std::any_of(sends.begin(), sends.end(), [&](const SendShard* s) {
+          return s->outcome(domain, seq) == SendOutcome::kAck;
+        });
+        if (!acked) continue;
+        const bool received = std::any_of(receives.begin(), receives.end(), [&](const ReceiveShard* r) {
+          return r->ReceiveCount(domain, seq) > 0;
+        });
+        if (received) continue;
+        ++report->lost_stored;
+        if (max_examples == 0) continue;
+        if (examples == nullptr) examples = &report->examples["lost_stored"];
+        if (examples->size() < max_examples) examples->push_back(domains[domain].name + "#" + std::to_string(seq));
+      }
+    }
+  }
 }
 
 }  // namespace drone::verify

@@ -193,6 +193,11 @@ struct DeliveryReport {
   uint64_t lost = 0;              // acked, not received, domain caught up; lost_gap + lost_tail
   uint64_t lost_gap = 0;          // ... and a later seq of the same domain was received
   uint64_t lost_tail = 0;         // ... and no later seq of the domain was received
+  // Of `lost`, how many the broker still stored when it was read after the drain (see
+  // CountLostStored): kept, but never delivered to the group, rather than lost by the broker.
+  // -1: not read (nothing was lost, or the broker cannot list what it stores); ToJson() then
+  // leaves it out.
+  int64_t lost_stored = -1;
   uint64_t unseen = 0;            // acked, not received, domain not caught up
   uint64_t duplicated = 0;        // messages received more than once, whatever their outcome
   uint64_t duplicate_copies = 0;  // copies beyond the first, summed over duplicated messages
@@ -204,12 +209,14 @@ struct DeliveryReport {
   uint64_t unexpected = 0;  // copies not sent by this run (incl. ids outside the known domains)
   // Category -> up to max_examples ids "<domain name>#<seq>": lowest domain and seq first, except
   // reordered and corrupt, which come in the order the consumers met them. Only non-empty
-  // categories appear; lost_gap and lost_tail share "lost"; ok and unexpected have none.
+  // categories appear; lost_gap and lost_tail share "lost"; ok and unexpected have none;
+  // "lost_stored" lists lost messages the broker still stored.
   std::map<std::string, std::vector<std::string>> examples;
 
   // {"ok":..,"recovered":..,"unknown":..,"failed":..,"phantom":..,"lost":..,"lost_gap":..,
   //  "lost_tail":..,"unseen":..,"duplicated":..,"duplicate_copies":..,"unacked_received":..,
-  //  "reordered":..,"corrupt":..,"unexpected":..,"examples":{..}}: the result's "delivery".
+  //  "reordered":..,"corrupt":..,"unexpected":..,"examples":{..}}, and "lost_stored" once it
+  //  was read: the result's "delivery".
   nlohmann::json ToJson() const;
 };
 
@@ -221,5 +228,14 @@ struct DeliveryReport {
 DeliveryReport Classify(const std::vector<const SendShard*>& sends,
                         const std::vector<const ReceiveShard*>& receives,
                         const std::vector<DomainInfo>& domains, size_t max_examples = 10);
+
+// Sets report->lost_stored: how many of the messages Classify() counted as lost (acked, never
+// received intact, domain caught up) `stored` holds, and lists up to max_examples of them, lowest
+// domain and seq first, under examples["lost_stored"]. `stored` records what the broker still
+// stored for the topic when it was read after the drain, independently of any consumer group.
+void CountLostStored(const std::vector<const SendShard*>& sends,
+                     const std::vector<const ReceiveShard*>& receives,
+                     const std::vector<DomainInfo>& domains, const ReceiveShard& stored,
+                     DeliveryReport* report, size_t max_examples = 10);
 
 }  // namespace drone::verify

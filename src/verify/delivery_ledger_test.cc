@@ -286,6 +286,39 @@ TEST_F(LedgerTest, ToJsonHasEveryCategory) {
   EXPECT_EQ(json.size(), 16u);
 }
 
+TEST_F(LedgerTest, LostMessagesTheBrokerStillStoresAreCounted) {
+  // 0..5 acked; 1 and 4 never received; 2 received only corrupt; 3 indeterminate, not received.
+  for (uint64_t seq = 0; seq < 6; ++seq) {
+    sends_.Record(0, seq, seq == 3 ? SendOutcome::kIndeterminate : SendOutcome::kAck);
+  }
+  receives_.Record(0, 0, kSession);
+  receives_.RecordCorrupt(0, 2);
+  receives_.Record(0, 5, kSession);
+  // The broker still holds 0 (received: not lost), 2 (lost: no intact copy arrived), 3 (not
+  // acked) and 4 (lost); it does not hold 1.
+  ReceiveShard stored;
+  for (uint64_t seq : {0, 2, 3, 4}) stored.Record(0, seq, kSession);
+  DeliveryReport report = Run();
+  ASSERT_EQ(report.lost, 3u);
+  EXPECT_EQ(report.lost_stored, -1);
+  EXPECT_FALSE(report.ToJson().contains("lost_stored"));
+  CountLostStored({&sends_}, {&receives_}, {{"p1/orders/3", true}}, stored, &report);
+  EXPECT_EQ(report.lost_stored, 2);
+  EXPECT_THAT(Examples(report, "lost_stored"), ElementsAre("p1/orders/3#2", "p1/orders/3#4"));
+  EXPECT_EQ(report.ToJson()["lost_stored"], 2);
+}
+
+TEST_F(LedgerTest, StoredMessagesOfADomainNotCaughtUpAreNotLost) {
+  sends_.Record(0, 0, SendOutcome::kAck);
+  ReceiveShard stored;
+  stored.Record(0, 0, kSession);
+  DeliveryReport report = Run(/*caught_up=*/false);
+  ASSERT_EQ(report.unseen, 1u);
+  CountLostStored({&sends_}, {&receives_}, {{"p1/orders/3", false}}, stored, &report);
+  EXPECT_EQ(report.lost_stored, 0);
+  EXPECT_THAT(Examples(report, "lost_stored"), IsEmpty());
+}
+
 // A naive model of the ledger: maps instead of bit arrays, the DESIGN.md table applied directly.
 struct Model {
   std::map<std::pair<uint32_t, uint64_t>, SendOutcome> outcomes;

@@ -23,6 +23,15 @@ std::string ExamplesOf(const DeliveryReport& report, const std::string& category
   return text;
 }
 
+// "; the broker still stores 2 of them, never delivered" once the broker was read after the
+// loss (see workload/stored_audit.h); empty if it was not.
+std::string StoredOf(const DeliveryReport& report) {
+  if (report.lost_stored < 0) return "";
+  if (report.lost_stored == 0) return "; none is stored by the broker any more";
+  return "; the broker still stores " + std::to_string(report.lost_stored) +
+         " of them, never delivered";
+}
+
 }  // namespace
 
 const char* VerdictName(Verdict verdict) {
@@ -53,7 +62,8 @@ Judgement Judge(const DeliveryReport& report, Guarantee guarantee) {
   if (forbids_loss && report.lost > 0) {
     reasons.push_back(Count(report.lost, "acknowledged message was", "acknowledged messages were") +
                       " lost (" + std::to_string(report.lost_gap) + " gap, " +
-                      std::to_string(report.lost_tail) + " tail)" + ExamplesOf(report, "lost"));
+                      std::to_string(report.lost_tail) + " tail" + StoredOf(report) + ")" +
+                      ExamplesOf(report, "lost"));
   }
   if (forbids_duplicates && report.duplicated > 0) {
     reasons.push_back(Count(report.duplicated, "message was", "messages were") +

@@ -12,6 +12,7 @@
 #include "worker/protocol.h"
 #include "workload/drain_tracker.h"
 #include "workload/part.h"
+#include "workload/stored_audit.h"
 
 namespace drone::worker {
 namespace {
@@ -374,7 +375,15 @@ Result<workload::WorkloadResult> Coordinator::Run() {
                            std::to_string(d % lanes),
                        static_cast<bool>(caught_up[d])});
   }
+  std::vector<const verify::SendShard*> sends;
+  std::vector<const verify::ReceiveShard*> receives;
+  for (const workload::WorkloadPart& p : parts) {
+    sends.push_back(&p.sends);
+    receives.push_back(&p.receives);
+  }
+  const std::vector<verify::DomainInfo> audit_domains = domains;
   workload::WorkloadResult result = workload::MergeParts(pointers, std::move(domains), options_.consumers > 0);
+  workload::AuditLostMessages(driver_, endpoint_, options_, sends, receives, audit_domains, &result.delivery);
   // The seconds the live polls had not covered yet (the last, partial one).
   if (observer_ != nullptr) {
     const workload::LiveTotals totals{result.sent, result.acked, result.failed, result.indeterminate,

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "workload/envelope.h"
 #include "workload/drain_tracker.h"
+#include "workload/stored_audit.h"
 #include "workload/history.h"
 #include "workload/part.h"
 #include "workload/workload.h"
@@ -784,6 +785,7 @@ Status WorkloadRunner::Impl::Run(const CancelToken& cancel, WorkloadResult& resu
     BuildPart(result);  // the coordinator classifies, over every process's shards
   } else {
     result.delivery = verify::Classify(sends, receives, domains_);
+    if (!result.cancelled) AuditLostMessages(driver_, endpoint_, opt_, sends, receives, domains_, &result.delivery);
   }
   std::lock_guard<std::mutex> lock(live_mu_);
   live_ = false;

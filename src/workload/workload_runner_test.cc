@@ -216,15 +216,18 @@ TEST_F(WorkloadRunnerTest, RoundRobinKeysSpreadOverPartitions) {
 // Wraps the Kafka driver (as LevelDB's EnvWrapper wraps an Env) and hides the broker's end
 // offsets and backlog, so that the drain must fall back to per-domain sequences, as it does for
 // brokers that tell nothing (MQTT). With `drop_lane` >= 0 its consumers never see the messages of
-// that partition, as if the broker had lost them.
+// that partition, as if the broker had lost them; with `drop_offset` >= 0 only the message at that
+// offset, which arrives damaged (so no offset is skipped). With `silent` false the end offsets are
+// told.
 class SilentBrokerDriver : public drivers::Driver {
  public:
-  SilentBrokerDriver(drivers::Driver& base, int drop_lane) : base_(base), drop_lane_(drop_lane) {}
+  SilentBrokerDriver(drivers::Driver& base, int drop_lane, int64_t drop_offset = -1, bool silent = true)
+      : base_(base), drop_lane_(drop_lane), drop_offset_(drop_offset), silent_(silent) {}
   std::string Name() const override { return "silent-" + base_.Name(); }
 
   Result<std::unique_ptr<drivers::Admin>> NewAdmin(const drivers::Endpoint& endpoint) override {
     ASSIGN_OR_RETURN(auto admin, base_.NewAdmin(endpoint));
-    return std::unique_ptr<drivers::Admin>(new Admin(std::move(admin)));
+    return std::unique_ptr<drivers::Admin>(new Admin(std::move(admin), silent_));
   }
   Result<std::unique_ptr<drivers::Producer>> NewProducer(const drivers::Endpoint& endpoint,
                                                          const drivers::ProducerOptions& options,
@@ -234,33 +237,50 @@ class SilentBrokerDriver : public drivers::Driver {
   Result<std::unique_ptr<drivers::Consumer>> NewConsumer(const drivers::Endpoint& endpoint,
                                                          const drivers::ConsumerOptions& options) override {
     ASSIGN_OR_RETURN(auto consumer, base_.NewConsumer(endpoint, options));
-    return std::unique_ptr<drivers::Consumer>(new Consumer(std::move(consumer), drop_lane_));
+    return std::unique_ptr<drivers::Consumer>(new Consumer(std::move(consumer), drop_lane_, drop_offset_));
   }
 
  private:
   class Admin : public drivers::Admin {
    public:
-    explicit Admin(std::unique_ptr<drivers::Admin> base) : base_(std::move(base)) {}
+    Admin(std::unique_ptr<drivers::Admin> base, bool silent) : base_(std::move(base)), silent_(silent) {}
     Status Ping(int64_t t) override { return base_->Ping(t); }
     Status CreateTopic(const drivers::TopicRequest& r, int64_t t) override { return base_->CreateTopic(r, t); }
     Result<drivers::TopicInfo> DescribeTopic(const std::string& n, int64_t t) override {
       return base_->DescribeTopic(n, t);
     }
-    // EndOffsets() and Backlog(): the defaults, Unimplemented.
+    // Backlog(): the default, Unimplemented; EndOffsets() too when silent.
+    Result<std::vector<int64_t>> EndOffsets(const std::string& topic, int64_t t) override {
+      return silent_ ? drivers::Admin::EndOffsets(topic, t) : base_->EndOffsets(topic, t);
+    }
+    Status ReadStored(const std::string& topic, int64_t t,
+                      const std::function<void(std::string_view)>& each) override {
+      return base_->ReadStored(topic, t, each);
+    }
 
    private:
     std::unique_ptr<drivers::Admin> base_;
+    const bool silent_;
   };
   class Consumer : public drivers::Consumer, drivers::ReceiveHandler {
    public:
-    Consumer(std::unique_ptr<drivers::Consumer> base, int drop_lane)
-        : base_(std::move(base)), drop_lane_(drop_lane) {}
+    Consumer(std::unique_ptr<drivers::Consumer> base, int drop_lane, int64_t drop_offset)
+        : base_(std::move(base)), drop_lane_(drop_lane), drop_offset_(drop_offset) {}
     Result<size_t> Poll(int timeout_ms, drivers::ReceiveHandler& handler) override {
       handler_ = &handler;
       return base_->Poll(timeout_ms, *this);
     }
     void OnReceive(const drivers::Received& m) override {
-      if (m.lane != drop_lane_) handler_->OnReceive(m);
+      if (m.lane != drop_lane_ || (drop_offset_ >= 0 && m.offset != drop_offset_)) {
+        handler_->OnReceive(m);
+      } else if (drop_offset_ >= 0) {
+        // Damaged on the way: its offset is seen (no skip), but no intact copy arrives.
+        std::string damaged(m.payload);
+        damaged.back() ^= 1;
+        drivers::Received copy = m;
+        copy.payload = damaged;
+        handler_->OnReceive(copy);
+      }
     }
     uint32_t Session() const override { return base_->Session(); }
     int AssignedLanes() const override { return base_->AssignedLanes(); }
@@ -269,11 +289,14 @@ class SilentBrokerDriver : public drivers::Driver {
    private:
     std::unique_ptr<drivers::Consumer> base_;
     const int drop_lane_;
+    const int64_t drop_offset_;
     drivers::ReceiveHandler* handler_ = nullptr;
   };
 
   drivers::Driver& base_;
   const int drop_lane_;
+  const int64_t drop_offset_;
+  const bool silent_;
 };
 
 TEST_F(WorkloadRunnerTest, DrainWithoutOffsetsOrBacklogWaitsForTheHighestAckedSequence) {
@@ -306,6 +329,34 @@ TEST_F(WorkloadRunnerTest, DrainWithoutOffsetsOrBacklogLeavesDomainsWithMissingT
   EXPECT_EQ(r.delivery.lost, 0u);
   EXPECT_EQ(r.delivery.unseen, r.acked - r.received);
   EXPECT_EQ(r.delivery.ok, r.received);
+}
+
+TEST_F(WorkloadRunnerTest, LostMessagesAreLookedUpInWhatTheBrokerStores) {
+  // The consumers see offset 7 of partition 1 only damaged, but the broker keeps it intact: lost,
+  // and stored.
+  SilentBrokerDriver driver(*driver_, 1, 7, /*silent=*/false);
+  WorkloadOptions o = Options();
+  cluster_->NoteConsumerGroup(o.group);
+  WorkloadRunner runner(driver, cluster_->Endpoint(), o, nullptr, nullptr);
+  CancelToken cancel;
+  ASSERT_OK(runner.Run(cancel));
+  const WorkloadResult& r = runner.result();
+  EXPECT_TRUE(r.drain_caught_up);
+  ASSERT_EQ(r.delivery.lost, 1u);
+  EXPECT_EQ(r.delivery.lost_stored, 1);
+  EXPECT_EQ(r.delivery.corrupt, 1u);
+  EXPECT_EQ(r.delivery.examples.at("lost_stored"), r.delivery.examples.at("lost"));
+}
+
+TEST_F(WorkloadRunnerTest, NothingIsReadFromTheBrokerWhenNothingWasLost) {
+  WorkloadOptions o = Options();
+  o.messages = 400;
+  cluster_->NoteConsumerGroup(o.group);
+  WorkloadRunner runner(*driver_, cluster_->Endpoint(), o, nullptr, nullptr);
+  CancelToken cancel;
+  ASSERT_OK(runner.Run(cancel));
+  EXPECT_EQ(runner.result().delivery.lost, 0u);
+  EXPECT_EQ(runner.result().delivery.lost_stored, -1);
 }
 
 }  // namespace

@@ -111,6 +111,13 @@ class RedisUnsafeAsyncFailoverTest(RunOnce, unittest.TestCase):
     def test_nothing_is_left_running_or_on_disk(self):
         self.assertEqual(leftovers(self.run_tmp), ([], []))
 
+    def test_drone_read_the_new_primary_and_the_lost_messages_are_not_there(self):
+        # After the loss Drone reads the stream from its start (XRANGE on the new primary): the
+        # messages were dropped by the failover, not kept undelivered.
+        d = self.result["workloads"]["load"]["delivery"]
+        self.assertIn("lost_stored", d, self.output())
+        self.assertEqual(d["lost_stored"], 0, self.output())
+
     def test_faults_paused_the_replicas_and_killed_the_primary(self):
         kinds = sorted((f["kind"], f["target"]) for f in self.result["faults"])
         self.assertEqual(kinds, [("kill", "redis-1"), ("pause", "redis-2"), ("pause", "redis-3")])

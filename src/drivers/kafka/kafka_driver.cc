@@ -125,7 +125,7 @@ Result<TopicInfo> Describe(rd_kafka_t* rk, const std::string& name, int64_t time
 
 class KafkaAdmin : public Admin {
  public:
-  explicit KafkaAdmin(Handle rk) : rk_(std::move(rk)) {}
+  KafkaAdmin(Handle rk, Endpoint endpoint) : rk_(std::move(rk)), endpoint_(std::move(endpoint)) {}
 
   Status Ping(int64_t timeout_ns) override {
     const rd_kafka_metadata_t* md = nullptr;
@@ -196,8 +196,82 @@ class KafkaAdmin : public Admin {
     return ends;
   }
 
+  // Every partition from its low to its high watermark (as they were when asked), by a consumer
+  // that is assigned the partitions and joins no group.
+  Status ReadStored(const std::string& topic, int64_t timeout_ns,
+                    const std::function<void(std::string_view)>& each) override {
+    const int64_t deadline = MonotonicNs() + timeout_ns;
+    ASSIGN_OR_RETURN(TopicInfo info, Describe(rk_.get(), topic, timeout_ns));
+    std::vector<int64_t> high(static_cast<size_t>(info.partitions), 0);
+    std::vector<int64_t> next(static_cast<size_t>(info.partitions), 0);
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(info.partitions);
+    for (int p = 0; p < info.partitions; ++p) {
+      int64_t low = 0;
+      rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), p, &low,
+                                                               &high[p], TimeoutMs(timeout_ns));
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_topic_partition_list_destroy(parts);
+        return KafkaStatus(e, "watermarks of " + topic + " [" + std::to_string(p) + "]");
+      }
+      next[p] = low;
+      if (high[p] > low) rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = low;
+    }
+    if (parts->cnt == 0) {
+      rd_kafka_topic_partition_list_destroy(parts);
+      return Status::Ok();
+    }
+    Conf conf;
+    Status status = conf.Set("bootstrap.servers", endpoint_.bootstrap);
+    if (status.ok()) status = conf.SetAll(endpoint_.properties);
+    if (status.ok()) status = conf.SetAll(endpoint_.consumer_properties);
+    // Required by the client, never joined: the partitions are assigned, nothing is committed.
+    if (status.ok()) status = conf.Set("group.id", "drone-read-stored");
+    if (status.ok()) status = conf.Set("enable.auto.commit", "false");
+    // The end of a partition is reported, so that one ending in a transaction marker (which is
+    // never delivered) is known to be read.
+    if (status.ok()) status = conf.Set("enable.partition.eof", "true");
+    Result<rd_kafka_t*> created = status.ok() ? NewHandle(RD_KAFKA_CONSUMER, conf) : Result<rd_kafka_t*>(status);
+    if (!created.ok()) {
+      rd_kafka_topic_partition_list_destroy(parts);
+      return created.status();
+    }
+    Handle consumer(*created);
+    rd_kafka_resp_err_t e = rd_kafka_assign(consumer.get(), parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaStatus(e, "assign the partitions of " + topic);
+    const auto done = [&] {
+      for (int p = 0; p < info.partitions; ++p) {
+        if (next[p] < high[p]) return false;
+      }
+      return true;
+    };
+    while (!done()) {
+      const int64_t left = deadline - MonotonicNs();
+      if (left <= 0) {
+        status = DeadlineExceeded("reading topic " + topic + " up to its end offsets took too long");
+        break;
+      }
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), static_cast<int>(std::min<int64_t>(TimeoutMs(left), 100)));
+      if (m == nullptr) continue;
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->partition >= 0 && m->partition < info.partitions) {
+        if (m->offset < high[m->partition]) {
+          each(std::string_view(static_cast<const char*>(m->payload), m->len));
+        }
+        next[m->partition] = std::max(next[m->partition], m->offset + 1);
+      } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && m->partition >= 0 && m->partition < info.partitions) {
+        next[m->partition] = std::max(next[m->partition], m->offset);
+      } else {
+        LogDebug(std::string("kafka: reading ") + topic + ": " + rd_kafka_message_errstr(m));
+      }
+      rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(consumer.get());
+    return status;
+  }
+
  private:
   Handle rk_;
+  const Endpoint endpoint_;
 };
 
 class KafkaProducer : public Producer {
@@ -413,7 +487,7 @@ class KafkaDriver : public ClientDriver<KafkaProducer, KafkaConsumer> {
     // Describing a topic must not create it on brokers that auto-create.
     RETURN_IF_ERROR(conf.Set("allow.auto.create.topics", "false"));
     ASSIGN_OR_RETURN(rd_kafka_t * rk, NewHandle(RD_KAFKA_PRODUCER, conf));
-    return std::unique_ptr<Admin>(new KafkaAdmin(Handle(rk)));
+    return std::unique_ptr<Admin>(new KafkaAdmin(Handle(rk), endpoint));
   }
 };
 

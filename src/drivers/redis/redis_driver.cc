@@ -114,6 +114,34 @@ class RedisAdmin : public Admin {
     return NotFound("stream " + topic + " has no group " + group);
   }
 
+  // XRANGE in pages of 1000 entries, from the start of the stream on the current primary.
+  Status ReadStored(const std::string& topic, int64_t timeout_ns,
+                    const std::function<void(std::string_view)>& each) override {
+    const int64_t deadline = MonotonicNs() + timeout_ns;
+    std::string start = "-";
+    while (true) {
+      const int64_t left = deadline - MonotonicNs();
+      if (left <= 0) return DeadlineExceeded("redis: reading stream " + topic + " took too long");
+      ASSIGN_OR_RETURN(Reply r, Run({"XRANGE", topic, start, "+", "COUNT", "1000"}, left));
+      if (r->type == REDIS_REPLY_ERROR) return Internal("XRANGE " + topic + ": " + Str(r.get()));
+      if (r->type != REDIS_REPLY_ARRAY) return Internal("unexpected XRANGE reply");
+      for (size_t e = 0; e < r->elements; ++e) {
+        // [id, [field, value, ...]]
+        const redisReply* entry = r->element[e];
+        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) continue;
+        const redisReply* fields = entry->element[1];
+        for (size_t i = 0; fields->type == REDIS_REPLY_ARRAY && i + 1 < fields->elements; i += 2) {
+          if (Str(fields->element[i]) != kPayloadField) continue;
+          const redisReply* v = fields->element[i + 1];
+          if (v->type == REDIS_REPLY_STRING) each(std::string_view(v->str, v->len));
+        }
+      }
+      if (r->elements < 1000) return Status::Ok();
+      // The next page starts after the last id ("(" makes the range exclusive, Redis 6.2+).
+      start = "(" + Str(r->element[r->elements - 1]->element[0]);
+    }
+  }
+
  private:
   Result<Reply> Run(const std::vector<std::string>& argv, int64_t timeout_ns) {
     for (int attempt = 0; attempt < 2; ++attempt) {

@@ -143,6 +143,28 @@ TEST_F(RedisDriverTest, ProducesConsumesAndAccountsTheBacklog) {
   EXPECT_EQ((*admin)->Backlog(topic_, "no-such-group", kNsPerSec).status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(RedisDriverTest, ReadStoredPagesThroughTheWholeStream) {
+  // More entries than one XRANGE page (1000), and one entry without Drone's payload field.
+  constexpr int kEntries = 2500;
+  auto c = redis::Connect({"127.0.0.1", port_}, 2 * kNsPerSec);
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < kEntries; ++i) {
+    ASSERT_TRUE(redis::Command(c->get(), {"XADD", topic_, "*", "d", "m" + std::to_string(i)}).ok());
+    if (i == 1500) {
+      ASSERT_TRUE(redis::Command(c->get(), {"XADD", topic_, "*", "other", "x"}).ok());
+    }
+  }
+  auto admin = driver_->NewAdmin(Ep());
+  ASSERT_TRUE(admin.ok());
+  std::vector<std::string> stored;
+  ASSERT_OK((*admin)->ReadStored(topic_, 10 * kNsPerSec, [&](std::string_view p) { stored.emplace_back(p); }));
+  ASSERT_EQ(stored.size(), static_cast<size_t>(kEntries));
+  for (int i = 0; i < kEntries; ++i) ASSERT_EQ(stored[i], "m" + std::to_string(i));
+  int calls = 0;
+  ASSERT_OK((*admin)->ReadStored("no-such-stream", kNsPerSec, [&](std::string_view) { ++calls; }));
+  EXPECT_EQ(calls, 0) << "a stream that does not exist stores nothing";
+}
+
 TEST_F(RedisDriverTest, ErrorReplyIsANack) {
   Redis({"SET", topic_, "not-a-stream"});
   Collector deliveries;
