@@ -90,6 +90,15 @@ std::string HumanSummary(const nlohmann::json& result, bool color) {
     out += "  messages   sent " + Num(w["sent"]) + "  acked " + Num(w["acked"]) + "  failed " +
            Num(w["failed"]) + "  indeterminate " + Num(w["indeterminate"]) + "  received " +
            Num(w["received"]) + "\n";
+    // The three most frequent reasons sends did not succeed.
+    if (w.contains("errors")) {
+      size_t shown = 0;
+      for (const nlohmann::json& e : w["errors"]) {
+        if (shown++ == 3) break;
+        out += std::string(shown == 1 ? "  errors     " : "             ") + Num(e["count"]) + " " +
+               e.value("outcome", std::string()) + ": " + e.value("error", std::string()) + "\n";
+      }
+    }
     const nlohmann::json& d = w["delivery"];
     if (w.value("delivery_checked", false)) {
       std::string cats;

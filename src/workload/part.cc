@@ -8,7 +8,7 @@
 namespace drone::workload {
 namespace {
 
-// Layout: "DWP1" then, in this order (varints unless noted; signed ones zig-zag):
+// Layout: "DWP2" then, in this order (varints unless noted; signed ones zig-zag):
 //   sent acked failed indeterminate received bytes_sent bytes_received send_errors
 //   started_ns* load_end_ns* finished_ns* skipped_offsets cancelled had_consumers lanes*
 //   publish service end_to_end send_delay (length-prefixed histogram bytes)
@@ -16,7 +16,9 @@ namespace {
 //   lane_count x skipped
 //   point_count x (t_s as fixed64 double bits, sent acked failed indeterminate received
 //                  bytes_sent lag*, publish, end_to_end (length-prefixed histogram bytes))
-constexpr std::string_view kMagic = "DWP1";
+//   failure_count x (nack, error (length-prefixed), count)
+// "DWP1" (no failures) is refused: worker and coordinator must be the same version.
+constexpr std::string_view kMagic = "DWP2";
 
 Status Bad(const std::string& what) { return InvalidArgument("serialized workload part: " + what); }
 
@@ -64,6 +66,12 @@ std::string SerializePart(const WorkloadPart& part) {
     const PartSecond& s = i < part.seconds.size() ? part.seconds[i] : empty;
     out.Bytes(s.publish.empty() ? metrics::Histogram().Serialize() : s.publish);
     out.Bytes(s.end_to_end.empty() ? metrics::Histogram().Serialize() : s.end_to_end);
+  }
+  out.Varint(r.failures.counts().size());
+  for (const auto& [key, count] : r.failures.counts()) {
+    out.Varint(key.first ? 1 : 0);
+    out.Bytes(key.second);
+    out.Varint(count);
   }
   return out.Take();
 }
@@ -128,6 +136,15 @@ Result<WorkloadPart> DeserializePart(std::string_view bytes) {
     r.series.push_back(p);
     part.seconds.push_back(std::move(s));
   }
+  uint64_t failures = 0;
+  if (!in.Varint(&failures) || failures > in.remaining() / 3) return Bad("truncated failures");
+  for (uint64_t i = 0; i < failures; ++i) {
+    uint64_t nack = 0, count = 0;
+    std::string_view error;
+    if (!in.Varint(&nack) || !in.Bytes(&error) || !in.Varint(&count)) return Bad("truncated failures");
+    if (nack > 1) return Bad("bad failure outcome");
+    r.failures.Add(nack == 1, error, count);
+  }
   if (in.remaining() != 0) return Bad("trailing bytes");
   return part;
 }
@@ -179,6 +196,7 @@ WorkloadResult MergeParts(const std::vector<const WorkloadPart*>& parts,
     r.bytes_sent += p.bytes_sent;
     r.bytes_received += p.bytes_received;
     r.send_errors += p.send_errors;
+    r.failures.Merge(p.failures);
     r.skipped_offsets += p.skipped_offsets;
     r.started_ns = std::min(r.started_ns, p.started_ns);
     r.load_end_ns = std::max(r.load_end_ns, p.load_end_ns);

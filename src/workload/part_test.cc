@@ -35,6 +35,8 @@ WorkloadPart SamplePart() {
   metrics::Histogram h;
   h.Record(1'500'000);
   part.seconds = {{h.Serialize(), metrics::Histogram().Serialize()}};
+  part.result.failures.Add(true, "no responders");
+  part.result.failures.Add(false, "no delivery report");
   return part;
 }
 
@@ -47,6 +49,7 @@ TEST(WorkloadPartTest, RoundTripsToTheSameBytes) {
   EXPECT_EQ(back->result.started_ns, 1'700'000'000'000'000'000);
   EXPECT_EQ(back->result.series[0].publish.count, 1u);
   EXPECT_EQ(back->skipped_per_lane, (std::vector<uint64_t>{0, 3}));
+  EXPECT_EQ(back->result.failures.counts(), SamplePart().result.failures.counts());
 }
 
 TEST(WorkloadPartTest, DeserializeRejectsEveryTruncation) {
@@ -72,6 +75,7 @@ TEST(WorkloadPartTest, MergeAddsCountsAndMarksSkippedLanesNotCaughtUp) {
   p.received = 5;
   b.result.series = {p, p};
   b.seconds = {{}, {}};
+  b.result.failures.Add(true, "no responders", 4);
   std::vector<verify::DomainInfo> domains = {{"p1/t/0", true}, {"p1/t/1", true}, {"p2/t/0", true},
                                              {"p2/t/1", true}};
   WorkloadResult r = MergeParts({&a, &b}, domains, true);
@@ -85,6 +89,9 @@ TEST(WorkloadPartTest, MergeAddsCountsAndMarksSkippedLanesNotCaughtUp) {
   EXPECT_EQ(r.series[0].lag, -1 + 0);  // acked 13 - received 14
   EXPECT_EQ(r.series[1].lag, -1);
   EXPECT_FALSE(r.drain_caught_up);  // a part skipped offsets
+  ASSERT_FALSE(r.failures.empty());
+  EXPECT_EQ(r.failures.Top(1)[0].error, "no responders");
+  EXPECT_EQ(r.failures.Top(1)[0].count, 5u);
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
 namespace drone::workload {
 namespace {
 
+// Distinct error texts a workload result lists ("errors"), most frequent first.
+constexpr size_t kMaxErrorsInResult = 10;
+
 double Round3(double v) { return static_cast<double>(std::llround(v * 1000.0)) / 1000.0; }
 
 nlohmann::json LatencyJson(const metrics::Histogram& h) {
@@ -41,6 +44,10 @@ nlohmann::json WorkloadResult::ToJson() const {
   nlohmann::json series_json = nlohmann::json::array();
   for (const SeriesPoint& p : series) series_json.push_back(SeriesPointJson(p));
   nlohmann::json delivery_json = delivery.ToJson();
+  nlohmann::json errors_json = nlohmann::json::array();
+  for (const SendFailure& f : failures.Top(kMaxErrorsInResult)) {
+    errors_json.push_back({{"outcome", f.nack ? "nack" : "indeterminate"}, {"error", f.error}, {"count", f.count}});
+  }
   return {
       {"sent", sent},
       {"acked", acked},
@@ -48,6 +55,7 @@ nlohmann::json WorkloadResult::ToJson() const {
       {"indeterminate", indeterminate},
       {"received", received},
       {"send_errors", send_errors},
+      {"errors", errors_json},
       {"lanes", lanes},
       {"delivery", delivery_json},
       {"delivery_checked", consumed},

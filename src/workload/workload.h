@@ -26,6 +26,7 @@
 #include "verify/delivery.h"
 #include "verify/delivery_ledger.h"
 #include "workload/drain_tracker.h"
+#include "workload/send_failures.h"
 
 namespace drone::workload {
 
@@ -138,6 +139,7 @@ struct WorkloadResult {
   uint64_t skipped_offsets = 0;  // offsets consumers jumped over (deleted before being read)
   bool cancelled = false;
   verify::DeliveryReport delivery;
+  SendFailures failures;  // why sends were nacked or indeterminate
   metrics::Histogram publish, service, end_to_end, send_delay;
   std::vector<SeriesPoint> series;
   int lanes = 0;

@@ -132,6 +132,7 @@ class WorkloadRunner::Impl {
     metrics::Histogram publish, service, send_delay;
     Counter sent, acked, failed, indeterminate, bytes;
     uint64_t send_errors = 0;
+    SendFailures failures;
     std::unique_ptr<HistoryBuffer> history;
     // Delivery reports served by one Poll() arrived together: one clock read serves them all
     // (0 = read the clock per report, as during Flush()).
@@ -325,9 +326,11 @@ void WorkloadRunner::Impl::Settle(ProducerState& p, uint64_t slot, verify::SendO
       break;
     case verify::SendOutcome::kNack:
       p.failed.Add(1);
+      p.failures.Add(true, error);
       break;
     default:
       p.indeterminate.Add(1);
+      p.failures.Add(false, error);
       break;
   }
   if (p.history) {
@@ -671,6 +674,7 @@ void WorkloadRunner::Impl::BuildPart(const WorkloadResult& result) {
   out.result.bytes_sent = result.bytes_sent;
   out.result.bytes_received = result.bytes_received;
   out.result.send_errors = result.send_errors;
+  out.result.failures = result.failures;
   out.result.started_ns = result.started_ns;
   out.result.load_end_ns = result.load_end_ns;
   out.result.finished_ns = result.finished_ns;
@@ -769,6 +773,7 @@ Status WorkloadRunner::Impl::Run(const CancelToken& cancel, WorkloadResult& resu
     result.indeterminate += p->indeterminate.Get();
     result.bytes_sent += p->bytes.Get();
     result.send_errors += p->send_errors;
+    result.failures.Merge(p->failures);
     result.publish.Merge(p->publish);
     result.service.Merge(p->service);
     result.send_delay.Merge(p->send_delay);

@@ -141,6 +141,17 @@ class RedisWaitCounterpartTest(RunOnce, unittest.TestCase):
         self.assertGreater(w["acked"], 0)
         self.assertEqual(self.proc.returncode, 0, self.output())
 
+    def test_the_result_says_why_sends_were_indeterminate(self):
+        w = self.result["workloads"]["load"]
+        errors = w["errors"]
+        self.assertTrue(errors, self.output())
+        self.assertEqual(sum(e["count"] for e in errors if e["outcome"] == "indeterminate"),
+                         w["indeterminate"], errors)
+        self.assertEqual(sum(e["count"] for e in errors if e["outcome"] == "nack"), w["failed"], errors)
+        # The frozen replicas: WAIT answered 0 of 1. (The primary's death adds its own reasons.)
+        self.assertIn("indeterminate: WAIT: 0 of 1 replicas acknowledged",
+                      {e["outcome"] + ": " + e["error"] for e in errors}, errors)
+
 
 @unittest.skipUnless(HAVE_REDIS, SKIP_REASON)
 class RedisCliCrossCheckTest(unittest.TestCase):
