@@ -46,6 +46,15 @@ class WorkloadRunnerTest : public ::testing::Test {
     return o;
   }
 
+  // Runs `o` through `driver` on the fixture's cluster, without observer or history.
+  WorkloadResult RunThrough(drivers::Driver& driver, const WorkloadOptions& o) {
+    cluster_->NoteConsumerGroup(o.group);
+    WorkloadRunner runner(driver, cluster_->Endpoint(), o, nullptr, nullptr);
+    CancelToken cancel;
+    EXPECT_OK(runner.Run(cancel));
+    return runner.result();
+  }
+
   std::unique_ptr<platforms::Cluster> cluster_;
   std::unique_ptr<drivers::Driver> driver_;
 };
@@ -301,12 +310,7 @@ class SilentBrokerDriver : public drivers::Driver {
 
 TEST_F(WorkloadRunnerTest, DrainWithoutOffsetsOrBacklogWaitsForTheHighestAckedSequence) {
   SilentBrokerDriver driver(*driver_, -1);
-  WorkloadOptions o = Options();
-  cluster_->NoteConsumerGroup(o.group);
-  WorkloadRunner runner(driver, cluster_->Endpoint(), o, nullptr, nullptr);
-  CancelToken cancel;
-  ASSERT_OK(runner.Run(cancel));
-  const WorkloadResult& r = runner.result();
+  const WorkloadResult r = RunThrough(driver, Options());
   EXPECT_TRUE(r.drain_caught_up);
   EXPECT_EQ(r.received, 4000u);
   EXPECT_EQ(r.delivery.ok, 4000u);
@@ -317,11 +321,7 @@ TEST_F(WorkloadRunnerTest, DrainWithoutOffsetsOrBacklogLeavesDomainsWithMissingT
   SilentBrokerDriver driver(*driver_, 2);
   WorkloadOptions o = Options();
   o.drain_timeout_ns = 2 * kNsPerSec;
-  cluster_->NoteConsumerGroup(o.group);
-  WorkloadRunner runner(driver, cluster_->Endpoint(), o, nullptr, nullptr);
-  CancelToken cancel;
-  ASSERT_OK(runner.Run(cancel));
-  const WorkloadResult& r = runner.result();
+  const WorkloadResult r = RunThrough(driver, o);
   EXPECT_FALSE(r.drain_caught_up);
   ASSERT_GT(r.acked, r.received) << "partition 2 carried messages";
   // Nothing the broker "lost" counts as lost: without end offsets or a backlog Drone cannot know
@@ -335,12 +335,7 @@ TEST_F(WorkloadRunnerTest, LostMessagesAreLookedUpInWhatTheBrokerStores) {
   // The consumers see offset 7 of partition 1 only damaged, but the broker keeps it intact: lost,
   // and stored.
   SilentBrokerDriver driver(*driver_, 1, 7, /*silent=*/false);
-  WorkloadOptions o = Options();
-  cluster_->NoteConsumerGroup(o.group);
-  WorkloadRunner runner(driver, cluster_->Endpoint(), o, nullptr, nullptr);
-  CancelToken cancel;
-  ASSERT_OK(runner.Run(cancel));
-  const WorkloadResult& r = runner.result();
+  const WorkloadResult r = RunThrough(driver, Options());
   EXPECT_TRUE(r.drain_caught_up);
   ASSERT_EQ(r.delivery.lost, 1u);
   EXPECT_EQ(r.delivery.lost_stored, 1);
@@ -351,12 +346,9 @@ TEST_F(WorkloadRunnerTest, LostMessagesAreLookedUpInWhatTheBrokerStores) {
 TEST_F(WorkloadRunnerTest, NothingIsReadFromTheBrokerWhenNothingWasLost) {
   WorkloadOptions o = Options();
   o.messages = 400;
-  cluster_->NoteConsumerGroup(o.group);
-  WorkloadRunner runner(*driver_, cluster_->Endpoint(), o, nullptr, nullptr);
-  CancelToken cancel;
-  ASSERT_OK(runner.Run(cancel));
-  EXPECT_EQ(runner.result().delivery.lost, 0u);
-  EXPECT_EQ(runner.result().delivery.lost_stored, -1);
+  const WorkloadResult r = RunThrough(*driver_, o);
+  EXPECT_EQ(r.delivery.lost, 0u);
+  EXPECT_EQ(r.delivery.lost_stored, -1);
 }
 
 }  // namespace

@@ -271,25 +271,33 @@ Result<JetStream> NewJetStream(natsConnection* nc, int64_t wait_ns, jsOptions* o
 // Asks in attempts of at most 2 s until the deadline: a request that went out while the
 // connection was moving to another server, or to a stream whose replicas are still electing a
 // leader, gets no answer at all, and a new request is then answered at once.
-Result<TopicInfo> Describe(jsCtx* js, const std::string& name, int64_t timeout_ns) {
+struct StreamInfoDeleter {
+  void operator()(jsStreamInfo* si) const { jsStreamInfo_Destroy(si); }
+};
+using StreamInfo = std::unique_ptr<jsStreamInfo, StreamInfoDeleter>;
+
+Result<StreamInfo> GetStreamInfo(jsCtx* js, const std::string& name, int64_t timeout_ns) {
   const int64_t deadline = MonotonicNs() + timeout_ns;
-  jsStreamInfo* si = nullptr;
   while (true) {
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = std::clamp<int64_t>((deadline - MonotonicNs()) / kNsPerMs, 1, 2000);
+    jsStreamInfo* si = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     natsStatus s = js_GetStreamInfo(&si, js, name.c_str(), &jo, &jerr);
-    if (s == NATS_OK) break;
+    if (s == NATS_OK) return StreamInfo(si);
     Status status = NatsStatus(s, jerr, "nats: stream " + name);
     if (!Transient(status) || MonotonicNs() >= deadline) return status;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+}
+
+Result<TopicInfo> Describe(jsCtx* js, const std::string& name, int64_t timeout_ns) {
+  ASSIGN_OR_RETURN(StreamInfo si, GetStreamInfo(js, name, timeout_ns));
   TopicInfo info;
   info.name = name;
   info.partitions = 1;
   info.replication = si->Config != nullptr ? static_cast<int>(si->Config->Replicas) : 1;
-  jsStreamInfo_Destroy(si);
   return info;
 }
 
@@ -378,25 +386,24 @@ class NatsAdmin : public Admin {
                     const std::function<void(std::string_view)>& each) override {
     const int64_t deadline = MonotonicNs() + timeout_ns;
     RETURN_IF_ERROR(Ensure(timeout_ns));
+    uint64_t stored = 0, last = 0;
+    {
+      ASSIGN_OR_RETURN(StreamInfo si, GetStreamInfo(js_.get(), topic, timeout_ns));
+      stored = si->State.Msgs;
+      last = si->State.LastSeq;
+    }
+    if (stored == 0) return Status::Ok();
     jsOptions jo;
     jsOptions_Init(&jo);
-    jo.Wait = std::max<int64_t>(timeout_ns / kNsPerMs, 1);
-    jsStreamInfo* si = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetStreamInfo(&si, js_.get(), topic.c_str(), &jo, &jerr);
-    if (s != NATS_OK) return NatsStatus(s, jerr, "nats: stream " + topic);
-    const uint64_t stored = si->State.Msgs;
-    const uint64_t last = si->State.LastSeq;
-    jsStreamInfo_Destroy(si);
-    if (stored == 0) return Status::Ok();
+    jo.Wait = std::max<int64_t>((deadline - MonotonicNs()) / kNsPerMs, 1);
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = topic.c_str();
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverAll;
     natsSubscription* sub = nullptr;
-    jerr = static_cast<jsErrCode>(0);
-    s = js_SubscribeSync(&sub, js_.get(), topic.c_str(), &jo, &so, &jerr);
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_SubscribeSync(&sub, js_.get(), topic.c_str(), &jo, &so, &jerr);
     if (s != NATS_OK) return NatsStatus(s, jerr, "nats: read stream " + topic);
     natsSubscription_SetPendingLimits(sub, -1, -1);
     Status result = Status::Ok();
@@ -978,16 +985,9 @@ Result<std::string> NatsJetStreamLeader(const std::string& bootstrap, const std:
   endpoint.bootstrap = bootstrap;
   ASSIGN_OR_RETURN(Connection nc, Connect(endpoint, "drone-leader-probe", timeout_ns, nullptr));
   ASSIGN_OR_RETURN(JetStream js, NewJetStream(nc.get(), timeout_ns));
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Wait = std::max<int64_t>(timeout_ns / kNsPerMs, 1);
-  jsStreamInfo* si = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&si, js.get(), stream.c_str(), &jo, &jerr);
-  if (s != NATS_OK) return NatsStatus(s, jerr, "nats: stream " + stream);
+  ASSIGN_OR_RETURN(StreamInfo si, GetStreamInfo(js.get(), stream, timeout_ns));
   std::string leader;
   if (si->Cluster != nullptr && si->Cluster->Leader != nullptr) leader = si->Cluster->Leader;
-  jsStreamInfo_Destroy(si);
   // A server without clustering reports no replica group at all.
   if (leader.empty()) return Unavailable("nats: stream " + stream + " has no leader right now");
   return leader;
