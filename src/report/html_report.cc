@@ -201,6 +201,17 @@ std::string WorkloadSection(const std::string& id, const json& w, const json& fa
          ", indeterminate " + Cell(w.value("indeterminate", json())) + ", received " +
          Cell(w.value("received", json())) + "; delivery verdict <b>" +
          HtmlEscape(w.contains("verdict") ? Str(w, "verdict") : std::string("not checked")) + "</b></p>\n";
+  const json errors = w.value("errors", json::array());
+  if (!errors.empty()) {
+    out += "<h3>Why sends failed</h3>\n<table class=\"errors\"><tr><th>outcome</th><th>error</th>"
+           "<th>messages</th></tr>\n";
+    for (const json& e : errors) {
+      out += "<tr data-outcome=\"" + HtmlEscape(Str(e, "outcome")) + "\"><td>" + HtmlEscape(Str(e, "outcome")) +
+             "</td><td>" + HtmlEscape(Str(e, "error")) + "</td><td class=\"num\">" +
+             Cell(e.value("count", json())) + "</td></tr>\n";
+    }
+    out += "</table>\n";
+  }
   const json series = w.value("series", json::array());
   std::vector<double> t;
   std::map<std::string, std::vector<double>> cols;

@@ -73,6 +73,20 @@ TEST(HtmlReportTest, HasVerdictChecksFaultWindowAndNoExternalReference) {
   EXPECT_EQ(html.find(" href="), std::string::npos);
 }
 
+TEST(HtmlReportTest, ListsWhySendsFailedOnlyWhenSomeDid) {
+  nlohmann::json run = LongRun(5);
+  EXPECT_EQ(HtmlReport(run).find("Why sends failed"), std::string::npos);
+  run["workloads"]["load"]["errors"] = {{{"outcome", "nack"}, {"error", "No responders <503>"}, {"count", 5411}},
+                                        {{"outcome", "indeterminate"}, {"error", "no delivery report"}, {"count", 7}}};
+  const std::string html = HtmlReport(run);
+  EXPECT_NE(html.find("<h3>Why sends failed</h3>"), std::string::npos);
+  EXPECT_NE(html.find("<tr data-outcome=\"nack\"><td>nack</td><td>No responders &lt;503&gt;</td>"
+                      "<td class=\"num\">5411</td></tr>"),
+            std::string::npos)
+      << html;
+  EXPECT_EQ(Count(html, "<tr data-outcome="), 2u);
+}
+
 TEST(HtmlReportTest, EscapesMarkup) { EXPECT_EQ(HtmlEscape("<a href='x'>&\""), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"); }
 
 }  // namespace
