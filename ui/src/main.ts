@@ -6,6 +6,7 @@ import "./style.css";
 import uPlot from "uplot";
 import { api, ApiError, Json, streamUrl } from "./api";
 import { fmt, h, ms, verdictBadge } from "./dom";
+import { failureRows } from "./failures";
 import { applyFaultEvent, FaultInfo, faultLabel, faultsOfResult, FaultWindow, windowsOn } from "./faults";
 import { dagSvg, ganttSvg, GanttBar, timeChart, topologySvg } from "./widgets";
 
@@ -208,6 +209,18 @@ function deliveryTable(result: Json): HTMLElement {
   return t;
 }
 
+// Why sends were nacked or indeterminate; nothing when every send was acked.
+function failureTable(result: Json): HTMLElement | string {
+  const rows = failureRows(result);
+  if (!rows.length) return "";
+  const t = h("table", { class: "grid", "data-table": "errors" });
+  t.append(h("tr", {}, h("th", {}, "workload"), h("th", {}, "outcome"), h("th", {}, "error"), h("th", {}, "messages")));
+  for (const r of rows) {
+    t.append(h("tr", {}, h("td", {}, r.workload), h("td", {}, r.outcome), h("td", {}, r.error), h("td", {}, fmt(r.count))));
+  }
+  return h("div", {}, h("h4", {}, "Why sends failed"), t);
+}
+
 function eventLog(events: Json[], t0: number): HTMLElement {
   const filter = h("input", { placeholder: "filter events (type, step, text)", "data-filter": "events" }) as HTMLInputElement;
   const body = h("tbody");
@@ -305,7 +318,7 @@ async function runView(id: string) {
     const t1 = ms(result.finished_at);
     gantt.replaceChildren(ganttSvg(bars, t0, t1, faults.map((f) => ({ ...f, label: faultLabel(f) }))));
     seriesCharts(chartBox, series, id);
-    delivery.replaceChildren(deliveryTable(result));
+    delivery.replaceChildren(deliveryTable(result), failureTable(result));
     topo.replaceChildren(topologyReplay(result, state, faults, t0, t1));
     log.replaceChildren(eventLog(result.events ?? [], t0));
     // `drone`: the output of the `drone run` process, kept for runs this server started.
