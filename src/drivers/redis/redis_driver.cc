@@ -244,7 +244,7 @@ class RedisProducer : public Producer {
     if (!WriteQueued(&error)) Fail(error);
   }
 
-  // Moves what fits of the queue onto the connection (with a WAIT after it when asked for) and
+  // Moves what fits of the queue onto the connection (and a WAIT, when asked for and none is out) and
   // writes hiredis's output buffer out. False, with the reason, when the connection failed.
   bool WriteQueued(std::string* error) {
     if (!c_) return true;
@@ -262,15 +262,24 @@ class RedisProducer : public Producer {
       }
       queue_.Pop(n);
       on_wire_ += n;
-      if (wait_replicas_ > 0) {
-        const std::string replicas = std::to_string(wait_replicas_);
-        const std::string timeout = std::to_string(wait_timeout_ms_);
-        const char* argv[] = {"WAIT", replicas.c_str(), timeout.c_str()};
-        const size_t lens[] = {4, replicas.size(), timeout.size()};
-        if (redisAppendCommandArgv(c_.get(), 3, argv, lens) == REDIS_OK) {
-          commands_.push_back(Command{0, true, now});
-        }
+      unwaited_ += wait_replicas_ > 0 ? n : 0;
+    }
+    // One WAIT on the connection at a time, after the XADDs it is to confirm: WAIT blocks the
+    // connection until the replicas answer or its timeout passes, so a WAIT per write would
+    // serialise those waits (one XADD per timeout while a replica lags). XADDs written while a
+    // WAIT is out get the next one, sent when its answer comes.
+    if (unwaited_ > 0 && !wait_out_) {
+      const std::string replicas = std::to_string(wait_replicas_);
+      const std::string timeout = std::to_string(wait_timeout_ms_);
+      const char* argv[] = {"WAIT", replicas.c_str(), timeout.c_str()};
+      const size_t lens[] = {4, replicas.size(), timeout.size()};
+      if (redisAppendCommandArgv(c_.get(), 3, argv, lens) != REDIS_OK) {
+        *error = "redis: cannot queue WAIT";
+        return false;
       }
+      commands_.push_back(Command{0, true, MonotonicNs()});
+      wait_out_ = true;
+      unwaited_ = 0;
     }
     int done = 0;
     while (done == 0) {
@@ -323,6 +332,8 @@ class RedisProducer : public Producer {
       Fail("redis protocol error");
     } else if (!written) {
       Fail(write_error);
+    } else if (unwaited_ > 0 && !wait_out_) {
+      Write();  // a WAIT answered: the XADDs written after it get theirs
     }
   }
 
@@ -331,6 +342,7 @@ class RedisProducer : public Producer {
     Command cmd = commands_.front();
     commands_.pop_front();
     if (cmd.wait) {
+      wait_out_ = false;
       // WAIT answers how many replicas have everything this connection wrote so far.
       const bool enough = reply.type == REDIS_REPLY_INTEGER && reply.integer >= wait_replicas_;
       if (enough) {
@@ -379,6 +391,8 @@ class RedisProducer : public Producer {
     queued_.clear();
     queue_.Clear();
     on_wire_ = 0;
+    unwaited_ = 0;
+    wait_out_ = false;
     c_.reset();
     next_connect_ns_ = MonotonicNs() + kReconnectBackoffNs;
     for (uint64_t t : open) Settle(t, Outcome::kIndeterminate, error_);
@@ -400,6 +414,8 @@ class RedisProducer : public Producer {
   redis::ReplyRecorder replies_;  // read, not yet handled
   std::vector<uint64_t> held_;  // XADDs applied on the primary, waiting for their WAIT
   size_t on_wire_ = 0;          // XADDs in commands_
+  size_t unwaited_ = 0;         // XADDs written after the last WAIT (with wait_replicas_ > 0)
+  bool wait_out_ = false;       // a WAIT is in commands_
   size_t xadds_in_flight_ = 0;  // XADDs without an outcome yet: queued, on the connection, held
   std::string error_;           // keeps the text a Delivery points at
 };

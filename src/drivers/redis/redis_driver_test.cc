@@ -190,6 +190,31 @@ TEST_F(RedisDriverTest, WaitWithFewerReplicasThanAskedIsIndeterminate) {
   EXPECT_EQ(Redis({"XLEN", topic_})->integer, 5);
 }
 
+TEST_F(RedisDriverTest, OneWaitAtATimeCoversTheXaddsWrittenMeanwhile) {
+  // WAIT blocks the connection until its timeout here (no replicas). Sends polled one by one, as
+  // the engine does: the first XADD goes with a WAIT, the 31 written while it blocks share the
+  // next one, instead of one WAIT (and one timeout) each.
+  Redis({"CONFIG", "RESETSTAT"});
+  Collector deliveries;
+  auto producer = driver_->NewProducer(
+      Ep(), Po({{"wait_replicas", "1"}, {"wait_timeout_ms", "200"}, {"pipeline", "32"}}), deliveries);
+  ASSERT_TRUE(producer.ok());
+  for (uint64_t i = 0; i < 32; ++i) {
+    ASSERT_OK((*producer)->Send(0, "", "w", i));
+    (*producer)->Poll(0);
+  }
+  EXPECT_EQ((*producer)->Flush(10 * kNsPerSec), 0u);
+  EXPECT_EQ(deliveries.Count(Outcome::kIndeterminate), 32u);
+  EXPECT_EQ(Redis({"XLEN", topic_})->integer, 32);
+  const redis::Reply info = Redis({"INFO", "commandstats"});
+  const std::string stats(info->str, info->len);
+  const size_t at = stats.find("cmdstat_wait:calls=");
+  ASSERT_NE(at, std::string::npos) << stats;
+  const int waits = std::stoi(stats.substr(at + 19));
+  EXPECT_GE(waits, 2);
+  EXPECT_LE(waits, 4) << "a WAIT per written XADD";
+}
+
 TEST_F(RedisDriverTest, AcksAllWithoutKnownReplicasDoesNotWait) {
   Collector deliveries;
   auto producer = driver_->NewProducer(Ep(), Po(), deliveries);  // acks: all by default
