@@ -32,6 +32,19 @@ steps:
     with: { topic: m, producers: 1, consumers: 1, rate: "${{ params.rate }}", duration: 1s, size: 64 }
 """
 
+# A lone Redis cannot confirm WAIT 1: every send is indeterminate, with the reason in errors[].
+UNCONFIRMED_FLOW = """name: sends-unconfirmed
+steps:
+  cluster: { kind: cluster, with: { broker: redis, platform: local, nodes: 1 } }
+  topic: { kind: topic, needs: [cluster], with: { name: t, partitions: 1, replication: 1 } }
+  load:
+    kind: workload
+    needs: [topic]
+    with: { topic: t, producers: 1, consumers: 1, rate: 1000, messages: 64, size: 100,
+            producer_config: { pipeline: "32", wait_replicas: "1", wait_timeout_ms: "10" } }
+"""
+HAVE_REDIS = shutil.which("redis-server") is not None
+
 
 def missing():
     if not os.access(CHROMIUM, os.X_OK):
@@ -74,6 +87,13 @@ class BrowserTest(unittest.TestCase):
         cls.addClassCleanup(cls.ui.stop)
         cls.seen = browse("live", cls.ui.url)
         cls.matrix_seen = browse("matrix", cls.ui.url, 400, cls.matrix.get("matrix_id", "none"))
+        if HAVE_REDIS:
+            unconfirmed_json = os.path.join(cls.dir, "unconfirmed.json")
+            flow = write_flow(cls.dir, "unconfirmed.yaml", UNCONFIRMED_FLOW)
+            cls.unconfirmed_run = run_drone("run", flow, "--json", unconfirmed_json, "--data-dir", cls.data_dir,
+                                            timeout=120)
+            cls.unconfirmed = load_json(unconfirmed_json) if os.path.exists(unconfirmed_json) else {}
+            cls.failures_seen = browse("failures", cls.ui.url, 400, cls.unconfirmed.get("run_id", "none"))
 
     def test_quickstart_from_the_launchpad_passes(self):
         seen = self.seen
@@ -164,6 +184,16 @@ class BrowserTest(unittest.TestCase):
         chart = seen["compare_chart"]["compare:e2e_p99"]
         self.assertEqual(len(chart["lengths"]), 2)
         self.assertTrue(all(n > 0 for n in chart["lengths"]), chart)
+
+    @unittest.skipUnless(HAVE_REDIS, "redis-server is not installed (make setup installs it)")
+    def test_the_run_view_says_why_sends_failed(self):
+        self.assertEqual(self.unconfirmed_run.returncode, 0, self.unconfirmed_run.stderr)
+        self.assertEqual(self.unconfirmed["workloads"]["load"]["indeterminate"], 64)
+        seen = self.failures_seen
+        self.assertEqual(seen["errors"], [])
+        # The header row, then one row: workload, outcome, error, messages.
+        self.assertEqual(seen["failure_rows"][1:],
+                         [["load", "indeterminate", "WAIT: 0 of 1 replicas acknowledged", "64"]])
 
     def test_compare_shows_runs_side_by_side(self):
         self.assertEqual(self.seen["compare_columns"], 3)  # the label column and two runs

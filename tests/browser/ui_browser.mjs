@@ -3,6 +3,7 @@
 //        node ui_browser.mjs report FILE ARTIFACT_DIR  open an HTML report offline
 //        node ui_browser.mjs matrix URL ARTIFACT_DIR MATRIX_ID  compare a matrix from the history
 //        node ui_browser.mjs scale URL ARTIFACT_DIR RUN_ID    open a large run's view, weigh what it loads
+//        node ui_browser.mjs failures URL ARTIFACT_DIR RUN_ID open a run's view, read why sends failed
 // Prints one JSON line with what it saw; the Python test asserts on it. Exits non-zero on error.
 import { createRequire } from "node:module";
 import { join, dirname } from "node:path";
@@ -23,6 +24,7 @@ try {
   else if (mode === "report") await report(target);
   else if (mode === "matrix") await matrix(target, matrixId);
   else if (mode === "scale") await scale(target, matrixId);
+  else if (mode === "failures") await failures(target, matrixId);
   else throw new Error(`unknown mode ${mode}`);
 } finally {
   await browser.close();
@@ -199,6 +201,17 @@ async function report(file) {
 // A finished run of a million messages and ten faults: what the page fetched from the API (each
 // answer's size), what its charts hold, and the fault windows drawn. The time until the charts
 // were drawn is reported for the artifacts, not judged (timings belong in bench/).
+async function failures(url, runId) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await newPage(context);
+  await page.goto(`${url}/#/run/${runId}`);
+  await page.waitForSelector("[data-table=errors]");
+  out.failure_rows = await page.locator("[data-table=errors] tr").evaluateAll((rows) =>
+    rows.map((r) => Array.from(r.children).map((c) => c.textContent.trim())));
+  await page.screenshot({ path: join(artifacts, "run-failures.png"), fullPage: true });
+  await context.close();
+}
+
 async function scale(url, runId) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await newPage(context);
