@@ -111,7 +111,7 @@ std::string HumanSummary(const nlohmann::json& result, bool color) {
           item += " (gap " + std::to_string(d.value("lost_gap", uint64_t{0})) + ", tail " +
                   std::to_string(d.value("lost_tail", uint64_t{0}));
           if (d.contains("lost_stored")) {
-            item += "; still stored by the broker " + std::to_string(d.value("lost_stored", int64_t{0}));
+            item += "; the broker still holds " + std::to_string(d.value("lost_stored", int64_t{0}));
           }
           item += ")";
         }
